@@ -1,0 +1,976 @@
+//! The partition log: a directory `<topic>-<partition>` of segments holding Kafka record
+//! batches exactly as producers sent them.
+//!
+//! - **Append** ([`Log::append`]) validates each batch's header, magic, lengths and CRC32C,
+//!   writes the next offset into its `baseOffset` field (which the CRC does not cover) and
+//!   appends the bytes. Nothing is decoded unless the log is compacted (keys are checked).
+//! - **Read** ([`Log::read`]) returns whole batches, as stored, from the batch holding the
+//!   requested offset; [`Log::offset_for_timestamp`] finds the first record at or after a
+//!   time.
+//! - **Segments** roll by `segment.bytes` and `segment.ms`; an offset index entry is added
+//!   every `index.interval.bytes`, with a time index beside it.
+//! - **Retention** ([`Log::delete_old_segments`]) drops whole closed segments by
+//!   `retention.ms` and `retention.bytes`; **compaction** ([`Log::compact`], in `cleaner`)
+//!   keeps the latest record per key and runs beside appends and reads.
+//! - **Durability**: fsync by `flush.messages` / `flush.ms` (by default never: the OS
+//!   writes back, as with Kafka), on roll (on a background thread, as Kafka does) and on
+//!   [`Log::close`], which also leaves a clean-shutdown marker. The offset up to which
+//!   everything is fsynced, the recovery point, is kept in the file `recovery-point`.
+//! - **Recovery** on open: after a clean shutdown the indexes are trusted (after a sanity
+//!   check); after a crash every segment past the recovery point is re-read and CRC-checked,
+//!   a torn tail of the last segment is cut off, and indexes are rebuilt. A corrupt batch
+//!   anywhere else is reported as [`LogError::Corrupt`] and the log is not opened, so
+//!   nothing is silently dropped.
+//!
+//! All file access goes through [`io::Storage`] so tests can inject torn writes and I/O
+//! errors; time comes from a [`clock::Clock`].
+
+mod cleaner;
+pub mod clock;
+pub mod config;
+pub mod dump;
+pub mod index;
+pub mod io;
+mod manager;
+mod segment;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::thread::JoinHandle;
+
+use brook_protocol::record::{
+    set_base_offset, verify_crc, BatchHeader, RecordBatch, RecordError, TimestampType,
+};
+use bytes::Bytes;
+
+pub use cleaner::CleanStats;
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::{topic_key_for_broker_key, CleanupPolicy, ConfigError, LogConfig};
+pub use io::{FaultyStorage, OsStorage, Storage, StorageFile};
+pub use manager::{LogManager, TopicPartition};
+pub use segment::segment_file_name;
+
+use segment::{BatchMeta, ScanEnd, Segment, NO_TIMESTAMP};
+
+/// The file whose presence says the log was closed cleanly.
+pub const CLEAN_SHUTDOWN_FILE: &str = ".clean-shutdown";
+/// The file holding the recovery point (decimal offset).
+pub const RECOVERY_POINT_FILE: &str = "recovery-point";
+
+/// Everything that can go wrong in the log. Each variant names what and where.
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    #[error("invalid record batch at byte {position} of the appended data: {source}")]
+    InvalidBatch {
+        position: usize,
+        #[source]
+        source: RecordError,
+    },
+    #[error("invalid record batch at byte {position} of the appended data: {reason}")]
+    InvalidRecords { position: usize, reason: String },
+    #[error("record batch of {size} bytes is larger than max.message.bytes ({limit})")]
+    RecordTooLarge { size: usize, limit: u64 },
+    #[error("a compacted log requires a key on every record (batch at byte {position})")]
+    MissingKey { position: usize },
+    #[error("offset {offset} is out of range: the log holds [{log_start}, {log_end})")]
+    OffsetOutOfRange {
+        offset: i64,
+        log_start: i64,
+        log_end: i64,
+    },
+    #[error("corrupt data in {} at byte {position}: {reason}", file.display())]
+    Corrupt {
+        file: PathBuf,
+        position: u64,
+        reason: String,
+    },
+    #[error("I/O error on {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("log {} is offline: {reason}", dir.display())]
+    Offline { dir: PathBuf, reason: String },
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+}
+
+impl LogError {
+    fn io(path: &Path) -> impl FnOnce(std::io::Error) -> LogError + '_ {
+        move |source| LogError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// The outcome of an append.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppendInfo {
+    /// Offset of the first record appended.
+    pub first_offset: i64,
+    /// Offset of the last record appended.
+    pub last_offset: i64,
+    /// Broker time of the append (ms since the epoch).
+    pub append_time_ms: i64,
+    /// The largest record timestamp in the appended batches.
+    pub max_timestamp: i64,
+    /// The log start offset after the append.
+    pub log_start_offset: i64,
+}
+
+/// What [`Log::open`] found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OpenReport {
+    /// The previous close was clean.
+    pub clean_shutdown: bool,
+    /// Segments re-read and CRC-checked because they were past the recovery point or their
+    /// indexes were missing or inconsistent.
+    pub segments_recovered: usize,
+    /// Bytes cut off the end of the last segment (a torn write).
+    pub bytes_truncated: u64,
+}
+
+#[derive(Debug)]
+struct LogState {
+    segments: BTreeMap<i64, Arc<Segment>>,
+    log_start_offset: i64,
+    log_end_offset: i64,
+    high_watermark: i64,
+    recovery_point: i64,
+    unflushed_messages: i64,
+    last_flush_ms: i64,
+    /// The cleaner has compacted everything below this offset.
+    first_dirty_offset: i64,
+}
+
+impl LogState {
+    fn active(&self) -> &Arc<Segment> {
+        // A log always has at least one segment: open creates one if the directory is empty
+        // and retention never deletes the active segment.
+        self.segments
+            .values()
+            .next_back()
+            .expect("a log always has an active segment")
+    }
+
+    /// Segments from the one that may hold `offset` onwards.
+    fn segments_from(&self, offset: i64) -> Vec<Arc<Segment>> {
+        let start = self
+            .segments
+            .range(..=offset)
+            .next_back()
+            .map(|(b, _)| *b)
+            .unwrap_or(i64::MIN);
+        self.segments
+            .range(start..)
+            .map(|(_, s)| s.clone())
+            .collect()
+    }
+}
+
+/// State of a log's background flusher.
+#[derive(Debug, Default)]
+struct BackgroundFlush {
+    /// Flush everything below this offset.
+    target: i64,
+    running: bool,
+    thread: Option<JoinHandle<()>>,
+}
+
+#[derive(Debug)]
+struct LogInner {
+    dir: PathBuf,
+    storage: Arc<dyn Storage>,
+    clock: Arc<dyn Clock>,
+    config: RwLock<Arc<LogConfig>>,
+    state: RwLock<LogState>,
+    /// Serialises appends, rolls, retention and the cleaner's swaps.
+    append_lock: Mutex<()>,
+    /// Serialises flushes (and the cleaner's swaps, which rewrite index files).
+    flush_lock: Mutex<()>,
+    /// One compaction at a time.
+    clean_lock: Mutex<()>,
+    /// Set after an I/O error or close: appends and flushes are refused.
+    offline: Mutex<Option<String>>,
+    /// The flusher that fsyncs segments closed by rolls.
+    background_flush: Mutex<BackgroundFlush>,
+    open_report: OpenReport,
+    closed: AtomicBool,
+}
+
+/// A partition log. Cheap to clone: clones share the same log.
+#[derive(Debug, Clone)]
+pub struct Log {
+    inner: Arc<LogInner>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // The guarded values are either `()` or replaced whole; a panic elsewhere cannot leave
+    // them half-updated, so a poisoned lock is still safe to use.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Log {
+    /// Opens (or creates) the log in `dir` on the real file system and clock.
+    pub fn open(dir: impl AsRef<Path>, config: LogConfig) -> Result<Log, LogError> {
+        Self::open_with(dir, config, Arc::new(OsStorage), Arc::new(SystemClock))
+    }
+
+    /// Opens (or creates) the log in `dir`, recovering it if it was not closed cleanly.
+    pub fn open_with(
+        dir: impl AsRef<Path>,
+        config: LogConfig,
+        storage: Arc<dyn Storage>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Log, LogError> {
+        let dir = dir.as_ref().to_path_buf();
+        storage.create_dir_all(&dir).map_err(LogError::io(&dir))?;
+        let names = storage.list_dir(&dir).map_err(LogError::io(&dir))?;
+        let mut bases = Vec::new();
+        for name in &names {
+            // Leftovers of an interrupted compaction or checkpoint write.
+            if name.ends_with(".cleaned") || name.ends_with(".tmp") {
+                let p = dir.join(name);
+                match storage.remove_file(&p) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                        return Err(LogError::io(&p)(e))
+                    }
+                    _ => continue,
+                }
+            }
+            if let Some(stem) = name.strip_suffix(".log") {
+                if stem.len() == 20 && stem.bytes().all(|b| b.is_ascii_digit()) {
+                    if let Ok(base) = stem.parse::<i64>() {
+                        bases.push(base);
+                    }
+                }
+            }
+        }
+        bases.sort_unstable();
+
+        let marker = dir.join(CLEAN_SHUTDOWN_FILE);
+        let clean = storage.exists(&marker);
+        if clean {
+            storage
+                .remove_file(&marker)
+                .map_err(LogError::io(&marker))?;
+        }
+        let rp_path = dir.join(RECOVERY_POINT_FILE);
+        let recovery_point = storage
+            .read_file(&rp_path)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .and_then(|s| s.trim().parse::<i64>().ok())
+            .unwrap_or(0);
+
+        let mut report = OpenReport {
+            clean_shutdown: clean,
+            ..OpenReport::default()
+        };
+        let mut segments = BTreeMap::new();
+        let mut prev_next: i64 = 0;
+        let now = clock.now_ms();
+        for (i, &base) in bases.iter().enumerate() {
+            let seg = Segment::open(&storage, &dir, base)?;
+            let corrupt = |position: u64, reason: String| LogError::Corrupt {
+                file: dir.join(segment_file_name(base, "log")),
+                position,
+                reason,
+            };
+            if base < prev_next {
+                return Err(corrupt(0, format!("segment starts at offset {base}, below the end of the previous segment ({prev_next})")));
+            }
+            let last = i + 1 == bases.len();
+            let flushed = clean || (!last && bases[i + 1] <= recovery_point);
+            let trusted = flushed && seg.load_indexes(now)?;
+            if !trusted {
+                report.segments_recovered += 1;
+                match seg.recover(prev_next, config.index_interval_bytes, now)? {
+                    ScanEnd::Complete => {}
+                    ScanEnd::Invalid { position, reason } if last && !clean => {
+                        tracing::warn!(
+                            dir = %dir.display(), base, position, %reason,
+                            "truncating the torn tail of the last segment"
+                        );
+                        report.bytes_truncated = seg.truncate_file(position)?;
+                    }
+                    ScanEnd::Invalid { position, reason } => return Err(corrupt(position, reason)),
+                }
+            }
+            prev_next = seg.next_offset();
+            segments.insert(base, Arc::new(seg));
+        }
+        if segments.is_empty() {
+            let seg = Segment::create(&storage, &dir, 0, false)?;
+            segments.insert(0, Arc::new(seg));
+        }
+        let log_start_offset = *segments.keys().next().unwrap_or(&0);
+        let log_end_offset = segments
+            .values()
+            .next_back()
+            .map(|s| s.next_offset())
+            .unwrap_or(0);
+        let state = LogState {
+            segments,
+            log_start_offset,
+            log_end_offset,
+            high_watermark: log_end_offset,
+            recovery_point: if clean {
+                log_end_offset
+            } else {
+                recovery_point.min(log_end_offset)
+            },
+            unflushed_messages: 0,
+            last_flush_ms: now,
+            first_dirty_offset: log_start_offset,
+        };
+        Ok(Log {
+            inner: Arc::new(LogInner {
+                dir,
+                storage,
+                clock,
+                config: RwLock::new(Arc::new(config)),
+                state: RwLock::new(state),
+                append_lock: Mutex::new(()),
+                flush_lock: Mutex::new(()),
+                clean_lock: Mutex::new(()),
+                offline: Mutex::new(None),
+                background_flush: Mutex::new(BackgroundFlush::default()),
+                open_report: report,
+                closed: AtomicBool::new(false),
+            }),
+        })
+    }
+
+    fn state(&self) -> RwLockReadGuard<'_, LogState> {
+        // LogState fields are assigned after the I/O they describe succeeded; a panic while
+        // the lock is held cannot leave them inconsistent with the files.
+        self.inner.state.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn state_mut(&self) -> RwLockWriteGuard<'_, LogState> {
+        self.inner.state.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    pub fn config(&self) -> Arc<LogConfig> {
+        self.inner
+            .config
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Replaces the configuration; it applies from the next append or maintenance pass.
+    pub fn set_config(&self, config: LogConfig) {
+        *self.inner.config.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(config);
+    }
+
+    /// What opening the log found.
+    pub fn open_report(&self) -> &OpenReport {
+        &self.inner.open_report
+    }
+
+    pub fn log_start_offset(&self) -> i64 {
+        self.state().log_start_offset
+    }
+
+    /// One past the last offset in the log.
+    pub fn log_end_offset(&self) -> i64 {
+        self.state().log_end_offset
+    }
+
+    /// The high watermark: the replication layer moves it; it starts at the log end offset.
+    pub fn high_watermark(&self) -> i64 {
+        self.state().high_watermark
+    }
+
+    /// Sets the high watermark, clamped to `[log start, log end]`.
+    pub fn set_high_watermark(&self, offset: i64) {
+        let mut st = self.state_mut();
+        st.high_watermark = offset.clamp(st.log_start_offset, st.log_end_offset);
+    }
+
+    /// The offset below which everything has been fsynced.
+    pub fn recovery_point(&self) -> i64 {
+        self.state().recovery_point
+    }
+
+    pub fn segment_count(&self) -> usize {
+        self.state().segments.len()
+    }
+
+    /// Base offsets of the segments, oldest first.
+    pub fn segment_base_offsets(&self) -> Vec<i64> {
+        self.state().segments.keys().copied().collect()
+    }
+
+    /// Total bytes in all segments.
+    pub fn size_bytes(&self) -> u64 {
+        self.state().segments.values().map(|s| s.size()).sum()
+    }
+
+    fn check_online(&self) -> Result<(), LogError> {
+        match &*lock(&self.inner.offline) {
+            None => Ok(()),
+            Some(reason) => Err(LogError::Offline {
+                dir: self.inner.dir.clone(),
+                reason: reason.clone(),
+            }),
+        }
+    }
+
+    /// Takes the log offline after an I/O error: later appends fail until it is reopened
+    /// (which runs recovery), as Kafka does with a failed log directory.
+    fn go_offline(&self, err: &LogError) {
+        let mut off = lock(&self.inner.offline);
+        if off.is_none() {
+            tracing::error!(dir = %self.inner.dir.display(), error = %err, "log goes offline");
+            *off = Some(format!("an earlier write failed: {err}"));
+        }
+    }
+
+    fn offline_on_err<T>(&self, r: Result<T, LogError>) -> Result<T, LogError> {
+        if let Err(e) = &r {
+            if matches!(e, LogError::Io { .. }) {
+                self.go_offline(e);
+            }
+        }
+        r
+    }
+
+    /// Validates the batches in `records` and returns what the appender needs to know.
+    fn validate(
+        &self,
+        records: &[u8],
+        config: &LogConfig,
+    ) -> Result<(Vec<BatchMeta>, i64), LogError> {
+        if records.is_empty() {
+            return Err(LogError::InvalidRecords {
+                position: 0,
+                reason: "no record batches".into(),
+            });
+        }
+        let mut metas = Vec::new();
+        let mut count: i64 = 0;
+        let mut pos = 0usize;
+        while pos < records.len() {
+            let rest = &records[pos..];
+            let h = BatchHeader::parse(rest).map_err(|source| LogError::InvalidBatch {
+                position: pos,
+                source,
+            })?;
+            let len = h.total_len();
+            if len as u64 > config.max_message_bytes {
+                return Err(LogError::RecordTooLarge {
+                    size: len,
+                    limit: config.max_message_bytes,
+                });
+            }
+            if len > rest.len() {
+                return Err(LogError::InvalidBatch {
+                    position: pos,
+                    source: RecordError::Truncated {
+                        needed: len,
+                        available: rest.len(),
+                    },
+                });
+            }
+            let bytes = &rest[..len];
+            verify_crc(bytes).map_err(|source| LogError::InvalidBatch {
+                position: pos,
+                source,
+            })?;
+            h.compression().map_err(|source| LogError::InvalidBatch {
+                position: pos,
+                source,
+            })?;
+            if h.records_count <= 0 {
+                return Err(LogError::InvalidRecords {
+                    position: pos,
+                    reason: format!("batch holds {} records", h.records_count),
+                });
+            }
+            if i64::from(h.last_offset_delta) != i64::from(h.records_count) - 1 {
+                return Err(LogError::InvalidRecords {
+                    position: pos,
+                    reason: format!(
+                        "last offset delta {} does not match {} records",
+                        h.last_offset_delta, h.records_count
+                    ),
+                });
+            }
+            if config.cleanup_policy.compact && !h.is_control() {
+                let batch =
+                    RecordBatch::decode(bytes, cleaner::MAX_UNCOMPRESSED).map_err(|source| {
+                        LogError::InvalidBatch {
+                            position: pos,
+                            source,
+                        }
+                    })?;
+                if batch.records.iter().any(|r| r.key.is_none()) {
+                    return Err(LogError::MissingKey { position: pos });
+                }
+            }
+            metas.push(BatchMeta {
+                pos,
+                len,
+                last_offset: i64::from(h.last_offset_delta),
+                max_timestamp: h.max_timestamp,
+            });
+            count += i64::from(h.records_count);
+            pos += len;
+        }
+        Ok((metas, count))
+    }
+
+    /// Appends one or more record batches (format v2, as a producer sends them). The base
+    /// offset of each batch is written in place; the rest of the bytes are stored as given.
+    /// Either every batch is appended or none is.
+    pub fn append(&self, records: &mut [u8]) -> Result<AppendInfo, LogError> {
+        let config = self.config();
+        let (mut metas, count) = self.validate(records, &config)?;
+        let _append = lock(&self.inner.append_lock);
+        self.check_online()?;
+        let now = self.inner.clock.now_ms();
+        let first_offset = self.log_end_offset();
+        let mut next = first_offset;
+        let mut max_timestamp = NO_TIMESTAMP;
+        for m in &mut metas {
+            set_base_offset(&mut records[m.pos..], next);
+            m.last_offset += next; // last_offset held the delta until now
+            next = m.last_offset + 1;
+            max_timestamp = max_timestamp.max(m.max_timestamp);
+        }
+        let active = self.maybe_roll(records.len(), next, now, &config)?;
+        let r = active.append(records, &metas, config.index_interval_bytes, now);
+        self.offline_on_err(r)?;
+        let (log_start_offset, flush_now) = {
+            let mut st = self.state_mut();
+            st.log_end_offset = next;
+            st.unflushed_messages += count;
+            (
+                st.log_start_offset,
+                st.unflushed_messages >= config.flush_messages,
+            )
+        };
+        if flush_now {
+            self.flush_up_to(next)?;
+        }
+        Ok(AppendInfo {
+            first_offset,
+            last_offset: next - 1,
+            append_time_ms: now,
+            max_timestamp,
+            log_start_offset,
+        })
+    }
+
+    /// Rolls to a new segment when the active one is full, too old, or would overflow its
+    /// relative offsets. Called with the append lock held.
+    fn maybe_roll(
+        &self,
+        incoming: usize,
+        next_offset: i64,
+        now: i64,
+        config: &LogConfig,
+    ) -> Result<Arc<Segment>, LogError> {
+        let active = self.state().active().clone();
+        let (size, rolling_base) = {
+            let st = active.read_state();
+            (st.size, st.rolling_base_ms)
+        };
+        let too_big = size + incoming as u64 > config.segment_bytes;
+        let too_old = rolling_base.is_some_and(|t| now.saturating_sub(t) >= config.segment_ms);
+        let overflow = next_offset - 1 - active.base_offset > i32::MAX as i64;
+        if size == 0 || !(too_big || too_old || overflow) {
+            return Ok(active);
+        }
+        self.roll_locked(active)
+    }
+
+    /// Closes the active segment and starts a new one at the log end offset; the old one is
+    /// fsynced on a background thread.
+    pub fn roll(&self) -> Result<(), LogError> {
+        let _append = lock(&self.inner.append_lock);
+        self.check_online()?;
+        let active = self.state().active().clone();
+        if active.size() == 0 {
+            return Ok(());
+        }
+        self.roll_locked(active).map(|_| ())
+    }
+
+    fn roll_locked(&self, active: Arc<Segment>) -> Result<Arc<Segment>, LogError> {
+        let base = self.log_end_offset();
+        let r = Segment::create(&self.inner.storage, &self.inner.dir, base, false);
+        let seg = Arc::new(self.offline_on_err(r)?);
+        active.seal();
+        self.state_mut().segments.insert(base, seg.clone());
+        self.flush_in_background(base)?;
+        Ok(seg)
+    }
+
+    /// Asks the log's background flusher to fsync everything below `offset`. At most one
+    /// flusher thread runs per log; it keeps going while rolls raise the target.
+    fn flush_in_background(&self, offset: i64) -> Result<(), LogError> {
+        let mut bg = lock(&self.inner.background_flush);
+        bg.target = bg.target.max(offset);
+        if bg.running {
+            return Ok(());
+        }
+        let log = self.clone();
+        let spawned = std::thread::Builder::new()
+            .name("brook-log-flush".into())
+            .spawn(move || loop {
+                let target = {
+                    let mut bg = lock(&log.inner.background_flush);
+                    if bg.target <= log.recovery_point() || log.check_online().is_err() {
+                        bg.running = false;
+                        return;
+                    }
+                    bg.target
+                };
+                if let Err(e) = log.flush_up_to(target) {
+                    tracing::error!(dir = %log.inner.dir.display(), error = %e, "flush after roll failed");
+                    lock(&log.inner.background_flush).running = false;
+                    return;
+                }
+            });
+        match spawned {
+            Ok(handle) => {
+                bg.running = true;
+                bg.thread = Some(handle);
+                Ok(())
+            }
+            // No thread to spare: flush inline instead.
+            Err(_) => {
+                drop(bg);
+                self.flush_up_to(offset)
+            }
+        }
+    }
+
+    /// Waits for the background flusher, if one is running.
+    fn join_background_flush(&self) {
+        let handle = lock(&self.inner.background_flush).thread.take();
+        if let Some(h) = handle {
+            let _ = h.join();
+        }
+    }
+
+    /// Fsyncs everything appended so far and advances the recovery point.
+    pub fn flush(&self) -> Result<(), LogError> {
+        let end = self.log_end_offset();
+        self.flush_up_to(end)
+    }
+
+    /// Flushes if `flush.ms` has passed since the last flush and something is unflushed.
+    pub fn flush_if_due(&self) -> Result<bool, LogError> {
+        let config = self.config();
+        let (due, end) = {
+            let st = self.state();
+            let now = self.inner.clock.now_ms();
+            (
+                st.recovery_point < st.log_end_offset
+                    && now.saturating_sub(st.last_flush_ms) >= config.flush_ms,
+                st.log_end_offset,
+            )
+        };
+        if due {
+            self.flush_up_to(end)?;
+        }
+        Ok(due)
+    }
+
+    fn flush_up_to(&self, offset: i64) -> Result<(), LogError> {
+        let _flush = lock(&self.inner.flush_lock);
+        self.check_online()?;
+        let (segments, end) = {
+            let st = self.state();
+            if offset <= st.recovery_point {
+                return Ok(());
+            }
+            let rp = st.recovery_point;
+            let segs: Vec<_> = st
+                .segments
+                .values()
+                .filter(|s| s.base_offset < offset && (s.next_offset() > rp || s.base_offset >= rp))
+                .cloned()
+                .collect();
+            (segs, offset.min(st.log_end_offset))
+        };
+        for seg in segments {
+            let r = seg.flush();
+            self.offline_on_err(r)?;
+        }
+        let path = self.inner.dir.join(RECOVERY_POINT_FILE);
+        let r = self
+            .inner
+            .storage
+            .write_file_atomic(&path, end.to_string().as_bytes())
+            .map_err(LogError::io(&path));
+        self.offline_on_err(r)?;
+        let now = self.inner.clock.now_ms();
+        let mut st = self.state_mut();
+        st.recovery_point = st.recovery_point.max(end);
+        st.last_flush_ms = now;
+        if st.recovery_point >= st.log_end_offset {
+            st.unflushed_messages = 0;
+        }
+        Ok(())
+    }
+
+    /// Reads whole batches starting with the one that holds `offset`, up to `max_bytes`
+    /// (at least one whole batch is returned, however large). An empty result means
+    /// `offset` is the log end offset.
+    pub fn read(&self, offset: i64, max_bytes: usize) -> Result<Bytes, LogError> {
+        self.read_bounded(offset, max_bytes, i64::MAX)
+    }
+
+    /// Like [`read`](Self::read), but returns no batch that starts at or after
+    /// `max_offset` (e.g. the high watermark).
+    pub fn read_bounded(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        max_offset: i64,
+    ) -> Result<Bytes, LogError> {
+        let (segments, end) = {
+            let st = self.state();
+            if offset < st.log_start_offset || offset > st.log_end_offset {
+                return Err(LogError::OffsetOutOfRange {
+                    offset,
+                    log_start: st.log_start_offset,
+                    log_end: st.log_end_offset,
+                });
+            }
+            (st.segments_from(offset), st.log_end_offset)
+        };
+        let max_offset = max_offset.min(end);
+        for seg in segments {
+            if seg.base_offset >= max_offset {
+                break;
+            }
+            if let Some(bytes) = seg.read(offset, max_bytes, max_offset)? {
+                if !bytes.is_empty() {
+                    return Ok(bytes);
+                }
+            }
+        }
+        Ok(Bytes::new())
+    }
+
+    /// Every batch from the log start offset to the log end offset (as of the call), as
+    /// stored, read `max_bytes` at a time.
+    pub fn batches(&self) -> impl Iterator<Item = Result<Bytes, LogError>> + '_ {
+        let mut offset = self.log_start_offset();
+        let end = self.log_end_offset();
+        let mut pending: std::collections::VecDeque<Bytes> = std::collections::VecDeque::new();
+        let mut failed = false;
+        std::iter::from_fn(move || loop {
+            if let Some(b) = pending.pop_front() {
+                return Some(Ok(b));
+            }
+            if failed || offset >= end {
+                return None;
+            }
+            let data = match self.read_bounded(offset, 1 << 20, end) {
+                Ok(d) if !d.is_empty() => d,
+                Ok(_) => return None,
+                Err(e) => {
+                    failed = true;
+                    return Some(Err(e));
+                }
+            };
+            let mut at = 0;
+            while at < data.len() {
+                let Ok(h) = BatchHeader::parse(&data[at..]) else {
+                    break;
+                };
+                pending.push_back(data.slice(at..at + h.total_len()));
+                offset = h.last_offset() + 1;
+                at += h.total_len();
+            }
+        })
+    }
+
+    /// The offset and timestamp of the first record whose timestamp is `>= timestamp`, or
+    /// `None` if there is none (Kafka's ListOffsets by time).
+    pub fn offset_for_timestamp(&self, timestamp: i64) -> Result<Option<(i64, i64)>, LogError> {
+        let (segments, start, end) = {
+            let st = self.state();
+            (
+                st.segments.values().cloned().collect::<Vec<_>>(),
+                st.log_start_offset,
+                st.log_end_offset,
+            )
+        };
+        for seg in segments {
+            if seg.max_timestamp() < timestamp {
+                continue;
+            }
+            let from = seg.timestamp_search_start(timestamp);
+            let size = seg.size();
+            let mut found = None;
+            let mut failure = None;
+            let scan = seg.scan_batches(from, size, false, |_, h, bytes| {
+                if h.max_timestamp < timestamp || h.last_offset() < start || h.base_offset >= end {
+                    return Ok(std::ops::ControlFlow::Continue(()));
+                }
+                match RecordBatch::decode(bytes, cleaner::MAX_UNCOMPRESSED) {
+                    Ok(batch) => {
+                        for r in &batch.records {
+                            let offset = h.base_offset + i64::from(r.offset_delta);
+                            let ts = record_timestamp(&batch.header, r);
+                            if offset >= start && ts >= timestamp {
+                                found = Some((offset, ts));
+                                return Ok(std::ops::ControlFlow::Break(()));
+                            }
+                        }
+                        Ok(std::ops::ControlFlow::Continue(()))
+                    }
+                    Err(e) => {
+                        failure = Some(e.to_string());
+                        Err(e.to_string())
+                    }
+                }
+            })?;
+            if let (ScanEnd::Invalid { position, reason }, Some(_)) = (&scan, &failure) {
+                return Err(LogError::Corrupt {
+                    file: seg.path("log"),
+                    position: *position,
+                    reason: reason.clone(),
+                });
+            }
+            if found.is_some() {
+                return Ok(found);
+            }
+        }
+        Ok(None)
+    }
+
+    /// Deletes closed segments past `retention.ms` or beyond `retention.bytes` (only with
+    /// `cleanup.policy` containing `delete`). Returns how many were deleted.
+    pub fn delete_old_segments(&self) -> Result<usize, LogError> {
+        let config = self.config();
+        if !config.cleanup_policy.delete {
+            return Ok(0);
+        }
+        let _append = lock(&self.inner.append_lock);
+        let now = self.inner.clock.now_ms();
+        let (closed, total): (Vec<Arc<Segment>>, u64) = {
+            let st = self.state();
+            let n = st.segments.len();
+            (
+                st.segments.values().take(n - 1).cloned().collect(),
+                st.segments.values().map(|s| s.size()).sum(),
+            )
+        };
+        let mut doomed = 0usize;
+        if config.retention_ms >= 0 {
+            doomed = closed
+                .iter()
+                .take_while(|s| now.saturating_sub(s.max_timestamp()) > config.retention_ms)
+                .count();
+        }
+        if config.retention_bytes >= 0 {
+            let mut excess = total as i64 - config.retention_bytes;
+            excess -= closed[..doomed]
+                .iter()
+                .map(|s| s.size() as i64)
+                .sum::<i64>();
+            for s in &closed[doomed..] {
+                if excess - (s.size() as i64) < 0 {
+                    break;
+                }
+                excess -= s.size() as i64;
+                doomed += 1;
+            }
+        }
+        if doomed == 0 {
+            return Ok(0);
+        }
+        {
+            let mut st = self.state_mut();
+            for s in &closed[..doomed] {
+                st.segments.remove(&s.base_offset);
+            }
+            let first = *st.segments.keys().next().unwrap_or(&st.log_end_offset);
+            st.log_start_offset = st.log_start_offset.max(first);
+            st.high_watermark = st.high_watermark.max(st.log_start_offset);
+            st.first_dirty_offset = st.first_dirty_offset.max(st.log_start_offset);
+        }
+        for s in &closed[..doomed] {
+            // Readers that still hold the segment keep reading from the open handle.
+            let r = s.delete_files();
+            self.offline_on_err(r)?;
+        }
+        Ok(doomed)
+    }
+
+    /// Flushes everything, writes the clean-shutdown marker and refuses further appends.
+    pub fn close(&self) -> Result<(), LogError> {
+        if self.inner.closed.swap(true, Ordering::SeqCst) {
+            return Ok(());
+        }
+        let _append = lock(&self.inner.append_lock);
+        self.state().active().seal();
+        self.flush()?;
+        self.join_background_flush();
+        let marker = self.inner.dir.join(CLEAN_SHUTDOWN_FILE);
+        let f = self
+            .inner
+            .storage
+            .open(&marker, true)
+            .map_err(LogError::io(&marker))?;
+        f.sync_data().map_err(LogError::io(&marker))?;
+        self.inner
+            .storage
+            .sync_dir(&self.inner.dir)
+            .map_err(LogError::io(&self.inner.dir))?;
+        *lock(&self.inner.offline) = Some("the log is closed".into());
+        Ok(())
+    }
+
+    /// Stops using the log the way a crash would: no flush, no clean-shutdown marker, later
+    /// appends refused. Background flushes already started are waited for (a crash could
+    /// as well have come after them), so that a test can reopen the directory in the same
+    /// process without racing them.
+    pub fn abandon(self) {
+        *lock(&self.inner.offline) = Some("the log was abandoned".into());
+        self.inner.closed.store(true, Ordering::SeqCst);
+        self.join_background_flush();
+    }
+
+    /// Deletes the whole log directory (topic deletion).
+    pub fn delete(self) -> Result<(), LogError> {
+        let _append = lock(&self.inner.append_lock);
+        let _flush = lock(&self.inner.flush_lock);
+        *lock(&self.inner.offline) = Some("the log was deleted".into());
+        self.inner.closed.store(true, Ordering::SeqCst);
+        self.inner
+            .storage
+            .remove_dir_all(&self.inner.dir)
+            .map_err(LogError::io(&self.inner.dir))
+    }
+}
+
+/// A record's timestamp: the batch's max timestamp under LogAppendTime, otherwise the
+/// batch's base timestamp plus the record's delta.
+pub fn record_timestamp(header: &BatchHeader, record: &brook_protocol::record::Record) -> i64 {
+    match header.timestamp_type() {
+        TimestampType::LogAppendTime => header.max_timestamp,
+        TimestampType::CreateTime => header.base_timestamp.saturating_add(record.timestamp_delta),
+    }
+}
+
+#[cfg(test)]
+mod tests;
