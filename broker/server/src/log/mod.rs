@@ -743,6 +743,21 @@ impl Log {
         max_bytes: usize,
         max_offset: i64,
     ) -> Result<Bytes, LogError> {
+        let mut buf = Vec::new();
+        let range = self.read_into(offset, max_bytes, max_offset, &mut buf)?;
+        Ok(Bytes::from(buf).slice(range))
+    }
+
+    /// Like [`read_bounded`](Self::read_bounded), but into `buf`, which the caller reuses
+    /// across reads (it is only ever grown): the batches are `buf[range]`. This is the read
+    /// path with no allocation per call.
+    pub fn read_into(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        max_offset: i64,
+        buf: &mut Vec<u8>,
+    ) -> Result<std::ops::Range<usize>, LogError> {
         let (segments, end) = {
             let st = self.state();
             if offset < st.log_start_offset || offset > st.log_end_offset {
@@ -759,13 +774,12 @@ impl Log {
             if seg.base_offset >= max_offset {
                 break;
             }
-            if let Some(bytes) = seg.read(offset, max_bytes, max_offset)? {
-                if !bytes.is_empty() {
-                    return Ok(bytes);
-                }
+            let range = seg.read_into(offset, max_bytes, max_offset, buf)?;
+            if !range.is_empty() {
+                return Ok(range);
             }
         }
-        Ok(Bytes::new())
+        Ok(0..0)
     }
 
     /// Every batch from the log start offset to the log end offset (as of the call), as

@@ -5,12 +5,11 @@
 //! appender writes past `size` first and publishes the new size afterwards, so readers,
 //! which never read past the size they saw, need no lock while they read the file.
 
-use std::ops::ControlFlow;
+use std::ops::{ControlFlow, Range};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use brook_protocol::record::{verify_crc, BatchHeader, BATCH_HEADER_LEN};
-use bytes::Bytes;
 
 use super::index::{OffsetIndex, TimeIndex};
 use super::io::{Storage, StorageFile};
@@ -513,44 +512,85 @@ impl Segment {
         Ok(found)
     }
 
-    /// Reads whole batches, starting with the one that holds `offset` (or the first after
-    /// it), up to `max_bytes` (the first batch is returned whole even if larger), stopping
-    /// before any batch whose base offset is `>= max_offset`. `None` if no batch qualifies.
-    pub fn read(
+    /// Reads whole batches into `buf`, starting with the one that holds `offset` (or the
+    /// first after it), up to `max_bytes` (the first batch is returned whole even if
+    /// larger), stopping before any batch whose base offset is `>= max_offset`. Returns the
+    /// range of `buf` holding them (empty if no batch qualifies).
+    ///
+    /// `buf` is scratch space the caller may reuse across reads: it is only grown (and only
+    /// the growth is zero-filled), so steady-state reads cost one `pread` and no allocation.
+    pub fn read_into(
         &self,
         offset: i64,
         max_bytes: usize,
         max_offset: i64,
-    ) -> Result<Option<Bytes>, LogError> {
+        buf: &mut Vec<u8>,
+    ) -> Result<Range<usize>, LogError> {
         let (size, hint) = {
             let st = self.read_state();
             let (_, pos) = st.offset_index.lookup(self.relative(offset));
             (st.size, u64::from(pos))
         };
-        let Some((start, first)) = self.locate(offset, size, hint)? else {
-            return Ok(None);
+        if hint >= size {
+            return Ok(0..0);
+        }
+        // Usually the index points right at the batch: read from there and find the batch
+        // inside the buffer.
+        let mut len = self.fill(
+            buf,
+            hint,
+            (size - hint).min(max_bytes.max(BATCH_HEADER_LEN) as u64) as usize,
+        )?;
+        let mut start = 0usize;
+        let first = loop {
+            match BatchHeader::parse(&buf[start..len]) {
+                Ok(h) if h.last_offset() >= offset => break Some(h),
+                Ok(h) if start + h.total_len() + BATCH_HEADER_LEN <= len => start += h.total_len(),
+                _ => break None,
+            }
+        };
+        let first = match first {
+            Some(h) if start + h.total_len() <= len => h,
+            _ => {
+                // Not within the first read (a sparse index, or a batch larger than
+                // `max_bytes`): step over headers, then read from the batch itself.
+                let from = hint + start as u64;
+                let Some((pos, h)) = self.locate(offset, size, from)? else {
+                    return Ok(0..0);
+                };
+                start = 0;
+                let want = (size - pos).min(max_bytes.max(h.total_len()) as u64) as usize;
+                len = self.fill(buf, pos, want)?;
+                h
+            }
         };
         if first.base_offset >= max_offset {
-            return Ok(None);
+            return Ok(start..start);
         }
-        let want = (size - start).min(max_bytes.max(first.total_len()) as u64) as usize;
-        let mut buf = vec![0u8; want];
-        self.file
-            .read_exact_at(&mut buf, start)
-            .map_err(self.io_err("log"))?;
-        // Keep whole batches below max_offset.
-        let mut end = 0usize;
-        while end + BATCH_HEADER_LEN <= buf.len() {
-            let Ok(h) = BatchHeader::parse(&buf[end..]) else {
+        // Keep whole batches below max_offset, within max_bytes of the start.
+        let limit = len.min(start + max_bytes.max(first.total_len()));
+        let mut end = start;
+        while end + BATCH_HEADER_LEN <= limit {
+            let Ok(h) = BatchHeader::parse(&buf[end..limit]) else {
                 break;
             };
-            if h.base_offset >= max_offset || end + h.total_len() > buf.len() {
+            if h.base_offset >= max_offset || end + h.total_len() > limit {
                 break;
             }
             end += h.total_len();
         }
-        buf.truncate(end);
-        Ok(Some(Bytes::from(buf)))
+        Ok(start..end)
+    }
+
+    /// Reads `len` bytes at `position` into the front of `buf`, growing it if needed.
+    fn fill(&self, buf: &mut Vec<u8>, position: u64, len: usize) -> Result<usize, LogError> {
+        if buf.len() < len {
+            buf.resize(len, 0);
+        }
+        self.file
+            .read_exact_at(&mut buf[..len], position)
+            .map_err(self.io_err("log"))?;
+        Ok(len)
     }
 
     /// Positions at which to search for a timestamp: the start of the batch after the last

@@ -188,6 +188,12 @@ fn read_respects_byte_limit_and_upper_bound_with_whole_batches() {
     let bounded = log.read_bounded(0, 1 << 20, 6).unwrap();
     assert_eq!(BatchIter::new(&bounded).count(), 3);
     assert!(log.read_bounded(6, 1 << 20, 6).unwrap().is_empty());
+    // A reused buffer (larger, full of stale bytes) gives exactly what fresh reads give.
+    let mut buf = vec![0xEE; 1 << 16];
+    for (offset, max) in [(0, 1 << 20), (7, 10), (3, one * 2), (19, one), (1, one * 5 + 1)] {
+        let range = log.read_into(offset, max, i64::MAX, &mut buf).unwrap();
+        assert_eq!(&buf[range], &log.read(offset, max).unwrap()[..], "offset {offset}");
+    }
 }
 
 #[test]
