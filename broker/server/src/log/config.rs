@@ -173,10 +173,22 @@ impl LogConfig {
             }
             Ok(v)
         }
+        // Segment positions are 32-bit in the index files, as in Kafka.
+        fn int32(key: &str, value: &str, min: i64) -> Result<i64, ConfigError> {
+            let v = int(key, value, min)?;
+            if v > i64::from(i32::MAX) {
+                return Err(ConfigError::invalid(
+                    key,
+                    value,
+                    &format!("must be at most {}", i32::MAX),
+                ));
+            }
+            Ok(v)
+        }
         match key {
-            "segment.bytes" => self.segment_bytes = int(key, value, 14)? as u64,
+            "segment.bytes" => self.segment_bytes = int32(key, value, 14)? as u64,
             "segment.ms" => self.segment_ms = int(key, value, 1)?,
-            "index.interval.bytes" => self.index_interval_bytes = int(key, value, 0)? as u64,
+            "index.interval.bytes" => self.index_interval_bytes = int32(key, value, 0)? as u64,
             "retention.ms" => self.retention_ms = int(key, value, -1)?,
             "retention.bytes" => self.retention_bytes = int(key, value, -1)?,
             "cleanup.policy" => self.cleanup_policy = CleanupPolicy::parse(value)?,
@@ -192,7 +204,7 @@ impl LogConfig {
                 self.min_cleanable_dirty_ratio = v;
             }
             "min.compaction.lag.ms" => self.min_compaction_lag_ms = int(key, value, 0)?,
-            "max.message.bytes" => self.max_message_bytes = int(key, value, 0)? as u64,
+            "max.message.bytes" => self.max_message_bytes = int32(key, value, 0)? as u64,
             "flush.messages" => self.flush_messages = int(key, value, 1)?,
             "flush.ms" => self.flush_ms = int(key, value, 0)?,
             _ => return Err(ConfigError::UnknownKey(key.to_string())),
@@ -291,6 +303,7 @@ mod tests {
         assert!(err.to_string().contains("retention.ms"), "{err}");
         let err = c.set("no.such.key", "1").unwrap_err();
         assert_eq!(err, ConfigError::UnknownKey("no.such.key".into()));
+        assert!(c.set("segment.bytes", "4294967296").is_err());
         c.set("segment.bytes", "1048576").unwrap();
         assert_eq!(c.segment_bytes, 1 << 20);
     }

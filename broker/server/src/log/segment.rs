@@ -27,6 +27,16 @@ pub fn segment_file_name(base_offset: i64, ext: &str) -> String {
     format!("{base_offset:020}.{ext}")
 }
 
+/// Whether a stored batch's offsets can belong to the segment based at `base`: not below
+/// it, not wrapping, within the 32-bit relative offsets of the indexes.
+fn plausible_offsets(h: &BatchHeader, base: i64) -> bool {
+    h.base_offset >= base
+        && h.last_offset_delta >= 0
+        && h.last_offset() >= h.base_offset
+        && h.last_offset() < i64::MAX
+        && h.last_offset() - base <= i64::from(i32::MAX)
+}
+
 /// What the appender knows about one validated batch in the data it appends.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct BatchMeta {
@@ -285,6 +295,10 @@ impl Segment {
                 return ControlFlow::Break(());
             }
             first = false;
+            if !plausible_offsets(h, self.base_offset) {
+                ok = false;
+                return ControlFlow::Break(());
+            }
             if h.max_timestamp > st.max_timestamp {
                 st.max_timestamp = h.max_timestamp;
                 st.offset_of_max_timestamp = h.last_offset();
@@ -332,10 +346,12 @@ impl Segment {
                     h.base_offset
                 ));
             }
-            if h.last_offset_delta < 0 || h.last_offset() - self.base_offset > i32::MAX as i64 {
+            if !plausible_offsets(h, self.base_offset) {
                 return Err(format!(
-                    "batch last offset delta {} is invalid",
-                    h.last_offset_delta
+                    "batch offsets {}..={} do not fit segment {}",
+                    h.base_offset,
+                    h.last_offset(),
+                    self.base_offset
                 ));
             }
             expected = h.last_offset() + 1;

@@ -3,9 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use brook_protocol::record::{
-    compute_crc, BatchHeader, BatchIter, Compression, Record, RecordBatch,
-};
+use brook_protocol::record::{compute_crc, BatchBuilder, BatchIter, Compression, RecordBatch};
 use proptest::prelude::*;
 
 use super::*;
@@ -15,37 +13,11 @@ type Rec = (Option<Vec<u8>>, Option<Vec<u8>>, i64);
 
 fn encode(records: &[Rec], compression: Compression) -> Vec<u8> {
     let base_ts = records.iter().map(|r| r.2).min().unwrap_or(0);
-    let max_ts = records.iter().map(|r| r.2).max().unwrap_or(0);
-    let header = BatchHeader {
-        base_offset: 0,
-        batch_length: 0,
-        partition_leader_epoch: 0,
-        magic: 2,
-        crc: 0,
-        attributes: compression as i16,
-        last_offset_delta: records.len() as i32 - 1,
-        base_timestamp: base_ts,
-        max_timestamp: max_ts,
-        producer_id: -1,
-        producer_epoch: -1,
-        base_sequence: -1,
-        records_count: 0,
-    };
-    let records = records
-        .iter()
-        .enumerate()
-        .map(|(i, (k, v, ts))| Record {
-            attributes: 0,
-            timestamp_delta: ts - base_ts,
-            offset_delta: i as i32,
-            key: k.clone().map(Into::into),
-            value: v.clone().map(Into::into),
-            headers: vec![],
-        })
-        .collect();
-    let mut out = Vec::new();
-    RecordBatch { header, records }.encode(&mut out).unwrap();
-    out
+    let mut b = BatchBuilder::new(compression, base_ts);
+    for (k, v, ts) in records {
+        b.append(*ts, k.as_deref(), v.as_deref(), &[]);
+    }
+    b.build(0)
 }
 
 fn kv(key: &str, value: &str, ts: i64) -> Rec {
@@ -190,9 +162,19 @@ fn read_respects_byte_limit_and_upper_bound_with_whole_batches() {
     assert!(log.read_bounded(6, 1 << 20, 6).unwrap().is_empty());
     // A reused buffer (larger, full of stale bytes) gives exactly what fresh reads give.
     let mut buf = vec![0xEE; 1 << 16];
-    for (offset, max) in [(0, 1 << 20), (7, 10), (3, one * 2), (19, one), (1, one * 5 + 1)] {
+    for (offset, max) in [
+        (0, 1 << 20),
+        (7, 10),
+        (3, one * 2),
+        (19, one),
+        (1, one * 5 + 1),
+    ] {
         let range = log.read_into(offset, max, i64::MAX, &mut buf).unwrap();
-        assert_eq!(&buf[range], &log.read(offset, max).unwrap()[..], "offset {offset}");
+        assert_eq!(
+            &buf[range],
+            &log.read(offset, max).unwrap()[..],
+            "offset {offset}"
+        );
     }
 }
 
@@ -906,5 +888,42 @@ proptest! {
         let want: Vec<Vec<u8>> = model.iter().map(|(_, _, b, _)| b.clone()).collect();
         prop_assert_eq!(got, want);
         prop_assert_eq!(log.log_end_offset(), next);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    /// Whatever bytes a segment file holds, opening the log returns a log or an error, never
+    /// a panic; a log that opens reads back whole, valid batches only.
+    #[test]
+    fn hostile_segment_files_never_panic(
+        garbage in prop::collection::vec(any::<u8>(), 0..400),
+        valid_prefix in any::<bool>(),
+        base_offset in prop_oneof![Just(0i64), Just(i64::MAX - 1), Just(i64::MIN), any::<i64>()],
+        clean in any::<bool>(),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut bytes = Vec::new();
+        if valid_prefix {
+            let mut b = BatchBuilder::new(Compression::None, 0);
+            b.append(0, Some(b"k"), Some(b"v"), &[]).append(1, None, None, &[]);
+            bytes.extend_from_slice(&b.build(base_offset));
+        }
+        bytes.extend_from_slice(&garbage);
+        std::fs::write(dir.path().join(segment_file_name(0, "log")), &bytes).unwrap();
+        if clean {
+            std::fs::write(dir.path().join(CLEAN_SHUTDOWN_FILE), b"").unwrap();
+        }
+        let clock = ManualClock::new(0);
+        if let Ok(log) = Log::open_with(dir.path(), LogConfig::default(), Arc::new(OsStorage), Arc::new(clock)) {
+            for b in log.batches() {
+                let b = b.unwrap();
+                verify_crc(&b).unwrap();
+            }
+            let mut more = value_batch(1, 3, 0);
+            let end = log.log_end_offset();
+            prop_assert_eq!(log.append(&mut more).unwrap().first_offset, end);
+        }
     }
 }
