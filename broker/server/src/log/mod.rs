@@ -255,9 +255,11 @@ impl Log {
         let marker = dir.join(CLEAN_SHUTDOWN_FILE);
         let clean = storage.exists(&marker);
         if clean {
+            // Durably: a marker that outlived a later crash would make torn data look clean.
             storage
                 .remove_file(&marker)
                 .map_err(LogError::io(&marker))?;
+            storage.sync_dir(&dir).map_err(LogError::io(&dir))?;
         }
         let rp_path = dir.join(RECOVERY_POINT_FILE);
         let recovery_point = storage
@@ -291,7 +293,9 @@ impl Log {
                 report.segments_recovered += 1;
                 match seg.recover(prev_next, config.index_interval_bytes, now)? {
                     ScanEnd::Complete => {}
-                    ScanEnd::Invalid { position, reason } if last && !clean => {
+                    // A bad tail of the last segment is an interrupted write (even after a
+                    // "clean" close, if the disk lost the marker's removal): cut it off.
+                    ScanEnd::Invalid { position, reason } if last => {
                         tracing::warn!(
                             dir = %dir.display(), base, position, %reason,
                             "truncating the torn tail of the last segment"
@@ -299,6 +303,10 @@ impl Log {
                         report.bytes_truncated = seg.truncate_file(position)?;
                     }
                     ScanEnd::Invalid { position, reason } => return Err(corrupt(position, reason)),
+                }
+                if flushed {
+                    // Its index files were bad: write the rebuilt ones now.
+                    seg.flush()?;
                 }
             }
             prev_next = seg.next_offset();
