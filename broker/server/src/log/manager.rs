@@ -180,10 +180,7 @@ impl LogManager {
             return Ok(log);
         }
         if !valid_topic_name(&tp.topic) || tp.partition < 0 {
-            return Err(LogError::InvalidRecords {
-                position: 0,
-                reason: format!("`{tp}` is not a valid topic-partition name"),
-            });
+            return Err(LogError::InvalidTopicPartition(tp.to_string()));
         }
         let mut logs = self.logs.write().unwrap_or_else(|e| e.into_inner());
         if let Some(log) = logs.get(tp) {
@@ -334,5 +331,64 @@ mod tests {
         assert_eq!(TopicPartition::parse_dir_name("t-x"), None);
         assert_eq!(TopicPartition::parse_dir_name("bad topic-0"), None);
         assert_eq!(TopicPartition::parse_dir_name(".-0"), None);
+    }
+
+    #[test]
+    fn manager_creates_reopens_deletes_and_reports_offline_logs() {
+        let data = tempfile::tempdir().unwrap();
+        let manager = LogManager::open(data.path(), LogConfig::default()).unwrap();
+        let tp = TopicPartition::new("orders", 3);
+        let log = manager.get_or_create(&tp, LogConfig::default()).unwrap();
+        let mut b =
+            brook_protocol::record::BatchBuilder::new(brook_protocol::record::Compression::None, 0);
+        b.append(0, Some(b"k"), Some(b"v"), &[]);
+        log.append(&mut b.build(0)).unwrap();
+        assert!(data.path().join("orders-3").is_dir());
+        assert!(matches!(
+            manager.get_or_create(&TopicPartition::new("bad name", 0), LogConfig::default()),
+            Err(LogError::InvalidTopicPartition(_))
+        ));
+        // The same directory cannot be opened twice.
+        assert!(LogManager::open(data.path(), LogConfig::default()).is_err());
+        manager.close().unwrap();
+        drop(manager);
+
+        // A partition whose closed segment is corrupt stays offline; the others are served.
+        let victim = data.path().join("victim-0");
+        let vlog = Log::open(
+            &victim,
+            LogConfig {
+                segment_bytes: 100,
+                ..LogConfig::default()
+            },
+        )
+        .unwrap();
+        for _ in 0..3 {
+            log_append_one(&vlog);
+        }
+        vlog.close().unwrap();
+        let seg = victim.join(super::super::segment_file_name(0, "log"));
+        let mut bytes = std::fs::read(&seg).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        std::fs::write(&seg, bytes).unwrap();
+        std::fs::remove_file(victim.join(super::super::segment_file_name(0, "index"))).unwrap();
+
+        let manager = LogManager::open(data.path(), LogConfig::default()).unwrap();
+        assert_eq!(manager.get(&tp).unwrap().log_end_offset(), 1);
+        let offline = manager.offline();
+        assert_eq!(offline.len(), 1);
+        assert_eq!(offline[0].0, TopicPartition::new("victim", 0));
+        assert!(offline[0].1.contains("corrupt"), "{}", offline[0].1);
+        assert!(manager.delete(&tp).unwrap());
+        assert!(!data.path().join("orders-3").exists());
+        assert!(manager.get(&tp).is_none());
+    }
+
+    fn log_append_one(log: &Log) {
+        let mut b =
+            brook_protocol::record::BatchBuilder::new(brook_protocol::record::Compression::None, 0);
+        b.append(0, Some(b"key"), Some(&[7u8; 60]), &[]);
+        log.append(&mut b.build(0)).unwrap();
     }
 }

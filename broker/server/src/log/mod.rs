@@ -94,6 +94,8 @@ pub enum LogError {
     },
     #[error("log {} is offline: {reason}", dir.display())]
     Offline { dir: PathBuf, reason: String },
+    #[error("`{0}` is not a valid topic-partition (topics are 1-249 of [a-zA-Z0-9._-], not `.` or `..`; partitions are >= 0)")]
+    InvalidTopicPartition(String),
     #[error(transparent)]
     Config(#[from] ConfigError),
 }
