@@ -2,10 +2,10 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{bail, Context};
-use brook_broker::log::{dump::dump_segment, topic_key_for_broker_key, LogConfig, LogManager};
+use brook_broker::log::dump::dump_segment;
+use brook_broker::server::{self, Broker, BrokerConfig};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -32,11 +32,17 @@ enum Command {
 
 #[derive(clap::Args)]
 struct ServerArgs {
-    /// Where partition logs live.
+    /// Where partition logs and the topic registry live.
     #[arg(long, default_value = "./data")]
     data_dir: PathBuf,
-    /// A broker setting `key=value` with Kafka's name, e.g. `log.retention.ms=3600000`
-    /// or `log.segment.bytes=104857600`. May be repeated.
+    /// The Kafka protocol listener (port 0 picks a free port; the log line says which).
+    #[arg(long, default_value = "127.0.0.1:9092")]
+    listen: String,
+    /// The host:port clients are told to connect to; by default the listener's address.
+    #[arg(long, value_name = "HOST:PORT")]
+    advertised_listener: Option<String>,
+    /// A broker setting `key=value` with Kafka's name, e.g. `num.partitions=3`,
+    /// `log.retention.ms=3600000` or `auto.create.topics.enable=false`. May be repeated.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     settings: Vec<String>,
 }
@@ -53,62 +59,66 @@ enum LogCommand {
     },
 }
 
-/// Broker settings understood today, beyond the log defaults.
-struct ServerConfig {
-    log_defaults: LogConfig,
-    /// `log.retention.check.interval.ms`: how often retention, compaction and `flush.ms`
-    /// run. Default 5 minutes, as Kafka.
-    maintenance_interval: Duration,
-}
-
-fn server_config(settings: &[String]) -> anyhow::Result<ServerConfig> {
-    let mut config = ServerConfig {
-        log_defaults: LogConfig::default(),
-        maintenance_interval: Duration::from_millis(300_000),
-    };
-    for s in settings {
+fn server_config(args: &ServerArgs) -> anyhow::Result<BrokerConfig> {
+    let mut config = BrokerConfig::default();
+    for s in &args.settings {
         let Some((key, value)) = s.split_once('=') else {
             bail!("--set expects KEY=VALUE, got `{s}`");
         };
-        let (key, value) = (key.trim(), value.trim());
-        if key == "log.retention.check.interval.ms" {
-            let ms: u64 = value.parse().ok().filter(|&ms| ms > 0).with_context(|| {
-                format!("invalid value `{value}` for `{key}`: expected a positive integer")
-            })?;
-            config.maintenance_interval = Duration::from_millis(ms);
-        } else if let Some(topic_key) = topic_key_for_broker_key(key) {
-            config.log_defaults.set(topic_key, value)?;
-        } else {
-            bail!("unknown setting `{key}`");
-        }
+        config.set(key, value)?;
+    }
+    if let Some(adv) = &args.advertised_listener {
+        config.set("advertised.listeners", adv)?;
     }
     Ok(config)
 }
 
 fn run_server(args: ServerArgs) -> anyhow::Result<()> {
-    let config = server_config(&args.settings)?;
-    let manager = LogManager::open(&args.data_dir, config.log_defaults.clone())
-        .with_context(|| format!("opening data directory {}", args.data_dir.display()))?;
-    let manager = Arc::new(manager);
-    for (tp, reason) in manager.offline() {
-        tracing::error!(partition = %tp, %reason, "partition offline");
-    }
-    let maintenance = manager.start_maintenance(config.maintenance_interval);
-    tracing::info!(
-        data_dir = %args.data_dir.display(),
-        partitions = manager.logs().len(),
-        "brook server started: partition logs recovered and maintained \
-         (the Kafka protocol listener is not built yet); Ctrl-C to stop"
-    );
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    let config = server_config(&args)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(shutdown_signal())?;
-    tracing::info!("shutting down");
-    maintenance.stop();
-    manager.close().context("closing partition logs")?;
-    tracing::info!("clean shutdown");
-    Ok(())
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(&args.listen)
+            .await
+            .with_context(|| format!("binding the Kafka listener on {}", args.listen))?;
+        let local = listener.local_addr()?;
+        let advertised = config
+            .advertised
+            .clone()
+            .unwrap_or_else(|| (local.ip().to_string(), local.port()));
+        let data_dir = args.data_dir.clone();
+        let broker =
+            tokio::task::spawn_blocking(move || Broker::open(&data_dir, config, advertised))
+                .await?
+                .with_context(|| format!("opening data directory {}", args.data_dir.display()))?;
+        let broker = Arc::new(broker);
+        for (tp, reason) in broker.logs.offline() {
+            tracing::error!(partition = %tp, %reason, "partition offline");
+        }
+        let maintenance = broker.start_maintenance();
+        tracing::info!(
+            data_dir = %args.data_dir.display(),
+            kafka_listener = %local,
+            topics = broker.topics.all().len(),
+            partitions = broker.logs.logs().len(),
+            "brook server started; Ctrl-C to stop"
+        );
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(server::run(listener, broker.clone(), async {
+            let _ = stop_rx.await;
+        }));
+        shutdown_signal().await?;
+        tracing::info!("shutting down");
+        let _ = stop_tx.send(());
+        let _ = server.await;
+        maintenance.stop();
+        tokio::task::spawn_blocking(move || broker.close())
+            .await?
+            .context("closing partition logs")?;
+        tracing::info!("clean shutdown");
+        Ok(())
+    })
 }
 
 async fn shutdown_signal() -> anyhow::Result<()> {

@@ -48,7 +48,10 @@ struct Server(Child, mpsc::Receiver<String>);
 impl Server {
     fn start(data: &Path, settings: &[&str]) -> Server {
         let mut cmd = brook();
-        cmd.arg("server").arg("--data-dir").arg(data);
+        cmd.arg("server")
+            .arg("--data-dir")
+            .arg(data)
+            .args(["--listen", "127.0.0.1:0"]);
         for s in settings {
             cmd.args(["--set", s]);
         }
@@ -129,6 +132,7 @@ fn server_recovers_maintains_and_closes_cleanly() {
         .arg("server")
         .arg("--data-dir")
         .arg(data.path())
+        .args(["--listen", "127.0.0.1:0"])
         .output()
         .unwrap();
     assert!(!second.status.success());
@@ -179,7 +183,7 @@ fn server_rejects_bad_settings_with_the_key() {
         .arg("server")
         .arg("--data-dir")
         .arg(data.path())
-        .args(["--set", "log.segment.bytes=lots"])
+        .args(["--listen", "127.0.0.1:0", "--set", "log.segment.bytes=lots"])
         .output()
         .unwrap();
     assert!(!out.status.success());
@@ -189,7 +193,7 @@ fn server_rejects_bad_settings_with_the_key() {
         .arg("server")
         .arg("--data-dir")
         .arg(data.path())
-        .args(["--set", "no.such.thing=1"])
+        .args(["--listen", "127.0.0.1:0", "--set", "no.such.thing=1"])
         .output()
         .unwrap();
     assert!(!out.status.success());

@@ -5,3 +5,4 @@
 //! never depends on the streams, state or SQL crates.
 
 pub mod log;
+pub mod server;

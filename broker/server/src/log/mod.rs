@@ -49,7 +49,7 @@ pub use cleaner::CleanStats;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{topic_key_for_broker_key, CleanupPolicy, ConfigError, LogConfig};
 pub use io::{FaultyStorage, OsStorage, Storage, StorageFile};
-pub use manager::{LogManager, TopicPartition};
+pub use manager::{valid_topic_name, LogManager, Maintenance, MaintenanceReport, TopicPartition};
 pub use segment::segment_file_name;
 
 use segment::{BatchMeta, ScanEnd, Segment, NO_TIMESTAMP};

@@ -1,0 +1,148 @@
+//! Broker settings, with Kafka's `server.properties` names.
+
+use std::time::Duration;
+
+use crate::log::{topic_key_for_broker_key, ConfigError, LogConfig};
+
+/// Settings of one broker. Defaults are Kafka's where Kafka has the setting.
+#[derive(Debug, Clone)]
+pub struct BrokerConfig {
+    /// `node.id`. Default 1.
+    pub node_id: i32,
+    /// Host and port clients are told to connect to (`advertised.listeners`); by default the
+    /// address the listener is bound to.
+    pub advertised: Option<(String, u16)>,
+    /// `auto.create.topics.enable`: Metadata and Produce create unknown topics. Default true.
+    pub auto_create_topics: bool,
+    /// `num.partitions`: partitions of auto-created topics and CreateTopics with -1. Default 1.
+    pub num_partitions: i32,
+    /// `socket.request.max.bytes`: the largest request frame. Default 100 MiB.
+    pub max_request_bytes: usize,
+    /// `connections.max.idle.ms`: idle connections are closed after this. Default 10 min.
+    pub idle_timeout: Duration,
+    /// `log.retention.check.interval.ms`: how often retention, compaction and `flush.ms`
+    /// run. Default 5 minutes.
+    pub maintenance_interval: Duration,
+    /// Topic-config defaults (`log.retention.ms`, `log.segment.bytes`, ...).
+    pub log_defaults: LogConfig,
+    /// The cluster id reported in Metadata.
+    pub cluster_id: String,
+}
+
+impl Default for BrokerConfig {
+    fn default() -> Self {
+        BrokerConfig {
+            node_id: 1,
+            advertised: None,
+            auto_create_topics: true,
+            num_partitions: 1,
+            max_request_bytes: 100 * 1024 * 1024,
+            idle_timeout: Duration::from_millis(600_000),
+            maintenance_interval: Duration::from_millis(300_000),
+            log_defaults: LogConfig::default(),
+            cluster_id: "brook-cluster".into(),
+        }
+    }
+}
+
+fn invalid(key: &str, value: &str, reason: &str) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.into(),
+        value: value.into(),
+        reason: reason.into(),
+    }
+}
+
+fn parse<T: std::str::FromStr>(key: &str, value: &str) -> Result<T, ConfigError> {
+    value
+        .trim()
+        .parse()
+        .map_err(|_| invalid(key, value, "not a valid value"))
+}
+
+impl BrokerConfig {
+    /// Sets one broker key (Kafka's name). Errors name the key.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<(), ConfigError> {
+        let key = key.trim();
+        match key {
+            "node.id" | "broker.id" => self.node_id = parse(key, value)?,
+            "auto.create.topics.enable" => self.auto_create_topics = parse(key, value)?,
+            "num.partitions" => {
+                let n: i32 = parse(key, value)?;
+                if n < 1 {
+                    return Err(invalid(key, value, "must be at least 1"));
+                }
+                self.num_partitions = n;
+            }
+            "socket.request.max.bytes" => {
+                let n: usize = parse(key, value)?;
+                if n < 64 || n > i32::MAX as usize {
+                    return Err(invalid(key, value, "must be between 64 and 2147483647"));
+                }
+                self.max_request_bytes = n;
+            }
+            "connections.max.idle.ms" => {
+                self.idle_timeout = Duration::from_millis(positive(key, value)?)
+            }
+            "log.retention.check.interval.ms" => {
+                self.maintenance_interval = Duration::from_millis(positive(key, value)?)
+            }
+            "advertised.listeners" => self.advertised = Some(parse_host_port(key, value)?),
+            _ => match topic_key_for_broker_key(key) {
+                Some(topic_key) => self.log_defaults.set(topic_key, value)?,
+                None => return Err(ConfigError::UnknownKey(key.to_string())),
+            },
+        }
+        Ok(())
+    }
+}
+
+fn positive(key: &str, value: &str) -> Result<u64, ConfigError> {
+    let n: u64 = parse(key, value)?;
+    if n == 0 {
+        return Err(invalid(key, value, "must be positive"));
+    }
+    Ok(n)
+}
+
+/// Parses `host:port` (optionally prefixed by a listener name such as `PLAINTEXT://`).
+pub fn parse_host_port(key: &str, value: &str) -> Result<(String, u16), ConfigError> {
+    let v = value.trim();
+    let v = v.split_once("://").map_or(v, |(_, rest)| rest);
+    let (host, port) = v
+        .rsplit_once(':')
+        .ok_or_else(|| invalid(key, value, "expected host:port"))?;
+    let port: u16 = port.parse().map_err(|_| invalid(key, value, "bad port"))?;
+    if host.is_empty() {
+        return Err(invalid(key, value, "empty host"));
+    }
+    Ok((host.trim_matches(['[', ']']).to_string(), port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broker_keys_and_log_defaults() {
+        let mut c = BrokerConfig::default();
+        c.set("num.partitions", "3").unwrap();
+        c.set("log.retention.ms", "1000").unwrap();
+        c.set("advertised.listeners", "PLAINTEXT://example.org:19092")
+            .unwrap();
+        assert_eq!(c.num_partitions, 3);
+        assert_eq!(c.log_defaults.retention_ms, 1000);
+        assert_eq!(c.advertised, Some(("example.org".into(), 19092)));
+        let err = c.set("num.partitions", "0").unwrap_err();
+        assert!(err.to_string().contains("num.partitions"));
+        assert!(c
+            .set("auto.create.topics.enable", "maybe")
+            .unwrap_err()
+            .to_string()
+            .contains("auto.create.topics.enable"));
+        assert_eq!(
+            c.set("bogus", "1").unwrap_err(),
+            ConfigError::UnknownKey("bogus".into())
+        );
+    }
+}

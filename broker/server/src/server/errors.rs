@@ -1,0 +1,52 @@
+//! Kafka's error codes (the subset Brook answers with), stable on the wire.
+
+/// A Kafka protocol error code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(i16)]
+pub enum ErrorCode {
+    None = 0,
+    OffsetOutOfRange = 1,
+    CorruptMessage = 2,
+    UnknownTopicOrPartition = 3,
+    LeaderNotAvailable = 5,
+    MessageTooLarge = 10,
+    InvalidTopicException = 17,
+    InvalidRequiredAcks = 21,
+    UnsupportedVersion = 35,
+    TopicAlreadyExists = 36,
+    InvalidPartitions = 37,
+    InvalidReplicationFactor = 38,
+    InvalidConfig = 40,
+    InvalidRequest = 42,
+    KafkaStorageError = 56,
+    UnsupportedCompressionType = 76,
+    InvalidRecord = 87,
+    UnknownTopicId = 100,
+    UnknownServerError = -1,
+}
+
+impl ErrorCode {
+    pub fn code(self) -> i16 {
+        self as i16
+    }
+}
+
+impl From<&crate::log::LogError> for ErrorCode {
+    fn from(e: &crate::log::LogError) -> ErrorCode {
+        use crate::log::LogError::*;
+        use brook_protocol::record::RecordError;
+        match e {
+            InvalidBatch {
+                source: RecordError::UnknownCompression(_),
+                ..
+            } => ErrorCode::UnsupportedCompressionType,
+            InvalidBatch { .. } => ErrorCode::CorruptMessage,
+            InvalidRecords { .. } | MissingKey { .. } => ErrorCode::InvalidRecord,
+            RecordTooLarge { .. } => ErrorCode::MessageTooLarge,
+            OffsetOutOfRange { .. } => ErrorCode::OffsetOutOfRange,
+            Corrupt { .. } | Io { .. } | Offline { .. } => ErrorCode::KafkaStorageError,
+            InvalidTopicPartition(_) => ErrorCode::InvalidTopicException,
+            Config(_) => ErrorCode::InvalidConfig,
+        }
+    }
+}

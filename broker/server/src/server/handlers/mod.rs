@@ -1,0 +1,73 @@
+//! One file per Kafka API. [`SUPPORTED`] is the single list of what the broker serves and
+//! at which versions; ApiVersions answers from it, and nothing else is advertised.
+
+pub mod api_versions;
+pub mod create_topics;
+pub mod fetch;
+pub mod list_offsets;
+pub mod metadata;
+pub mod produce;
+
+use std::sync::Arc;
+
+use brook_protocol::messages::{
+    ApiVersionsRequest, CreateTopicsRequest, FetchRequest, ListOffsetsRequest, MetadataRequest,
+    ProduceRequest, RequestBody,
+};
+
+use super::Broker;
+
+/// (API key, min version, max version) served in full. Produce starts at v3 and Fetch at v4,
+/// the first versions that carry record batch format v2 (Kafka 4 has the same floor).
+/// ListOffsets stops at v6: v7 adds the max-timestamp lookup, not implemented yet.
+pub const SUPPORTED: &[(i16, i16, i16)] = &[
+    (ProduceRequest::API_KEY, 3, 11),
+    (FetchRequest::API_KEY, 4, 17),
+    (ListOffsetsRequest::API_KEY, 1, 6),
+    (MetadataRequest::API_KEY, 0, 12),
+    (ApiVersionsRequest::API_KEY, 0, 4),
+    (CreateTopicsRequest::API_KEY, 2, 7),
+];
+
+pub fn is_supported(api_key: i16, version: i16) -> bool {
+    SUPPORTED
+        .iter()
+        .any(|&(k, min, max)| k == api_key && (min..=max).contains(&version))
+}
+
+/// Answers one decoded request with its encoded response body. Fetch waits on the async
+/// side; the rest run on the blocking pool because they touch files.
+pub async fn handle(
+    broker: Arc<Broker>,
+    body: RequestBody,
+    version: i16,
+) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    if let RequestBody::Fetch(req) = body {
+        fetch::handle(broker, req, version)
+            .await?
+            .encode(version, &mut out)
+            .map_err(|e| e.to_string())?;
+        return Ok(out);
+    }
+    tokio::task::spawn_blocking(move || {
+        let r = match body {
+            RequestBody::ApiVersions(_) => api_versions::handle().encode(version, &mut out),
+            RequestBody::Metadata(req) => {
+                metadata::handle(&broker, req, version).encode(version, &mut out)
+            }
+            RequestBody::Produce(req) => produce::handle(&broker, req).encode(version, &mut out),
+            RequestBody::ListOffsets(req) => {
+                list_offsets::handle(&broker, req).encode(version, &mut out)
+            }
+            RequestBody::CreateTopics(req) => {
+                create_topics::handle(&broker, req).encode(version, &mut out)
+            }
+            other => return Err(format!("API {} is not served", other.api_key())),
+        };
+        r.map_err(|e| e.to_string())?;
+        Ok(out)
+    })
+    .await
+    .map_err(|e| format!("handler failed: {e}"))?
+}

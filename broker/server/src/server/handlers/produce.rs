@@ -1,0 +1,94 @@
+//! Produce (key 0): append each partition's record batches to its log. On one node the
+//! high watermark follows the log end, so `acks=1` and `acks=all` are answered once the
+//! append is done (in the page cache, fsynced per `flush.*`, as Kafka does).
+
+use std::sync::Arc;
+
+use brook_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use brook_protocol::messages::{ProduceRequest, ProduceResponse, RequestBody};
+
+use crate::server::{Broker, ErrorCode};
+
+pub fn handle(broker: &Broker, req: ProduceRequest) -> ProduceResponse {
+    let acks_ok = (-1..=1).contains(&req.acks);
+    let mut appended = false;
+    let responses = req
+        .topic_data
+        .into_iter()
+        .map(|topic| {
+            if acks_ok
+                && broker.topics.get(&topic.name).is_none()
+                && broker.config.auto_create_topics
+            {
+                // Another request may create it at the same time; either way it exists after.
+                let _ = broker.topics.create(
+                    &topic.name,
+                    -1,
+                    -1,
+                    &[],
+                    broker.config.num_partitions,
+                    false,
+                );
+            }
+            let partition_responses = topic
+                .partition_data
+                .into_iter()
+                .map(|p| {
+                    let mut r = PartitionProduceResponse {
+                        index: p.index,
+                        base_offset: -1,
+                        log_append_time_ms: -1,
+                        log_start_offset: -1,
+                        ..PartitionProduceResponse::default()
+                    };
+                    if !acks_ok {
+                        r.error_code = ErrorCode::InvalidRequiredAcks.code();
+                        return r;
+                    }
+                    let Some(log) = broker.topics.log(&topic.name, p.index) else {
+                        r.error_code = ErrorCode::UnknownTopicOrPartition.code();
+                        return r;
+                    };
+                    let Some(records) = p.records else {
+                        r.error_code = ErrorCode::InvalidRecord.code();
+                        r.error_message = Some("no records".into());
+                        return r;
+                    };
+                    let mut records = records.to_vec();
+                    match log.append(&mut records) {
+                        Ok(info) => {
+                            // One replica: everything appended is committed.
+                            log.set_high_watermark(info.last_offset + 1);
+                            appended = true;
+                            r.base_offset = info.first_offset;
+                            r.log_start_offset = info.log_start_offset;
+                        }
+                        Err(e) => {
+                            r.error_code = ErrorCode::from(&e).code();
+                            r.error_message = Some(e.to_string());
+                        }
+                    }
+                    r
+                })
+                .collect();
+            TopicProduceResponse {
+                name: topic.name,
+                partition_responses,
+            }
+        })
+        .collect();
+    if appended {
+        broker.appended.notify_waiters();
+    }
+    ProduceResponse {
+        responses,
+        ..ProduceResponse::default()
+    }
+}
+
+/// `acks=0`: append, answer nothing.
+pub async fn handle_no_ack(broker: Arc<Broker>, body: RequestBody) {
+    if let RequestBody::Produce(req) = body {
+        let _ = tokio::task::spawn_blocking(move || handle(&broker, req)).await;
+    }
+}

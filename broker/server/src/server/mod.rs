@@ -1,0 +1,108 @@
+//! The Kafka protocol server: `run(listener, broker, shutdown)` accepts connections and
+//! answers requests with the handlers in [`handlers`], one file per API. What it serves is
+//! listed in [`handlers::SUPPORTED`], from which ApiVersions is derived.
+//!
+//! Each connection reads length-prefixed frames (capped at `socket.request.max.bytes`,
+//! buffered as they arrive, never allocated from the length alone) and answers in request
+//! order. Requests are handled on tokio's blocking pool, because appends and reads do file
+//! I/O; the I/O runtime only moves bytes. A connection that sends a frame that cannot be
+//! decoded, an unknown API or an unsupported version (other than ApiVersions) is closed, as
+//! Kafka does; other connections are not affected.
+
+pub mod config;
+mod connection;
+pub mod errors;
+pub mod handlers;
+pub mod topics;
+
+use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+
+pub use config::BrokerConfig;
+pub use errors::ErrorCode;
+pub use topics::{TopicMeta, Topics};
+
+use crate::log::{LogError, LogManager, Maintenance};
+
+/// Everything the handlers share: config, logs, topics.
+#[derive(Debug)]
+pub struct Broker {
+    pub config: BrokerConfig,
+    pub logs: Arc<LogManager>,
+    pub topics: Topics,
+    /// The host and port clients are told to connect to.
+    pub advertised: (String, u16),
+    /// Woken after every append, for fetches waiting on `max.wait.ms`.
+    appended: Notify,
+}
+
+impl Broker {
+    /// Opens the data directory (recovering its logs) and the topic registry.
+    pub fn open(
+        data_dir: &Path,
+        config: BrokerConfig,
+        advertised: (String, u16),
+    ) -> Result<Broker, BrokerError> {
+        let logs = Arc::new(LogManager::open(data_dir, config.log_defaults.clone())?);
+        let topics =
+            Topics::open(logs.clone(), config.log_defaults.clone()).map_err(BrokerError::Topics)?;
+        Ok(Broker {
+            config,
+            logs,
+            topics,
+            advertised,
+            appended: Notify::new(),
+        })
+    }
+
+    /// Starts retention, compaction and `flush.ms` on a background thread.
+    pub fn start_maintenance(&self) -> Maintenance {
+        self.logs
+            .start_maintenance(self.config.maintenance_interval)
+    }
+
+    /// Closes every log cleanly.
+    pub fn close(&self) -> Result<(), LogError> {
+        self.logs.close()
+    }
+}
+
+/// Why a broker could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum BrokerError {
+    #[error(transparent)]
+    Log(#[from] LogError),
+    #[error("topic registry: {0}")]
+    Topics(String),
+}
+
+/// Serves the Kafka protocol on `listener` until `shutdown` completes. Connections in
+/// flight are dropped when the caller's runtime stops.
+pub async fn run(listener: TcpListener, broker: Arc<Broker>, shutdown: impl Future<Output = ()>) {
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => return,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    let _ = stream.set_nodelay(true);
+                    let broker = broker.clone();
+                    tokio::spawn(async move {
+                        if let Err(reason) = connection::serve(stream, broker).await {
+                            tracing::debug!(%peer, %reason, "connection closed");
+                        }
+                    });
+                }
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+            },
+        }
+    }
+}

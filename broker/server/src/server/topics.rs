@@ -1,0 +1,226 @@
+//! The topic registry: names, topic ids, partition counts and per-topic config overrides,
+//! persisted in `<data dir>/topics.json` (replaced atomically) until the controller quorum
+//! of the replication issue holds cluster metadata.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+
+use serde::{Deserialize, Serialize};
+
+use super::errors::ErrorCode;
+use crate::log::{
+    valid_topic_name, Log, LogConfig, LogManager, OsStorage, Storage, TopicPartition,
+};
+
+/// One topic.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TopicMeta {
+    pub name: String,
+    /// The topic id (a random UUID), as Fetch v13+ and Metadata v10+ use it.
+    pub id: [u8; 16],
+    pub partitions: i32,
+    /// Topic-level config overrides (`retention.ms`, `cleanup.policy`, ...).
+    pub configs: BTreeMap<String, String>,
+}
+
+/// A topic creation that was refused, with Kafka's error code and a message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopicError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl TopicError {
+    fn new(code: ErrorCode, message: impl Into<String>) -> TopicError {
+        TopicError {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Topics {
+    path: PathBuf,
+    logs: Arc<LogManager>,
+    defaults: LogConfig,
+    topics: RwLock<BTreeMap<String, TopicMeta>>,
+}
+
+impl Topics {
+    /// Loads the registry and applies each topic's configs to its (already open) logs.
+    /// Partition directories that the registry does not know (a registry lost with its
+    /// disk) are adopted as topics with default configs.
+    pub fn open(logs: Arc<LogManager>, defaults: LogConfig) -> Result<Topics, String> {
+        let path = logs.data_dir().join("topics.json");
+        let mut topics: BTreeMap<String, TopicMeta> = BTreeMap::new();
+        if path.exists() {
+            let bytes = OsStorage
+                .read_file(&path)
+                .map_err(|e| format!("reading {}: {e}", path.display()))?;
+            let list: Vec<TopicMeta> = serde_json::from_slice(&bytes)
+                .map_err(|e| format!("{} is not a valid topic registry: {e}", path.display()))?;
+            topics = list.into_iter().map(|t| (t.name.clone(), t)).collect();
+        }
+        let on_disk = logs
+            .logs()
+            .into_iter()
+            .map(|(tp, _)| tp)
+            .chain(logs.offline().into_iter().map(|(tp, _)| tp));
+        for tp in on_disk {
+            let entry = topics.entry(tp.topic.clone()).or_insert_with(|| TopicMeta {
+                name: tp.topic.clone(),
+                id: *uuid::Uuid::new_v4().as_bytes(),
+                partitions: 0,
+                configs: BTreeMap::new(),
+            });
+            entry.partitions = entry.partitions.max(tp.partition + 1);
+        }
+        let registry = Topics {
+            path,
+            logs,
+            defaults,
+            topics: RwLock::new(topics),
+        };
+        for meta in registry.all() {
+            let config = registry
+                .log_config(&meta.configs)
+                .map_err(|e| format!("topic {}: {}", meta.name, e.message))?;
+            for p in 0..meta.partitions {
+                let tp = TopicPartition::new(meta.name.clone(), p);
+                match registry.logs.get(&tp) {
+                    Some(log) => log.set_config(config.clone()),
+                    None if registry.logs.offline().iter().any(|(o, _)| o == &tp) => {}
+                    None => {
+                        registry
+                            .logs
+                            .get_or_create(&tp, config.clone())
+                            .map_err(|e| format!("{tp}: {e}"))?;
+                    }
+                }
+            }
+        }
+        registry.persist().map_err(|e| e.message)?;
+        Ok(registry)
+    }
+
+    fn log_config(&self, overrides: &BTreeMap<String, String>) -> Result<LogConfig, TopicError> {
+        let mut config = self.defaults.clone();
+        for (k, v) in overrides {
+            config
+                .set(k, v)
+                .map_err(|e| TopicError::new(ErrorCode::InvalidConfig, e.to_string()))?;
+        }
+        Ok(config)
+    }
+
+    fn persist(&self) -> Result<(), TopicError> {
+        let list: Vec<TopicMeta> = self.all();
+        let json = serde_json::to_vec_pretty(&list)
+            .map_err(|e| TopicError::new(ErrorCode::UnknownServerError, e.to_string()))?;
+        OsStorage.write_file_atomic(&self.path, &json).map_err(|e| {
+            TopicError::new(
+                ErrorCode::KafkaStorageError,
+                format!("writing {}: {e}", self.path.display()),
+            )
+        })
+    }
+
+    pub fn get(&self, name: &str) -> Option<TopicMeta> {
+        self.topics
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+            .cloned()
+    }
+
+    pub fn by_id(&self, id: &[u8; 16]) -> Option<TopicMeta> {
+        let topics = self.topics.read().unwrap_or_else(|e| e.into_inner());
+        topics.values().find(|t| &t.id == id).cloned()
+    }
+
+    pub fn all(&self) -> Vec<TopicMeta> {
+        self.topics
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    /// The log of a partition, if the topic and partition exist and the log is online.
+    pub fn log(&self, topic: &str, partition: i32) -> Option<Log> {
+        self.logs.get(&TopicPartition::new(topic, partition))
+    }
+
+    /// Creates a topic with `partitions` partitions (`-1`: `num.partitions`) and config
+    /// overrides; with `validate_only` only checks. Kafka's rules and error codes.
+    pub fn create(
+        &self,
+        name: &str,
+        partitions: i32,
+        replication_factor: i16,
+        configs: &[(String, Option<String>)],
+        default_partitions: i32,
+        validate_only: bool,
+    ) -> Result<TopicMeta, TopicError> {
+        if !valid_topic_name(name) {
+            return Err(TopicError::new(
+                ErrorCode::InvalidTopicException,
+                format!("`{name}` is not a legal topic name: 1 to 249 characters of [a-zA-Z0-9._-], not `.` or `..`"),
+            ));
+        }
+        let partitions = if partitions == -1 {
+            default_partitions
+        } else {
+            partitions
+        };
+        if partitions < 1 {
+            return Err(TopicError::new(
+                ErrorCode::InvalidPartitions,
+                "the number of partitions must be at least 1",
+            ));
+        }
+        if replication_factor != -1 && replication_factor != 1 {
+            return Err(TopicError::new(
+                ErrorCode::InvalidReplicationFactor,
+                format!(
+                    "replication factor {replication_factor} is larger than the 1 available broker"
+                ),
+            ));
+        }
+        let mut overrides = BTreeMap::new();
+        for (k, v) in configs {
+            if let Some(v) = v {
+                overrides.insert(k.clone(), v.clone());
+            }
+        }
+        let config = self.log_config(&overrides)?;
+        let mut topics = self.topics.write().unwrap_or_else(|e| e.into_inner());
+        if topics.contains_key(name) {
+            return Err(TopicError::new(
+                ErrorCode::TopicAlreadyExists,
+                format!("topic `{name}` already exists"),
+            ));
+        }
+        let meta = TopicMeta {
+            name: name.to_string(),
+            id: *uuid::Uuid::new_v4().as_bytes(),
+            partitions,
+            configs: overrides,
+        };
+        if validate_only {
+            return Ok(meta);
+        }
+        for p in 0..partitions {
+            self.logs
+                .get_or_create(&TopicPartition::new(name, p), config.clone())
+                .map_err(|e| TopicError::new(ErrorCode::KafkaStorageError, e.to_string()))?;
+        }
+        topics.insert(name.to_string(), meta.clone());
+        drop(topics);
+        self.persist()?;
+        Ok(meta)
+    }
+}

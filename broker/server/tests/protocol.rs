@@ -1,0 +1,290 @@
+//! The Kafka protocol server in process (port 0): request/response behaviour through the
+//! generated message types, and hostile clients that must not affect others.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use brook_broker::server::{self, Broker, BrokerConfig};
+use brook_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use brook_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use brook_protocol::messages::*;
+use brook_protocol::record::{BatchBuilder, BatchIter, Compression};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+struct TestBroker {
+    addr: std::net::SocketAddr,
+    _stop: tokio::sync::oneshot::Sender<()>,
+    _dir: tempfile::TempDir,
+}
+
+async fn start(config: BrokerConfig) -> TestBroker {
+    let dir = tempfile::tempdir().unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let broker =
+        Arc::new(Broker::open(dir.path(), config, ("127.0.0.1".into(), addr.port())).unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(server::run(listener, broker, async {
+        let _ = stopped.await;
+    }));
+    TestBroker {
+        addr,
+        _stop: stop,
+        _dir: dir,
+    }
+}
+
+/// Sends one request frame and reads one response frame (without its length).
+async fn call(
+    stream: &mut TcpStream,
+    key: i16,
+    version: i16,
+    body: impl FnOnce(&mut Vec<u8>),
+) -> Vec<u8> {
+    let mut frame = vec![0; 4];
+    RequestHeader {
+        request_api_key: key,
+        request_api_version: version,
+        correlation_id: 42,
+        client_id: Some("test".into()),
+    }
+    .encode(request_header_version(key, version).unwrap(), &mut frame)
+    .unwrap();
+    body(&mut frame);
+    let len = (frame.len() - 4) as i32;
+    frame[..4].copy_from_slice(&len.to_be_bytes());
+    stream.write_all(&frame).await.unwrap();
+    read_frame(stream).await.expect("a response")
+}
+
+async fn read_frame(stream: &mut TcpStream) -> Option<Vec<u8>> {
+    let mut len = [0u8; 4];
+    stream.read_exact(&mut len).await.ok()?;
+    let mut buf = vec![0; i32::from_be_bytes(len) as usize];
+    stream.read_exact(&mut buf).await.ok()?;
+    Some(buf)
+}
+
+fn body_of(response: &[u8], key: i16, version: i16) -> &[u8] {
+    let mut buf = response;
+    let header =
+        ResponseHeader::decode(&mut buf, response_header_version(key, version).unwrap()).unwrap();
+    assert_eq!(header.correlation_id, 42);
+    buf
+}
+
+#[tokio::test]
+async fn api_versions_advertises_what_is_served_and_answers_unknown_versions_with_v0() {
+    let b = start(BrokerConfig::default()).await;
+    let mut s = TcpStream::connect(b.addr).await.unwrap();
+    let r = call(&mut s, ApiVersionsRequest::API_KEY, 3, |out| {
+        ApiVersionsRequest {
+            client_software_name: "t".into(),
+            client_software_version: "1".into(),
+        }
+        .encode(3, out)
+        .unwrap()
+    })
+    .await;
+    let resp = ApiVersionsResponse::decode(&mut body_of(&r, 18, 3), 3).unwrap();
+    assert_eq!(resp.error_code, 0);
+    let produce = resp.api_keys.iter().find(|k| k.api_key == 0).unwrap();
+    assert_eq!((produce.min_version, produce.max_version), (3, 11));
+    assert!(
+        resp.api_keys.iter().all(|k| k.api_key != 11),
+        "JoinGroup is not served yet"
+    );
+
+    // Version 99: a v0 response with UNSUPPORTED_VERSION and the ranges; connection stays up.
+    let mut frame = vec![0; 4];
+    frame.extend_from_slice(&18i16.to_be_bytes());
+    frame.extend_from_slice(&99i16.to_be_bytes());
+    frame.extend_from_slice(&42i32.to_be_bytes());
+    frame.extend_from_slice(&(-1i16).to_be_bytes()); // null client id
+    frame.push(0); // no tagged fields: request header v2, as for any flexible version
+    let len = (frame.len() - 4) as i32;
+    frame[..4].copy_from_slice(&len.to_be_bytes());
+    s.write_all(&frame).await.unwrap();
+    let r = read_frame(&mut s).await.unwrap();
+    let resp = ApiVersionsResponse::decode(&mut body_of(&r, 18, 0), 0).unwrap();
+    assert_eq!(resp.error_code, 35);
+    assert!(!resp.api_keys.is_empty());
+}
+
+#[tokio::test]
+async fn produce_then_fetch_returns_the_stored_batches_and_fetch_waits_for_data() {
+    let b = start(BrokerConfig::default()).await;
+    let mut s = TcpStream::connect(b.addr).await.unwrap();
+    let mut builder = BatchBuilder::new(Compression::Zstd, 1000);
+    builder.append(1000, Some(b"k"), Some(b"hello"), &[]);
+    let batch = builder.build(0);
+    let produce = |batch: Vec<u8>| ProduceRequest {
+        acks: -1,
+        timeout_ms: 1000,
+        topic_data: vec![TopicProduceData {
+            name: "orders".into(),
+            partition_data: vec![PartitionProduceData {
+                index: 0,
+                records: Some(batch.into()),
+            }],
+        }],
+        ..Default::default()
+    };
+    let r = call(&mut s, 0, 9, |out| {
+        produce(batch.clone()).encode(9, out).unwrap()
+    })
+    .await;
+    let resp = ProduceResponse::decode(&mut body_of(&r, 0, 9), 9).unwrap();
+    let p = &resp.responses[0].partition_responses[0];
+    assert_eq!(
+        (p.error_code, p.base_offset),
+        (0, 0),
+        "auto-created and appended"
+    );
+
+    let fetch = |offset: i64, wait: i32| FetchRequest {
+        replica_id: -1,
+        max_wait_ms: wait,
+        min_bytes: 1,
+        max_bytes: 1 << 20,
+        session_epoch: -1,
+        topics: vec![FetchTopic {
+            topic: "orders".into(),
+            partitions: vec![FetchPartition {
+                partition: 0,
+                fetch_offset: offset,
+                partition_max_bytes: 1 << 20,
+                log_start_offset: -1,
+                current_leader_epoch: -1,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let r = call(&mut s, 1, 12, |out| fetch(0, 0).encode(12, out).unwrap()).await;
+    let resp = FetchResponse::decode(&mut body_of(&r, 1, 12), 12).unwrap();
+    let d = &resp.responses[0].partitions[0];
+    assert_eq!((d.error_code, d.high_watermark), (0, 1));
+    let records = d.records.clone().unwrap();
+    let (h, stored) = BatchIter::new(&records).next().unwrap().unwrap();
+    assert_eq!(h.base_offset, 0);
+    assert_eq!(stored, &batch[..], "the batch exactly as produced");
+
+    // A fetch at the end waits; a produce on another connection wakes it.
+    let addr = b.addr;
+    let waiter = tokio::spawn(async move {
+        let mut s2 = TcpStream::connect(addr).await.unwrap();
+        let started = std::time::Instant::now();
+        let r = call(&mut s2, 1, 12, |out| {
+            fetch(1, 10_000).encode(12, out).unwrap()
+        })
+        .await;
+        let resp = FetchResponse::decode(&mut body_of(&r, 1, 12), 12).unwrap();
+        (
+            resp.responses[0].partitions[0]
+                .records
+                .clone()
+                .unwrap()
+                .len(),
+            started.elapsed(),
+        )
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let r = call(&mut s, 0, 9, |out| {
+        produce(batch.clone()).encode(9, out).unwrap()
+    })
+    .await;
+    assert_eq!(
+        ProduceResponse::decode(&mut body_of(&r, 0, 9), 9)
+            .unwrap()
+            .responses[0]
+            .partition_responses[0]
+            .base_offset,
+        1
+    );
+    let (len, waited) = waiter.await.unwrap();
+    assert_eq!(len, batch.len());
+    assert!(
+        waited < Duration::from_secs(5),
+        "woken by the append, not the 10 s timeout"
+    );
+
+    // Out of range.
+    let r = call(&mut s, 1, 12, |out| fetch(50, 0).encode(12, out).unwrap()).await;
+    assert_eq!(
+        FetchResponse::decode(&mut body_of(&r, 1, 12), 12)
+            .unwrap()
+            .responses[0]
+            .partitions[0]
+            .error_code,
+        1
+    );
+
+    // A corrupt batch is refused with CORRUPT_MESSAGE and nothing is appended.
+    let mut bad = batch.clone();
+    let last = bad.len() - 1;
+    bad[last] ^= 1;
+    let r = call(&mut s, 0, 9, |out| produce(bad).encode(9, out).unwrap()).await;
+    assert_eq!(
+        ProduceResponse::decode(&mut body_of(&r, 0, 9), 9)
+            .unwrap()
+            .responses[0]
+            .partition_responses[0]
+            .error_code,
+        2
+    );
+}
+
+#[tokio::test]
+async fn hostile_frames_close_only_their_own_connection() {
+    let b = start(BrokerConfig {
+        max_request_bytes: 1 << 20,
+        ..BrokerConfig::default()
+    })
+    .await;
+    let mut good = TcpStream::connect(b.addr).await.unwrap();
+    let hostile: Vec<Vec<u8>> = vec![
+        // MetadataRequest v1 whose topic count is 0x7fffffff.
+        {
+            let mut f = vec![0, 0, 0, 0, 0, 3, 0, 1, 0, 0, 0, 1, 0xff, 0xff];
+            f.extend_from_slice(&[0x7f, 0xff, 0xff, 0xff]);
+            let len = (f.len() - 4) as i32;
+            f[..4].copy_from_slice(&len.to_be_bytes());
+            f
+        },
+        // A frame larger than socket.request.max.bytes.
+        (2i32 << 20).to_be_bytes().to_vec(),
+        // A negative length.
+        (-5i32).to_be_bytes().to_vec(),
+        // An unknown API key.
+        vec![0, 0, 0, 8, 0x7f, 0x00, 0, 0, 0, 0, 0, 1],
+        // Garbage.
+        vec![0, 0, 0, 3, 1, 2, 3],
+    ];
+    for frame in hostile {
+        let mut bad = TcpStream::connect(b.addr).await.unwrap();
+        bad.write_all(&frame).await.unwrap();
+        let closed = tokio::time::timeout(Duration::from_secs(5), read_frame(&mut bad))
+            .await
+            .unwrap();
+        assert!(
+            closed.is_none(),
+            "the hostile connection is closed without a response"
+        );
+        // The well-behaved connection is still served.
+        let r = call(&mut good, 3, 1, |out| {
+            MetadataRequest {
+                topics: None,
+                ..Default::default()
+            }
+            .encode(1, out)
+            .unwrap()
+        })
+        .await;
+        let resp = MetadataResponse::decode(&mut body_of(&r, 3, 1), 1).unwrap();
+        assert_eq!(resp.brokers.len(), 1);
+        assert_eq!(resp.brokers[0].port as u16, b.addr.port());
+    }
+}
