@@ -5,8 +5,8 @@ set -euo pipefail
 
 need=()
 # libclang for the rocksdb crate's bindgen step (brook-state); a C/C++ compiler for the
-# bundled C libraries (zstd, RocksDB).
-for pkg in libclang-dev g++ pkg-config; do
+# bundled C libraries (zstd, RocksDB); kcat, a Kafka client for the interop tests.
+for pkg in libclang-dev g++ pkg-config kcat; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -19,3 +19,7 @@ fi
 for component in rustfmt clippy; do
     cargo "${component/rustfmt/fmt}" --version >/dev/null 2>&1 || rustup component add "$component"
 done
+# kafka-python, the pure-Python Kafka client of the interop tests (tests/interop/*.py).
+KAFKA_PYTHON=2.0.2
+python3 -c "import kafka, sys; sys.exit(kafka.__version__ != '$KAFKA_PYTHON')" 2>/dev/null ||
+    python3 -m pip install --quiet "kafka-python==$KAFKA_PYTHON"
