@@ -1,78 +1,18 @@
 //! The Kafka protocol server in process (port 0): request/response behaviour through the
 //! generated message types, and hostile clients that must not affect others.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use brook_broker::server::{self, Broker, BrokerConfig};
+mod common;
+
+use brook_broker::server::BrokerConfig;
 use brook_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use brook_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use brook_protocol::messages::*;
 use brook_protocol::record::{BatchBuilder, BatchIter, Compression};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-
-struct TestBroker {
-    addr: std::net::SocketAddr,
-    _stop: tokio::sync::oneshot::Sender<()>,
-    _dir: tempfile::TempDir,
-}
-
-async fn start(config: BrokerConfig) -> TestBroker {
-    let dir = tempfile::tempdir().unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let broker =
-        Arc::new(Broker::open(dir.path(), config, ("127.0.0.1".into(), addr.port())).unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(server::run(listener, broker, async {
-        let _ = stopped.await;
-    }));
-    TestBroker {
-        addr,
-        _stop: stop,
-        _dir: dir,
-    }
-}
-
-/// Sends one request frame and reads one response frame (without its length).
-async fn call(
-    stream: &mut TcpStream,
-    key: i16,
-    version: i16,
-    body: impl FnOnce(&mut Vec<u8>),
-) -> Vec<u8> {
-    let mut frame = vec![0; 4];
-    RequestHeader {
-        request_api_key: key,
-        request_api_version: version,
-        correlation_id: 42,
-        client_id: Some("test".into()),
-    }
-    .encode(request_header_version(key, version).unwrap(), &mut frame)
-    .unwrap();
-    body(&mut frame);
-    let len = (frame.len() - 4) as i32;
-    frame[..4].copy_from_slice(&len.to_be_bytes());
-    stream.write_all(&frame).await.unwrap();
-    read_frame(stream).await.expect("a response")
-}
-
-async fn read_frame(stream: &mut TcpStream) -> Option<Vec<u8>> {
-    let mut len = [0u8; 4];
-    stream.read_exact(&mut len).await.ok()?;
-    let mut buf = vec![0; i32::from_be_bytes(len) as usize];
-    stream.read_exact(&mut buf).await.ok()?;
-    Some(buf)
-}
-
-fn body_of(response: &[u8], key: i16, version: i16) -> &[u8] {
-    let mut buf = response;
-    let header =
-        ResponseHeader::decode(&mut buf, response_header_version(key, version).unwrap()).unwrap();
-    assert_eq!(header.correlation_id, 42);
-    buf
-}
+use common::{body_of, call, read_frame, start};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
 
 #[tokio::test]
 async fn api_versions_advertises_what_is_served_and_answers_unknown_versions_with_v0() {

@@ -79,8 +79,8 @@ pub struct LogManager {
     default_config: LogConfig,
     logs: RwLock<BTreeMap<TopicPartition, Log>>,
     offline: RwLock<BTreeMap<TopicPartition, String>>,
-    /// Held for the manager's lifetime: one process per data directory.
-    _lock: Option<File>,
+    /// Held until close: one process per data directory.
+    lock: std::sync::Mutex<Option<File>>,
 }
 
 impl LogManager {
@@ -105,13 +105,13 @@ impl LogManager {
                 "the data directory is in use by another process ({e})"
             )),
         })?;
-        let mut manager = Self::open_with(
+        let manager = Self::open_with(
             data_dir,
             default_config,
             Arc::new(OsStorage),
             Arc::new(SystemClock),
         )?;
-        manager._lock = Some(lock);
+        *manager.lock.lock().unwrap_or_else(|e| e.into_inner()) = Some(lock);
         Ok(manager)
     }
 
@@ -154,7 +154,7 @@ impl LogManager {
             default_config,
             logs: RwLock::new(logs),
             offline: RwLock::new(offline),
-            _lock: None,
+            lock: std::sync::Mutex::new(None),
         })
     }
 
@@ -271,7 +271,8 @@ impl LogManager {
         }
     }
 
-    /// Closes every log cleanly (flush, indexes, clean-shutdown markers).
+    /// Closes every log cleanly (flush, indexes, clean-shutdown markers) and releases the
+    /// data directory's lock.
     pub fn close(&self) -> Result<(), LogError> {
         let mut first_err = None;
         for (tp, log) in self.logs() {
@@ -279,6 +280,9 @@ impl LogManager {
                 tracing::error!(partition = %tp, error = %e, "closing log failed");
                 first_err.get_or_insert(e);
             }
+        }
+        if first_err.is_none() {
+            drop(self.lock.lock().unwrap_or_else(|e| e.into_inner()).take());
         }
         first_err.map_or(Ok(()), Err)
     }

@@ -16,12 +16,14 @@ pub enum ErrorCode {
     TopicAlreadyExists = 36,
     InvalidPartitions = 37,
     InvalidReplicationFactor = 38,
+    InvalidReplicaAssignment = 39,
     InvalidConfig = 40,
     InvalidRequest = 42,
     KafkaStorageError = 56,
     UnsupportedCompressionType = 76,
     InvalidRecord = 87,
     UnknownTopicId = 100,
+    UnsupportedEndpointType = 115,
     UnknownServerError = -1,
 }
 

@@ -24,6 +24,23 @@ pub struct TopicMeta {
     pub configs: BTreeMap<String, String>,
 }
 
+/// Where a config value comes from: DescribeConfigs' `ConfigSource` ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(i8)]
+pub enum ConfigSource {
+    DynamicTopic = 1,
+    StaticBroker = 4,
+    Default = 5,
+}
+
+/// One topic config key and its effective value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigEntry {
+    pub name: &'static str,
+    pub value: String,
+    pub source: ConfigSource,
+}
+
 /// A topic creation that was refused, with Kafka's error code and a message.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TopicError {
@@ -32,7 +49,7 @@ pub struct TopicError {
 }
 
 impl TopicError {
-    fn new(code: ErrorCode, message: impl Into<String>) -> TopicError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> TopicError {
         TopicError {
             code,
             message: message.into(),
@@ -105,7 +122,11 @@ impl Topics {
         Ok(registry)
     }
 
-    fn log_config(&self, overrides: &BTreeMap<String, String>) -> Result<LogConfig, TopicError> {
+    /// The effective config of a topic with these overrides.
+    pub fn log_config(
+        &self,
+        overrides: &BTreeMap<String, String>,
+    ) -> Result<LogConfig, TopicError> {
         let mut config = self.defaults.clone();
         for (k, v) in overrides {
             config
@@ -222,5 +243,131 @@ impl Topics {
         drop(topics);
         self.persist()?;
         Ok(meta)
+    }
+
+    /// Deletes a topic: its logs and directories, then its registry entry.
+    pub fn delete(&self, name: &str) -> Result<TopicMeta, TopicError> {
+        let mut topics = self.topics.write().unwrap_or_else(|e| e.into_inner());
+        let Some(meta) = topics.remove(name) else {
+            return Err(TopicError::new(
+                ErrorCode::UnknownTopicOrPartition,
+                format!("topic `{name}` does not exist"),
+            ));
+        };
+        drop(topics);
+        // The registry entry goes first, so a crash part-way never leaves a topic whose
+        // logs are half gone; leftover directories are adopted back on the next start.
+        self.persist()?;
+        for p in 0..meta.partitions {
+            self.logs
+                .delete(&TopicPartition::new(name, p))
+                .map_err(|e| TopicError::new(ErrorCode::KafkaStorageError, e.to_string()))?;
+        }
+        Ok(meta)
+    }
+
+    /// Grows a topic to `count` partitions (CreatePartitions); shrinking is refused.
+    pub fn add_partitions(
+        &self,
+        name: &str,
+        count: i32,
+        validate_only: bool,
+    ) -> Result<TopicMeta, TopicError> {
+        let mut topics = self.topics.write().unwrap_or_else(|e| e.into_inner());
+        let Some(meta) = topics.get(name).cloned() else {
+            return Err(TopicError::new(
+                ErrorCode::UnknownTopicOrPartition,
+                format!("topic `{name}` does not exist"),
+            ));
+        };
+        if count <= meta.partitions {
+            return Err(TopicError::new(
+                ErrorCode::InvalidPartitions,
+                format!(
+                    "topic `{name}` has {} partitions; the new count must be larger, not {count}",
+                    meta.partitions
+                ),
+            ));
+        }
+        if validate_only {
+            return Ok(TopicMeta {
+                partitions: count,
+                ..meta
+            });
+        }
+        let config = self.log_config(&meta.configs)?;
+        for p in meta.partitions..count {
+            self.logs
+                .get_or_create(&TopicPartition::new(name, p), config.clone())
+                .map_err(|e| TopicError::new(ErrorCode::KafkaStorageError, e.to_string()))?;
+        }
+        let grown = TopicMeta {
+            partitions: count,
+            ..meta
+        };
+        topics.insert(name.to_string(), grown.clone());
+        drop(topics);
+        self.persist()?;
+        Ok(grown)
+    }
+
+    /// Replaces a topic's config overrides (validated first) and applies them to its logs.
+    pub fn set_configs(
+        &self,
+        name: &str,
+        overrides: BTreeMap<String, String>,
+        validate_only: bool,
+    ) -> Result<(), TopicError> {
+        let config = self.log_config(&overrides)?;
+        let mut topics = self.topics.write().unwrap_or_else(|e| e.into_inner());
+        let Some(meta) = topics.get_mut(name) else {
+            return Err(TopicError::new(
+                ErrorCode::UnknownTopicOrPartition,
+                format!("topic `{name}` does not exist"),
+            ));
+        };
+        if validate_only {
+            return Ok(());
+        }
+        meta.configs = overrides;
+        let partitions = meta.partitions;
+        drop(topics);
+        self.persist()?;
+        for p in 0..partitions {
+            if let Some(log) = self.log(name, p) {
+                log.set_config(config.clone());
+            }
+        }
+        Ok(())
+    }
+
+    /// Every topic config key with its effective value and where it comes from, as
+    /// DescribeConfigs and CreateTopics report them.
+    pub fn effective_configs(&self, overrides: &BTreeMap<String, String>) -> Vec<ConfigEntry> {
+        let kafka_defaults = LogConfig::default().to_map();
+        let broker = self.defaults.to_map();
+        let effective = self
+            .log_config(overrides)
+            .unwrap_or_else(|_| self.defaults.clone())
+            .to_map();
+        effective
+            .into_iter()
+            .map(|(name, value)| ConfigEntry {
+                name,
+                source: if overrides.contains_key(name) {
+                    ConfigSource::DynamicTopic
+                } else if broker.get(name) != kafka_defaults.get(name) {
+                    ConfigSource::StaticBroker
+                } else {
+                    ConfigSource::Default
+                },
+                value,
+            })
+            .collect()
+    }
+
+    /// The broker-level defaults topics start from.
+    pub fn defaults(&self) -> &LogConfig {
+        &self.defaults
     }
 }

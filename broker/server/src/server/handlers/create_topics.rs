@@ -10,10 +10,6 @@ use brook_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse, Uuid};
 
 use crate::server::{Broker, ErrorCode};
 
-/// DescribeConfigs' source ids, as CreateTopics v5+ reports them.
-const SOURCE_TOPIC: i8 = 1;
-const SOURCE_DEFAULT: i8 = 5;
-
 pub fn handle(broker: &Broker, req: CreateTopicsRequest) -> CreateTopicsResponse {
     let mut seen: HashMap<&str, usize> = HashMap::new();
     for t in &req.topics {
@@ -81,24 +77,16 @@ pub fn handle(broker: &Broker, req: CreateTopicsRequest) -> CreateTopicsResponse
                     result.topic_id = Uuid(meta.id);
                     result.num_partitions = meta.partitions;
                     result.replication_factor = 1;
-                    let mut effective = broker.config.log_defaults.clone();
-                    for (k, v) in &meta.configs {
-                        // Validated by `create`.
-                        let _ = effective.set(k, v);
-                    }
                     result.configs = Some(
-                        effective
-                            .to_map()
+                        broker
+                            .topics
+                            .effective_configs(&meta.configs)
                             .into_iter()
-                            .map(|(name, value)| CreatableTopicConfigs {
-                                config_source: if meta.configs.contains_key(name) {
-                                    SOURCE_TOPIC
-                                } else {
-                                    SOURCE_DEFAULT
-                                },
-                                name: name.to_string(),
-                                value: Some(value),
+                            .map(|c| CreatableTopicConfigs {
+                                name: c.name.to_string(),
+                                value: Some(c.value),
                                 read_only: false,
+                                config_source: c.source as i8,
                                 is_sensitive: false,
                             })
                             .collect(),

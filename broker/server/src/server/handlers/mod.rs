@@ -1,9 +1,15 @@
 //! One file per Kafka API. [`SUPPORTED`] is the single list of what the broker serves and
 //! at which versions; ApiVersions answers from it, and nothing else is advertised.
 
+pub mod alter_configs;
 pub mod api_versions;
+pub mod create_partitions;
 pub mod create_topics;
+pub mod delete_topics;
+pub mod describe_cluster;
+pub mod describe_configs;
 pub mod fetch;
+pub mod incremental_alter_configs;
 pub mod list_offsets;
 pub mod metadata;
 pub mod produce;
@@ -11,8 +17,10 @@ pub mod produce;
 use std::sync::Arc;
 
 use brook_protocol::messages::{
-    ApiVersionsRequest, CreateTopicsRequest, FetchRequest, ListOffsetsRequest, MetadataRequest,
-    ProduceRequest, RequestBody,
+    AlterConfigsRequest, ApiVersionsRequest, CreatePartitionsRequest, CreateTopicsRequest,
+    DeleteTopicsRequest, DescribeClusterRequest, DescribeConfigsRequest, FetchRequest,
+    IncrementalAlterConfigsRequest, ListOffsetsRequest, MetadataRequest, ProduceRequest,
+    RequestBody,
 };
 
 use super::Broker;
@@ -27,6 +35,12 @@ pub const SUPPORTED: &[(i16, i16, i16)] = &[
     (MetadataRequest::API_KEY, 0, 12),
     (ApiVersionsRequest::API_KEY, 0, 4),
     (CreateTopicsRequest::API_KEY, 2, 7),
+    (DeleteTopicsRequest::API_KEY, 1, 6),
+    (CreatePartitionsRequest::API_KEY, 0, 3),
+    (DescribeClusterRequest::API_KEY, 0, 1),
+    (DescribeConfigsRequest::API_KEY, 1, 4),
+    (AlterConfigsRequest::API_KEY, 0, 2),
+    (IncrementalAlterConfigsRequest::API_KEY, 0, 1),
 ];
 
 pub fn is_supported(api_key: i16, version: i16) -> bool {
@@ -59,6 +73,24 @@ pub async fn handle(
             RequestBody::Produce(req) => produce::handle(&broker, req).encode(version, &mut out),
             RequestBody::ListOffsets(req) => {
                 list_offsets::handle(&broker, req).encode(version, &mut out)
+            }
+            RequestBody::DeleteTopics(req) => {
+                delete_topics::handle(&broker, req, version).encode(version, &mut out)
+            }
+            RequestBody::CreatePartitions(req) => {
+                create_partitions::handle(&broker, req).encode(version, &mut out)
+            }
+            RequestBody::DescribeCluster(req) => {
+                describe_cluster::handle(&broker, req).encode(version, &mut out)
+            }
+            RequestBody::DescribeConfigs(req) => {
+                describe_configs::handle(&broker, req, version).encode(version, &mut out)
+            }
+            RequestBody::AlterConfigs(req) => {
+                alter_configs::handle(&broker, req).encode(version, &mut out)
+            }
+            RequestBody::IncrementalAlterConfigs(req) => {
+                incremental_alter_configs::handle(&broker, req).encode(version, &mut out)
             }
             RequestBody::CreateTopics(req) => {
                 create_topics::handle(&broker, req).encode(version, &mut out)
