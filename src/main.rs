@@ -182,6 +182,15 @@ fn main() -> anyhow::Result<()> {
         Command::Server(args) => run_server(args),
         Command::Log {
             command: LogCommand::Dump { paths, records },
-        } => run_dump(paths, records),
+        } => match run_dump(paths, records) {
+            // `brook log dump ... | head`: the reader has seen enough.
+            Err(e)
+                if e.downcast_ref::<std::io::Error>()
+                    .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) =>
+            {
+                Ok(())
+            }
+            r => r,
+        },
     }
 }

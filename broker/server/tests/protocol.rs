@@ -228,3 +228,106 @@ async fn hostile_frames_close_only_their_own_connection() {
         assert_eq!(resp.brokers[0].port as u16, b.addr.port());
     }
 }
+
+#[tokio::test]
+async fn idempotent_producer_retries_get_their_original_offsets() {
+    let b = start(BrokerConfig::default()).await;
+    let mut s = TcpStream::connect(b.addr).await.unwrap();
+    let init = |out: &mut Vec<u8>| {
+        InitProducerIdRequest {
+            transactional_id: None,
+            transaction_timeout_ms: 60_000,
+            producer_id: -1,
+            producer_epoch: -1,
+        }
+        .encode(4, out)
+        .unwrap()
+    };
+    let r = call(&mut s, 22, 4, init).await;
+    let first = InitProducerIdResponse::decode(&mut body_of(&r, 22, 4), 4).unwrap();
+    assert_eq!((first.error_code, first.producer_epoch), (0, 0));
+    let r = call(&mut s, 22, 4, init).await;
+    let second = InitProducerIdResponse::decode(&mut body_of(&r, 22, 4), 4).unwrap();
+    assert_ne!(
+        first.producer_id, second.producer_id,
+        "every producer gets its own id"
+    );
+    // Transactions are not there yet: a clear, fatal error.
+    let r = call(&mut s, 22, 4, |out| {
+        InitProducerIdRequest {
+            transactional_id: Some("tx".into()),
+            transaction_timeout_ms: 60_000,
+            producer_id: -1,
+            producer_epoch: -1,
+        }
+        .encode(4, out)
+        .unwrap()
+    })
+    .await;
+    assert_eq!(
+        InitProducerIdResponse::decode(&mut body_of(&r, 22, 4), 4)
+            .unwrap()
+            .error_code,
+        35
+    );
+
+    let batch = |seq: i32| {
+        let mut b = BatchBuilder::new(Compression::Lz4, 0)
+            .producer_id(first.producer_id)
+            .producer_epoch(0)
+            .base_sequence(seq);
+        b.append(0, Some(b"k"), Some(b"v"), &[])
+            .append(0, Some(b"k"), Some(b"w"), &[]);
+        b.build(0)
+    };
+    let produce = |records: Vec<u8>| ProduceRequest {
+        acks: -1,
+        timeout_ms: 1000,
+        topic_data: vec![TopicProduceData {
+            name: "idem".into(),
+            partition_data: vec![PartitionProduceData {
+                index: 0,
+                records: Some(records.into()),
+            }],
+        }],
+        ..Default::default()
+    };
+    let mut offsets = Vec::new();
+    for seq in [0, 2, 2, 0, 4] {
+        let r = call(&mut s, 0, 9, |out| {
+            produce(batch(seq)).encode(9, out).unwrap()
+        })
+        .await;
+        let p = ProduceResponse::decode(&mut body_of(&r, 0, 9), 9)
+            .unwrap()
+            .responses[0]
+            .partition_responses[0]
+            .clone();
+        assert_eq!(p.error_code, 0, "seq {seq}");
+        offsets.push(p.base_offset);
+    }
+    assert_eq!(
+        offsets,
+        vec![0, 2, 2, 0, 4],
+        "retries are acknowledged with the original offsets"
+    );
+    let log = b.broker.topics.log("idem", 0).unwrap();
+    assert_eq!(
+        (log.log_end_offset(), log.high_watermark()),
+        (6, 6),
+        "written once; HW not moved back"
+    );
+    // A gap is OUT_OF_ORDER_SEQUENCE_NUMBER.
+    let r = call(&mut s, 0, 9, |out| {
+        produce(batch(9)).encode(9, out).unwrap()
+    })
+    .await;
+    assert_eq!(
+        ProduceResponse::decode(&mut body_of(&r, 0, 9), 9)
+            .unwrap()
+            .responses[0]
+            .partition_responses[0]
+            .error_code,
+        45
+    );
+}

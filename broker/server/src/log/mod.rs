@@ -32,6 +32,7 @@ pub mod dump;
 pub mod index;
 pub mod io;
 mod manager;
+pub mod producer;
 mod segment;
 
 use std::collections::BTreeMap;
@@ -52,12 +53,15 @@ pub use io::{FaultyStorage, OsStorage, Storage, StorageFile};
 pub use manager::{valid_topic_name, LogManager, Maintenance, MaintenanceReport, TopicPartition};
 pub use segment::segment_file_name;
 
+use producer::{ProducerError, ProducerState, SeqCheck};
 use segment::{BatchMeta, ScanEnd, Segment, NO_TIMESTAMP};
 
 /// The file whose presence says the log was closed cleanly.
 pub const CLEAN_SHUTDOWN_FILE: &str = ".clean-shutdown";
 /// The file holding the recovery point (decimal offset).
 pub const RECOVERY_POINT_FILE: &str = "recovery-point";
+/// The file holding the producer-state snapshot.
+pub const PRODUCER_STATE_FILE: &str = "producer-state";
 
 /// Everything that can go wrong in the log. Each variant names what and where.
 #[derive(Debug, thiserror::Error)]
@@ -97,6 +101,8 @@ pub enum LogError {
     #[error("`{0}` is not a valid topic-partition (topics are 1-249 of [a-zA-Z0-9._-], not `.` or `..`; partitions are >= 0)")]
     InvalidTopicPartition(String),
     #[error(transparent)]
+    Producer(#[from] ProducerError),
+    #[error(transparent)]
     Config(#[from] ConfigError),
 }
 
@@ -122,6 +128,9 @@ pub struct AppendInfo {
     pub max_timestamp: i64,
     /// The log start offset after the append.
     pub log_start_offset: i64,
+    /// The batch was a retry of one already in the log (same producer, epoch and
+    /// sequences): nothing was written and the offsets are the original ones.
+    pub duplicate: bool,
 }
 
 /// What [`Log::open`] found.
@@ -200,6 +209,8 @@ struct LogInner {
     offline: Mutex<Option<String>>,
     /// The flusher that fsyncs segments closed by rolls.
     background_flush: Mutex<BackgroundFlush>,
+    /// Idempotent producers' sequences; changed only under `append_lock`.
+    producers: Mutex<ProducerState>,
     open_report: OpenReport,
     closed: AtomicBool,
 }
@@ -338,6 +349,7 @@ impl Log {
             last_flush_ms: now,
             first_dirty_offset: log_start_offset,
         };
+        let producers = Self::rebuild_producers(&storage, &dir, &state)?;
         Ok(Log {
             inner: Arc::new(LogInner {
                 dir,
@@ -350,10 +362,32 @@ impl Log {
                 clean_lock: Mutex::new(()),
                 offline: Mutex::new(None),
                 background_flush: Mutex::new(BackgroundFlush::default()),
+                producers: Mutex::new(producers),
                 open_report: report,
                 closed: AtomicBool::new(false),
             }),
         })
+    }
+
+    /// Producer state: the snapshot if it is intact and not past the log end, then the
+    /// headers of every batch after it.
+    fn rebuild_producers(
+        storage: &Arc<dyn Storage>,
+        dir: &Path,
+        state: &LogState,
+    ) -> Result<ProducerState, LogError> {
+        let snapshot = storage
+            .read_file(&dir.join(PRODUCER_STATE_FILE))
+            .ok()
+            .and_then(|b| ProducerState::decode(&b))
+            .filter(|p| p.next_offset <= state.log_end_offset);
+        let mut producers =
+            snapshot.unwrap_or_else(|| ProducerState::starting_at(state.log_start_offset));
+        let from = producers.next_offset;
+        for seg in state.segments_from(from) {
+            seg.visit_headers_from(from, |h| producers.apply(h))?;
+        }
+        Ok(producers)
     }
 
     fn state(&self) -> RwLockReadGuard<'_, LogState> {
@@ -560,8 +594,43 @@ impl Log {
             max_timestamp = max_timestamp.max(m.max_timestamp);
         }
         let active = self.maybe_roll(records.len(), next, now, &config)?;
+        // Taken after the roll: a roll may flush inline, and flushing snapshots this state.
+        let mut producers = lock(&self.inner.producers);
+        for m in &metas {
+            let h =
+                BatchHeader::parse(&records[m.pos..]).map_err(|source| LogError::InvalidBatch {
+                    position: m.pos,
+                    source,
+                })?;
+            if h.producer_id < 0 || h.is_control() {
+                continue;
+            }
+            if metas.len() > 1 {
+                return Err(LogError::InvalidRecords {
+                    position: m.pos,
+                    reason: "an idempotent producer sends one batch per partition per request"
+                        .into(),
+                });
+            }
+            if let SeqCheck::Duplicate { first_offset } = producers.check(&h)? {
+                return Ok(AppendInfo {
+                    first_offset,
+                    last_offset: first_offset + i64::from(h.last_offset_delta),
+                    append_time_ms: now,
+                    max_timestamp: h.max_timestamp,
+                    log_start_offset: self.log_start_offset(),
+                    duplicate: true,
+                });
+            }
+        }
         let r = active.append(records, &metas, config.index_interval_bytes, now);
         self.offline_on_err(r)?;
+        for m in &metas {
+            if let Ok(h) = BatchHeader::parse(&records[m.pos..]) {
+                producers.apply(&h);
+            }
+        }
+        drop(producers);
         let (log_start_offset, flush_now) = {
             let mut st = self.state_mut();
             st.log_end_offset = next;
@@ -580,6 +649,7 @@ impl Log {
             append_time_ms: now,
             max_timestamp,
             log_start_offset,
+            duplicate: false,
         })
     }
 
@@ -726,6 +796,16 @@ impl Log {
             .inner
             .storage
             .write_file_atomic(&path, end.to_string().as_bytes())
+            .map_err(LogError::io(&path));
+        self.offline_on_err(r)?;
+        // A snapshot past what survives a crash is discarded on open, so any moment's
+        // state will do.
+        let snapshot = lock(&self.inner.producers).encode();
+        let path = self.inner.dir.join(PRODUCER_STATE_FILE);
+        let r = self
+            .inner
+            .storage
+            .write_file_atomic(&path, &snapshot)
             .map_err(LogError::io(&path));
         self.offline_on_err(r)?;
         let now = self.inner.clock.now_ms();

@@ -509,6 +509,28 @@ impl Segment {
         Ok(ScanEnd::Complete)
     }
 
+    /// Visits the headers of the batches whose last offset is `>= offset`, in order.
+    pub fn visit_headers_from(
+        &self,
+        offset: i64,
+        mut visit: impl FnMut(&BatchHeader),
+    ) -> Result<(), LogError> {
+        let (size, hint) = {
+            let st = self.read_state();
+            (
+                st.size,
+                u64::from(st.offset_index.lookup(self.relative(offset)).1),
+            )
+        };
+        self.scan_headers(hint, size, |_, h| {
+            if h.last_offset() >= offset {
+                visit(h);
+            }
+            ControlFlow::Continue(())
+        })?;
+        Ok(())
+    }
+
     /// Finds the first batch whose last offset is `>= offset`: its position and header.
     fn locate(
         &self,

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use brook_protocol::record::{compute_crc, BatchBuilder, BatchIter, Compression, RecordBatch};
 use proptest::prelude::*;
 
+use super::producer::ProducerError;
 use super::*;
 
 /// A record for tests: key, value (None = tombstone), timestamp.
@@ -930,4 +931,89 @@ proptest! {
             prop_assert_eq!(log.append(&mut more).unwrap().first_offset, end);
         }
     }
+}
+
+fn idempotent(pid: i64, epoch: i16, seq: i32, records: usize) -> Vec<u8> {
+    let mut b = BatchBuilder::new(Compression::None, 0)
+        .producer_id(pid)
+        .producer_epoch(epoch)
+        .base_sequence(seq);
+    for i in 0..records {
+        b.append(0, Some(b"k"), Some(format!("v{seq}-{i}").as_bytes()), &[]);
+    }
+    b.build(0)
+}
+
+#[test]
+fn idempotent_retries_are_acknowledged_once_and_state_survives_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(0);
+    let log = open(dir.path(), small_config(), &clock);
+    log.append(&mut value_batch(2, 10, 0)).unwrap(); // a plain producer too
+    let first = log.append(&mut idempotent(9, 0, 0, 3)).unwrap();
+    assert_eq!((first.first_offset, first.duplicate), (2, false));
+    let size = log.size_bytes();
+    // The retry: same offsets, nothing written.
+    let retry = log.append(&mut idempotent(9, 0, 0, 3)).unwrap();
+    assert_eq!(
+        (retry.first_offset, retry.last_offset, retry.duplicate),
+        (2, 4, true)
+    );
+    assert_eq!(log.size_bytes(), size);
+    assert_eq!(log.log_end_offset(), 5);
+    // Gaps, unknown producers and old epochs are refused and change nothing.
+    assert!(matches!(
+        log.append(&mut idempotent(9, 0, 5, 1)),
+        Err(LogError::Producer(ProducerError::OutOfOrder { .. }))
+    ));
+    assert!(matches!(
+        log.append(&mut idempotent(10, 0, 7, 1)),
+        Err(LogError::Producer(ProducerError::UnknownProducer { .. }))
+    ));
+    log.append(&mut idempotent(9, 1, 0, 1)).unwrap();
+    assert!(matches!(
+        log.append(&mut idempotent(9, 0, 3, 1)),
+        Err(LogError::Producer(ProducerError::StaleEpoch { .. }))
+    ));
+    // Many batches so the state spans segments and rolls.
+    let mut seq = 1;
+    for _ in 0..150 {
+        log.append(&mut idempotent(9, 1, seq, 2)).unwrap();
+        seq += 2;
+    }
+    assert!(log.segment_count() > 2);
+    let end = log.log_end_offset();
+    log.close().unwrap();
+
+    // Clean reopen: from the snapshot. A retry of the last batch is still a duplicate.
+    let log = open(dir.path(), small_config(), &clock);
+    let r = log.append(&mut idempotent(9, 1, seq - 2, 2)).unwrap();
+    assert!(r.duplicate);
+    assert_eq!(r.first_offset, end - 2);
+    log.append(&mut idempotent(9, 1, seq, 2)).unwrap();
+    seq += 2;
+    log.abandon();
+
+    // Crash reopen: snapshot plus the batches after it.
+    let log = open(dir.path(), small_config(), &clock);
+    assert!(
+        log.append(&mut idempotent(9, 1, seq - 2, 2))
+            .unwrap()
+            .duplicate
+    );
+    assert!(matches!(
+        log.append(&mut idempotent(9, 1, seq + 2, 2)),
+        Err(LogError::Producer(_))
+    ));
+    log.abandon();
+
+    // No snapshot at all: rebuilt from the whole log.
+    std::fs::remove_file(dir.path().join(PRODUCER_STATE_FILE)).unwrap();
+    let log = open(dir.path(), small_config(), &clock);
+    assert!(
+        log.append(&mut idempotent(9, 1, seq - 2, 2))
+            .unwrap()
+            .duplicate
+    );
+    assert!(!log.append(&mut idempotent(9, 1, seq, 2)).unwrap().duplicate);
 }

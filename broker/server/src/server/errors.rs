@@ -19,7 +19,10 @@ pub enum ErrorCode {
     InvalidReplicaAssignment = 39,
     InvalidConfig = 40,
     InvalidRequest = 42,
+    OutOfOrderSequenceNumber = 45,
+    InvalidProducerEpoch = 47,
     KafkaStorageError = 56,
+    UnknownProducerId = 59,
     UnsupportedCompressionType = 76,
     InvalidRecord = 87,
     UnknownTopicId = 100,
@@ -35,6 +38,7 @@ impl ErrorCode {
 
 impl From<&crate::log::LogError> for ErrorCode {
     fn from(e: &crate::log::LogError) -> ErrorCode {
+        use crate::log::producer::ProducerError;
         use crate::log::LogError::*;
         use brook_protocol::record::RecordError;
         match e {
@@ -49,6 +53,9 @@ impl From<&crate::log::LogError> for ErrorCode {
             Corrupt { .. } | Io { .. } | Offline { .. } => ErrorCode::KafkaStorageError,
             InvalidTopicPartition(_) => ErrorCode::InvalidTopicException,
             Config(_) => ErrorCode::InvalidConfig,
+            Producer(ProducerError::StaleEpoch { .. }) => ErrorCode::InvalidProducerEpoch,
+            Producer(ProducerError::OutOfOrder { .. }) => ErrorCode::OutOfOrderSequenceNumber,
+            Producer(ProducerError::UnknownProducer { .. }) => ErrorCode::UnknownProducerId,
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod config;
 mod connection;
 pub mod errors;
 pub mod handlers;
+pub mod producer_ids;
 pub mod topics;
 
 use std::future::Future;
@@ -34,6 +35,8 @@ pub struct Broker {
     pub config: BrokerConfig,
     pub logs: Arc<LogManager>,
     pub topics: Topics,
+    /// Producer ids for InitProducerId.
+    pub producer_ids: producer_ids::ProducerIds,
     /// The host and port clients are told to connect to.
     pub advertised: (String, u16),
     /// Woken after every append, for fetches waiting on `max.wait.ms`.
@@ -50,10 +53,13 @@ impl Broker {
         let logs = Arc::new(LogManager::open(data_dir, config.log_defaults.clone())?);
         let topics =
             Topics::open(logs.clone(), config.log_defaults.clone()).map_err(BrokerError::Topics)?;
+        let producer_ids =
+            producer_ids::ProducerIds::open(data_dir).map_err(BrokerError::ProducerIds)?;
         Ok(Broker {
             config,
             logs,
             topics,
+            producer_ids,
             advertised,
             appended: Notify::new(),
         })
@@ -78,6 +84,8 @@ pub enum BrokerError {
     Log(#[from] LogError),
     #[error("topic registry: {0}")]
     Topics(String),
+    #[error("producer ids: {0}")]
+    ProducerIds(String),
 }
 
 /// Serves the Kafka protocol on `listener` until `shutdown` completes. Connections in

@@ -10,6 +10,7 @@ pub mod describe_cluster;
 pub mod describe_configs;
 pub mod fetch;
 pub mod incremental_alter_configs;
+pub mod init_producer_id;
 pub mod list_offsets;
 pub mod metadata;
 pub mod produce;
@@ -19,8 +20,8 @@ use std::sync::Arc;
 use brook_protocol::messages::{
     AlterConfigsRequest, ApiVersionsRequest, CreatePartitionsRequest, CreateTopicsRequest,
     DeleteTopicsRequest, DescribeClusterRequest, DescribeConfigsRequest, FetchRequest,
-    IncrementalAlterConfigsRequest, ListOffsetsRequest, MetadataRequest, ProduceRequest,
-    RequestBody,
+    IncrementalAlterConfigsRequest, InitProducerIdRequest, ListOffsetsRequest, MetadataRequest,
+    ProduceRequest, RequestBody,
 };
 
 use super::Broker;
@@ -41,6 +42,7 @@ pub const SUPPORTED: &[(i16, i16, i16)] = &[
     (DescribeConfigsRequest::API_KEY, 1, 4),
     (AlterConfigsRequest::API_KEY, 0, 2),
     (IncrementalAlterConfigsRequest::API_KEY, 0, 1),
+    (InitProducerIdRequest::API_KEY, 0, 5),
 ];
 
 pub fn is_supported(api_key: i16, version: i16) -> bool {
@@ -73,6 +75,9 @@ pub async fn handle(
             RequestBody::Produce(req) => produce::handle(&broker, req).encode(version, &mut out),
             RequestBody::ListOffsets(req) => {
                 list_offsets::handle(&broker, req).encode(version, &mut out)
+            }
+            RequestBody::InitProducerId(req) => {
+                init_producer_id::handle(&broker, req).encode(version, &mut out)
             }
             RequestBody::DeleteTopics(req) => {
                 delete_topics::handle(&broker, req, version).encode(version, &mut out)

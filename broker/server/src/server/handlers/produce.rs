@@ -57,9 +57,12 @@ pub fn handle(broker: &Broker, req: ProduceRequest) -> ProduceResponse {
                     let mut records = records.to_vec();
                     match log.append(&mut records) {
                         Ok(info) => {
-                            // One replica: everything appended is committed.
-                            log.set_high_watermark(info.last_offset + 1);
-                            appended = true;
+                            // One replica: everything appended is committed. A duplicate
+                            // (a retried batch) carries its original, older offsets.
+                            if !info.duplicate {
+                                log.set_high_watermark(info.last_offset + 1);
+                                appended = true;
+                            }
                             r.base_offset = info.first_offset;
                             r.log_start_offset = info.log_start_offset;
                         }
