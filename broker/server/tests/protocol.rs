@@ -331,3 +331,79 @@ async fn idempotent_producer_retries_get_their_original_offsets() {
         45
     );
 }
+
+#[tokio::test]
+async fn delete_records_and_offset_for_leader_epoch() {
+    let b = start(BrokerConfig::default()).await;
+    let mut s = TcpStream::connect(b.addr).await.unwrap();
+    for _ in 0..5 {
+        let mut batch = BatchBuilder::new(Compression::None, 0);
+        batch.append(0, None, Some(b"x"), &[]);
+        let req = ProduceRequest {
+            acks: 1,
+            timeout_ms: 1000,
+            topic_data: vec![TopicProduceData {
+                name: "trim".into(),
+                partition_data: vec![PartitionProduceData {
+                    index: 0,
+                    records: Some(batch.build(0).into()),
+                }],
+            }],
+            ..Default::default()
+        };
+        call(&mut s, 0, 9, |out| req.encode(9, out).unwrap()).await;
+    }
+    let delete = |offset: i64| DeleteRecordsRequest {
+        topics: vec![delete_records_request::DeleteRecordsTopic {
+            name: "trim".into(),
+            partitions: vec![delete_records_request::DeleteRecordsPartition {
+                partition_index: 0,
+                offset,
+            }],
+        }],
+        timeout_ms: 1000,
+    };
+    let r = call(&mut s, 21, 2, |out| delete(3).encode(2, out).unwrap()).await;
+    let p = DeleteRecordsResponse::decode(&mut body_of(&r, 21, 2), 2)
+        .unwrap()
+        .topics[0]
+        .partitions[0]
+        .clone();
+    assert_eq!((p.error_code, p.low_watermark), (0, 3));
+    let r = call(&mut s, 21, 2, |out| delete(99).encode(2, out).unwrap()).await;
+    assert_eq!(
+        DeleteRecordsResponse::decode(&mut body_of(&r, 21, 2), 2)
+            .unwrap()
+            .topics[0]
+            .partitions[0]
+            .error_code,
+        1
+    );
+    assert_eq!(
+        b.broker.topics.log("trim", 0).unwrap().log_start_offset(),
+        3
+    );
+
+    let r = call(&mut s, 23, 4, |out| {
+        OffsetForLeaderEpochRequest {
+            replica_id: -1,
+            topics: vec![offset_for_leader_epoch_request::OffsetForLeaderTopic {
+                topic: "trim".into(),
+                partitions: vec![offset_for_leader_epoch_request::OffsetForLeaderPartition {
+                    partition: 0,
+                    current_leader_epoch: 0,
+                    leader_epoch: 0,
+                }],
+            }],
+        }
+        .encode(4, out)
+        .unwrap()
+    })
+    .await;
+    let e = OffsetForLeaderEpochResponse::decode(&mut body_of(&r, 23, 4), 4)
+        .unwrap()
+        .topics[0]
+        .partitions[0]
+        .clone();
+    assert_eq!((e.error_code, e.leader_epoch, e.end_offset), (0, 0, 5));
+}

@@ -60,6 +60,8 @@ use segment::{BatchMeta, ScanEnd, Segment, NO_TIMESTAMP};
 pub const CLEAN_SHUTDOWN_FILE: &str = ".clean-shutdown";
 /// The file holding the recovery point (decimal offset).
 pub const RECOVERY_POINT_FILE: &str = "recovery-point";
+/// The file holding a log start offset raised by DeleteRecords (decimal).
+pub const LOG_START_OFFSET_FILE: &str = "log-start-offset";
 /// The file holding the producer-state snapshot.
 pub const PRODUCER_STATE_FILE: &str = "producer-state";
 
@@ -329,7 +331,20 @@ impl Log {
             let seg = Segment::create(&storage, &dir, 0, false)?;
             segments.insert(0, Arc::new(seg));
         }
-        let log_start_offset = *segments.keys().next().unwrap_or(&0);
+        // DeleteRecords may have raised the start inside the first segment.
+        let log_end = segments
+            .values()
+            .next_back()
+            .map(|s| s.next_offset())
+            .unwrap_or(0);
+        let persisted_start = storage
+            .read_file(&dir.join(LOG_START_OFFSET_FILE))
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .and_then(|s| s.trim().parse::<i64>().ok())
+            .unwrap_or(0);
+        let log_start_offset =
+            (*segments.keys().next().unwrap_or(&0)).max(persisted_start.min(log_end));
         let log_end_offset = segments
             .values()
             .next_back()
@@ -961,31 +976,39 @@ impl Log {
         Ok(None)
     }
 
-    /// Deletes closed segments past `retention.ms` or beyond `retention.bytes` (only with
-    /// `cleanup.policy` containing `delete`). Returns how many were deleted.
+    /// Deletes closed segments wholly below the log start offset, and, with
+    /// `cleanup.policy` containing `delete`, those past `retention.ms` or beyond
+    /// `retention.bytes`. Returns how many were deleted.
     pub fn delete_old_segments(&self) -> Result<usize, LogError> {
         let config = self.config();
-        if !config.cleanup_policy.delete {
-            return Ok(0);
-        }
         let _append = lock(&self.inner.append_lock);
         let now = self.inner.clock.now_ms();
-        let (closed, total): (Vec<Arc<Segment>>, u64) = {
+        let (closed, total, log_start): (Vec<Arc<Segment>>, u64, i64) = {
             let st = self.state();
             let n = st.segments.len();
             (
                 st.segments.values().take(n - 1).cloned().collect(),
                 st.segments.values().map(|s| s.size()).sum(),
+                st.log_start_offset,
             )
         };
-        let mut doomed = 0usize;
-        if config.retention_ms >= 0 {
-            doomed = closed
-                .iter()
-                .take_while(|s| now.saturating_sub(s.max_timestamp()) > config.retention_ms)
-                .count();
+        // Segments wholly below the log start offset (raised by DeleteRecords) go whatever
+        // the cleanup policy, as in Kafka.
+        let mut doomed = closed
+            .iter()
+            .take_while(|s| s.next_offset() <= log_start)
+            .count();
+        if !config.cleanup_policy.delete {
+            // Only the breach pass applies.
+        } else if config.retention_ms >= 0 {
+            doomed = doomed.max(
+                closed
+                    .iter()
+                    .take_while(|s| now.saturating_sub(s.max_timestamp()) > config.retention_ms)
+                    .count(),
+            );
         }
-        if config.retention_bytes >= 0 {
+        if config.cleanup_policy.delete && config.retention_bytes >= 0 {
             let mut excess = total as i64 - config.retention_bytes;
             excess -= closed[..doomed]
                 .iter()
@@ -1018,6 +1041,43 @@ impl Log {
             self.offline_on_err(r)?;
         }
         Ok(doomed)
+    }
+
+    /// Raises the log start offset to `offset` (Kafka's DeleteRecords; `-1` means the high
+    /// watermark): records below it can no longer be read, and segments wholly below it
+    /// are deleted. The new start is persisted before this returns. Returns the new log
+    /// start offset (the low watermark).
+    pub fn delete_records_before(&self, offset: i64) -> Result<i64, LogError> {
+        {
+            let _append = lock(&self.inner.append_lock);
+            self.check_online()?;
+            let (start, hw, end) = {
+                let st = self.state();
+                (st.log_start_offset, st.high_watermark, st.log_end_offset)
+            };
+            let target = if offset == -1 { hw } else { offset };
+            if target < 0 || target > hw {
+                return Err(LogError::OffsetOutOfRange {
+                    offset,
+                    log_start: start,
+                    log_end: end,
+                });
+            }
+            if target > start {
+                let path = self.inner.dir.join(LOG_START_OFFSET_FILE);
+                let r = self
+                    .inner
+                    .storage
+                    .write_file_atomic(&path, target.to_string().as_bytes())
+                    .map_err(LogError::io(&path));
+                self.offline_on_err(r)?;
+                let mut st = self.state_mut();
+                st.log_start_offset = target;
+                st.first_dirty_offset = st.first_dirty_offset.max(target);
+            }
+        }
+        self.delete_old_segments()?;
+        Ok(self.log_start_offset())
     }
 
     /// Flushes everything, writes the clean-shutdown marker and refuses further appends.

@@ -1017,3 +1017,59 @@ fn idempotent_retries_are_acknowledged_once_and_state_survives_reopen() {
     );
     assert!(!log.append(&mut idempotent(9, 1, seq, 2)).unwrap().duplicate);
 }
+
+#[test]
+fn delete_records_raises_the_start_durably_and_drops_whole_segments() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(0);
+    let config = LogConfig {
+        segment_bytes: 600,
+        cleanup_policy: CleanupPolicy::COMPACT,
+        ..LogConfig::default()
+    };
+    let log = open(dir.path(), config.clone(), &clock);
+    for i in 0..10 {
+        log.append(&mut encode(
+            &[kv(&i.to_string(), &"v".repeat(400), 0)],
+            Compression::None,
+        ))
+        .unwrap();
+    }
+    assert_eq!(log.segment_count(), 10);
+    // The broker moves the high watermark after appends; nothing at or past it may go.
+    assert!(matches!(
+        log.delete_records_before(4),
+        Err(LogError::OffsetOutOfRange { .. })
+    ));
+    log.set_high_watermark(10);
+    assert!(matches!(
+        log.delete_records_before(11),
+        Err(LogError::OffsetOutOfRange { .. })
+    ));
+    assert_eq!(log.delete_records_before(4).unwrap(), 4);
+    assert_eq!(
+        log.segment_base_offsets()[0],
+        4,
+        "segments below the start go, even when compacted"
+    );
+    assert!(matches!(
+        log.read(3, 100),
+        Err(LogError::OffsetOutOfRange { .. })
+    ));
+    // Never moves backwards; -1 means the high watermark.
+    assert_eq!(log.delete_records_before(2).unwrap(), 4);
+    log.set_high_watermark(7);
+    assert_eq!(log.delete_records_before(-1).unwrap(), 7);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join(LOG_START_OFFSET_FILE)).unwrap(),
+        "7"
+    );
+    log.abandon();
+    // Within a segment after a crash: the start is still 7, not the segment's base.
+    let log = open(dir.path(), config, &clock);
+    assert_eq!(log.log_start_offset(), 7);
+    assert!(matches!(
+        log.read(6, 100),
+        Err(LogError::OffsetOutOfRange { .. })
+    ));
+}

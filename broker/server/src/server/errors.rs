@@ -22,6 +22,7 @@ pub enum ErrorCode {
     OutOfOrderSequenceNumber = 45,
     InvalidProducerEpoch = 47,
     KafkaStorageError = 56,
+    UnknownLeaderEpoch = 75,
     UnknownProducerId = 59,
     UnsupportedCompressionType = 76,
     InvalidRecord = 87,

@@ -5,6 +5,7 @@ pub mod alter_configs;
 pub mod api_versions;
 pub mod create_partitions;
 pub mod create_topics;
+pub mod delete_records;
 pub mod delete_topics;
 pub mod describe_cluster;
 pub mod describe_configs;
@@ -13,15 +14,16 @@ pub mod incremental_alter_configs;
 pub mod init_producer_id;
 pub mod list_offsets;
 pub mod metadata;
+pub mod offset_for_leader_epoch;
 pub mod produce;
 
 use std::sync::Arc;
 
 use brook_protocol::messages::{
     AlterConfigsRequest, ApiVersionsRequest, CreatePartitionsRequest, CreateTopicsRequest,
-    DeleteTopicsRequest, DescribeClusterRequest, DescribeConfigsRequest, FetchRequest,
-    IncrementalAlterConfigsRequest, InitProducerIdRequest, ListOffsetsRequest, MetadataRequest,
-    ProduceRequest, RequestBody,
+    DeleteRecordsRequest, DeleteTopicsRequest, DescribeClusterRequest, DescribeConfigsRequest,
+    FetchRequest, IncrementalAlterConfigsRequest, InitProducerIdRequest, ListOffsetsRequest,
+    MetadataRequest, OffsetForLeaderEpochRequest, ProduceRequest, RequestBody,
 };
 
 use super::Broker;
@@ -43,6 +45,8 @@ pub const SUPPORTED: &[(i16, i16, i16)] = &[
     (AlterConfigsRequest::API_KEY, 0, 2),
     (IncrementalAlterConfigsRequest::API_KEY, 0, 1),
     (InitProducerIdRequest::API_KEY, 0, 5),
+    (DeleteRecordsRequest::API_KEY, 0, 2),
+    (OffsetForLeaderEpochRequest::API_KEY, 2, 4),
 ];
 
 pub fn is_supported(api_key: i16, version: i16) -> bool {
@@ -78,6 +82,12 @@ pub async fn handle(
             }
             RequestBody::InitProducerId(req) => {
                 init_producer_id::handle(&broker, req).encode(version, &mut out)
+            }
+            RequestBody::DeleteRecords(req) => {
+                delete_records::handle(&broker, req).encode(version, &mut out)
+            }
+            RequestBody::OffsetForLeaderEpoch(req) => {
+                offset_for_leader_epoch::handle(&broker, req).encode(version, &mut out)
             }
             RequestBody::DeleteTopics(req) => {
                 delete_topics::handle(&broker, req, version).encode(version, &mut out)
