@@ -32,6 +32,10 @@ enum Command {
 
 #[derive(clap::Args)]
 struct ServerArgs {
+    /// A TOML file of broker settings with Kafka's names, e.g. `num.partitions = 3` and
+    /// `log.retention.ms = 3600000` (dotted keys or nested tables). `--set` overrides it.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
     /// Where partition logs and the topic registry live.
     #[arg(long, default_value = "./data")]
     data_dir: PathBuf,
@@ -59,8 +63,57 @@ enum LogCommand {
     },
 }
 
+/// Flattens a TOML table into `(dotted.key, value)` pairs: `log.retention.ms = 1` parses as
+/// nested tables, which become the Kafka name again.
+fn flatten_toml(
+    prefix: &str,
+    table: &toml::Table,
+    out: &mut Vec<(String, String)>,
+) -> anyhow::Result<()> {
+    for (k, v) in table {
+        let key = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        match v {
+            toml::Value::Table(t) => flatten_toml(&key, t, out)?,
+            toml::Value::String(s) => out.push((key, s.clone())),
+            toml::Value::Integer(i) => out.push((key, i.to_string())),
+            toml::Value::Float(f) => out.push((key, f.to_string())),
+            toml::Value::Boolean(b) => out.push((key, b.to_string())),
+            toml::Value::Array(items) => {
+                let parts: Vec<String> = items
+                    .iter()
+                    .map(|i| match i {
+                        toml::Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    })
+                    .collect();
+                out.push((key, parts.join(",")));
+            }
+            toml::Value::Datetime(_) => bail!("`{key}`: dates are not a setting"),
+        }
+    }
+    Ok(())
+}
+
 fn server_config(args: &ServerArgs) -> anyhow::Result<BrokerConfig> {
     let mut config = BrokerConfig::default();
+    if let Some(path) = &args.config {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let table: toml::Table = text
+            .parse()
+            .with_context(|| format!("{} is not valid TOML", path.display()))?;
+        let mut pairs = Vec::new();
+        flatten_toml("", &table, &mut pairs)?;
+        for (key, value) in pairs {
+            config
+                .set(&key, &value)
+                .with_context(|| format!("in {}", path.display()))?;
+        }
+    }
     for s in &args.settings {
         let Some((key, value)) = s.split_once('=') else {
             bail!("--set expects KEY=VALUE, got `{s}`");
@@ -101,6 +154,7 @@ fn run_server(args: ServerArgs) -> anyhow::Result<()> {
             data_dir = %args.data_dir.display(),
             kafka_listener = %local,
             topics = broker.topics.all().len(),
+            num_partitions = broker.config.num_partitions,
             partitions = broker.logs.logs().len(),
             "brook server started; Ctrl-C to stop"
         );
@@ -192,5 +246,39 @@ fn main() -> anyhow::Result<()> {
             }
             r => r,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn toml_settings_flatten_to_kafka_names() {
+        let table: toml::Table = "num.partitions = 3\n\"log.retention.ms\" = 60000\n[log.cleanup]\npolicy = [\"compact\", \"delete\"]\n"
+            .parse()
+            .unwrap();
+        let mut pairs = Vec::new();
+        flatten_toml("", &table, &mut pairs).unwrap();
+        pairs.sort();
+        assert_eq!(
+            pairs,
+            vec![
+                (
+                    "log.cleanup.policy".to_string(),
+                    "compact,delete".to_string()
+                ),
+                ("log.retention.ms".to_string(), "60000".to_string()),
+                ("num.partitions".to_string(), "3".to_string()),
+            ]
+        );
+        let mut config = BrokerConfig::default();
+        for (k, v) in &pairs {
+            config.set(k, v).unwrap();
+        }
+        assert!(
+            config.log_defaults.cleanup_policy.compact && config.log_defaults.cleanup_policy.delete
+        );
+        assert_eq!(config.log_defaults.retention_ms, 60000);
     }
 }

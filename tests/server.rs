@@ -55,6 +55,10 @@ impl Server {
         for s in settings {
             cmd.args(["--set", s]);
         }
+        Server::spawn(cmd)
+    }
+
+    fn spawn(mut cmd: Command) -> Server {
         let mut child = cmd
             .stderr(Stdio::piped())
             .stdout(Stdio::null())
@@ -227,4 +231,42 @@ fn log_dump_prints_batches_records_and_crc_problems() {
     let out = brook().args(["log", "dump"]).arg(&seg).output().unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("crcValid: false"));
+}
+
+#[test]
+fn server_reads_a_toml_config_with_kafka_names() {
+    let data = tempfile::tempdir().unwrap();
+    let cfg = data.path().join("brook.toml");
+    std::fs::write(
+        &cfg,
+        "num.partitions = 3\n\"log.retention.ms\" = 60000\n[log.cleanup]\npolicy = [\"compact\", \"delete\"]\n",
+    )
+    .unwrap();
+    let logs = data.path().join("logs");
+    let mut cmd = brook();
+    cmd.arg("server")
+        .arg("--data-dir")
+        .arg(&logs)
+        .args(["--listen", "127.0.0.1:0", "--config"])
+        .arg(&cfg);
+    let server = Server::spawn(cmd);
+    let started = server.wait_for("brook server started");
+    assert!(started.contains("num_partitions=3"), "{started}");
+    drop(server);
+    // A bad value names the key and the file.
+    std::fs::write(&cfg, "num.partitions = \"many\"\n").unwrap();
+    let out = brook()
+        .arg("server")
+        .arg("--data-dir")
+        .arg(&logs)
+        .args(["--listen", "127.0.0.1:0", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("num.partitions") && err.contains("brook.toml"),
+        "{err}"
+    );
 }
