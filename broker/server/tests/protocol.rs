@@ -406,4 +406,38 @@ async fn delete_records_and_offset_for_leader_epoch() {
         .partitions[0]
         .clone();
     assert_eq!((e.error_code, e.leader_epoch, e.end_offset), (0, 0, 5));
+
+    // ListOffsets v10: earliest follows DeleteRecords; MAX_TIMESTAMP (-3) finds the first
+    // record with the largest timestamp (all stamped 0 here: the first one still readable).
+    for (timestamp, expected) in [(-2, 3), (-1, 5), (-3, 3)] {
+        let r = call(&mut s, 2, 10, |out| {
+            ListOffsetsRequest {
+                replica_id: -1,
+                isolation_level: 0,
+                topics: vec![list_offsets_request::ListOffsetsTopic {
+                    name: "trim".into(),
+                    partitions: vec![list_offsets_request::ListOffsetsPartition {
+                        partition_index: 0,
+                        current_leader_epoch: -1,
+                        timestamp,
+                        max_num_offsets: 1,
+                    }],
+                }],
+                timeout_ms: 1000,
+            }
+            .encode(10, out)
+            .unwrap()
+        })
+        .await;
+        let p = ListOffsetsResponse::decode(&mut body_of(&r, 2, 10), 10)
+            .unwrap()
+            .topics[0]
+            .partitions[0]
+            .clone();
+        assert_eq!(
+            (p.error_code, p.offset),
+            (0, expected),
+            "timestamp {timestamp}"
+        );
+    }
 }

@@ -976,6 +976,62 @@ impl Log {
         Ok(None)
     }
 
+    /// The offset and timestamp of the first record carrying the largest timestamp in the
+    /// log (ListOffsets' MAX_TIMESTAMP), or `None` for an empty log.
+    pub fn offset_of_max_timestamp(&self) -> Result<Option<(i64, i64)>, LogError> {
+        let (segments, start, end) = {
+            let st = self.state();
+            (
+                st.segments.values().cloned().collect::<Vec<_>>(),
+                st.log_start_offset,
+                st.log_end_offset,
+            )
+        };
+        let Some(max) = segments
+            .iter()
+            .map(|s| s.max_timestamp())
+            .max()
+            .filter(|&m| m != NO_TIMESTAMP)
+        else {
+            return Ok(None);
+        };
+        // The earliest segment holding it; then the first record there with that time.
+        for seg in segments.iter().filter(|s| s.max_timestamp() == max) {
+            let mut found = None;
+            let mut failure = None;
+            seg.scan_batches(0, seg.size(), false, |_, h, bytes| {
+                if h.max_timestamp != max || h.last_offset() < start || h.base_offset >= end {
+                    return Ok(std::ops::ControlFlow::Continue(()));
+                }
+                let batch = RecordBatch::decode(bytes, cleaner::MAX_UNCOMPRESSED).map_err(|e| {
+                    failure = Some(e.to_string());
+                    e.to_string()
+                })?;
+                found = batch.records.iter().find_map(|r| {
+                    let offset = h.base_offset + i64::from(r.offset_delta);
+                    (offset >= start && record_timestamp(&batch.header, r) == max)
+                        .then_some((offset, max))
+                });
+                Ok(if found.is_some() {
+                    std::ops::ControlFlow::Break(())
+                } else {
+                    std::ops::ControlFlow::Continue(())
+                })
+            })?;
+            if let Some(reason) = failure {
+                return Err(LogError::Corrupt {
+                    file: seg.path("log"),
+                    position: 0,
+                    reason,
+                });
+            }
+            if found.is_some() {
+                return Ok(found);
+            }
+        }
+        Ok(None)
+    }
+
     /// Deletes closed segments wholly below the log start offset, and, with
     /// `cleanup.policy` containing `delete`, those past `retention.ms` or beyond
     /// `retention.bytes`. Returns how many were deleted.

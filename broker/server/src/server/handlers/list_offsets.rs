@@ -1,5 +1,6 @@
-//! ListOffsets (key 2): earliest (-2), latest (-1), or the first offset at or after a
-//! timestamp.
+//! ListOffsets (key 2): earliest (-2), latest (-1), the record with the largest timestamp
+//! (-3), earliest-local / latest-tiered (-4 / -5, the same as -2 / -1 with no remote tier),
+//! or the first offset at or after a timestamp.
 
 use brook_protocol::messages::list_offsets_response::{
     ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
@@ -10,6 +11,11 @@ use crate::server::{Broker, ErrorCode};
 
 const LATEST: i64 = -1;
 const EARLIEST: i64 = -2;
+/// v7+: the record with the largest timestamp (KIP-734).
+const MAX_TIMESTAMP: i64 = -3;
+/// v8+ (tiered storage): with no remote tier these are EARLIEST and LATEST.
+const EARLIEST_LOCAL: i64 = -4;
+const LATEST_TIERED: i64 = -5;
 
 pub fn handle(broker: &Broker, req: ListOffsetsRequest) -> ListOffsetsResponse {
     let topics = req
@@ -31,8 +37,16 @@ pub fn handle(broker: &Broker, req: ListOffsetsRequest) -> ListOffsetsResponse {
                         return r;
                     };
                     match p.timestamp {
-                        EARLIEST => r.offset = log.log_start_offset(),
-                        LATEST => r.offset = log.high_watermark(),
+                        EARLIEST | EARLIEST_LOCAL => r.offset = log.log_start_offset(),
+                        LATEST | LATEST_TIERED => r.offset = log.high_watermark(),
+                        MAX_TIMESTAMP => match log.offset_of_max_timestamp() {
+                            Ok(Some((offset, timestamp))) if offset < log.high_watermark() => {
+                                r.offset = offset;
+                                r.timestamp = timestamp;
+                            }
+                            Ok(_) => {}
+                            Err(e) => r.error_code = ErrorCode::from(&e).code(),
+                        },
                         ts if ts >= 0 => match log.offset_for_timestamp(ts) {
                             Ok(Some((offset, timestamp))) if offset < log.high_watermark() => {
                                 r.offset = offset;

@@ -30,11 +30,10 @@ use super::Broker;
 
 /// (API key, min version, max version) served in full. Produce starts at v3 and Fetch at v4,
 /// the first versions that carry record batch format v2 (Kafka 4 has the same floor).
-/// ListOffsets stops at v6: v7 adds the max-timestamp lookup, not implemented yet.
 pub const SUPPORTED: &[(i16, i16, i16)] = &[
     (ProduceRequest::API_KEY, 3, 11),
     (FetchRequest::API_KEY, 4, 17),
-    (ListOffsetsRequest::API_KEY, 1, 6),
+    (ListOffsetsRequest::API_KEY, 1, 10),
     (MetadataRequest::API_KEY, 0, 12),
     (ApiVersionsRequest::API_KEY, 0, 4),
     (CreateTopicsRequest::API_KEY, 2, 7),
