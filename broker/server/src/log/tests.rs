@@ -345,6 +345,11 @@ fn finds_offsets_by_timestamp_across_segments() {
             "target {target}"
         );
     }
+    // MAX_TIMESTAMP: the first record carrying the largest timestamp.
+    let max = model.iter().map(|(_, t)| *t).max().unwrap();
+    let first_max = model.iter().find(|(_, t)| *t == max).copied();
+    assert!(first_max.is_some());
+    assert_eq!(log.offset_of_max_timestamp().unwrap(), first_max);
 }
 
 #[test]
