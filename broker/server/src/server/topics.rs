@@ -49,6 +49,14 @@ pub struct TopicError {
 }
 
 impl TopicError {
+    /// The `(error_code, error_message)` pair of a response entry for this outcome.
+    pub fn wire_fields(outcome: Result<(), TopicError>) -> (i16, Option<String>) {
+        match outcome {
+            Ok(()) => (ErrorCode::None.code(), None),
+            Err(e) => (e.code.code(), Some(e.message)),
+        }
+    }
+
     pub fn new(code: ErrorCode, message: impl Into<String>) -> TopicError {
         TopicError {
             code,

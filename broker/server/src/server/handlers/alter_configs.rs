@@ -27,10 +27,7 @@ pub fn handle(broker: &Broker, req: AlterConfigsRequest) -> AlterConfigsResponse
                 overrides,
                 req.validate_only,
             );
-            let (error_code, error_message) = match outcome {
-                Ok(()) => (ErrorCode::None.code(), None),
-                Err(e) => (e.code.code(), Some(e.message)),
-            };
+            let (error_code, error_message) = TopicError::wire_fields(outcome);
             AlterConfigsResourceResponse {
                 error_code,
                 error_message,
