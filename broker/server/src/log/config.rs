@@ -2,6 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use brook_protocol::record::TimestampType;
+
 /// What happens to old data: Kafka's `cleanup.policy`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CleanupPolicy {
@@ -119,6 +121,9 @@ pub struct LogConfig {
     pub flush_messages: i64,
     /// `flush.ms`: fsync when the last flush is older than this; `i64::MAX` by default.
     pub flush_ms: i64,
+    /// `message.timestamp.type`: `CreateTime` (the default) keeps producers' timestamps;
+    /// `LogAppendTime` stamps each batch with the broker's time on append.
+    pub message_timestamp_type: TimestampType,
 }
 
 impl Default for LogConfig {
@@ -136,6 +141,7 @@ impl Default for LogConfig {
             max_message_bytes: 1024 * 1024 + 12,
             flush_messages: i64::MAX,
             flush_ms: i64::MAX,
+            message_timestamp_type: TimestampType::CreateTime,
         }
     }
 }
@@ -154,6 +160,7 @@ pub const LOG_CONFIG_KEYS: &[&str] = &[
     "max.message.bytes",
     "flush.messages",
     "flush.ms",
+    "message.timestamp.type",
 ];
 
 impl LogConfig {
@@ -207,6 +214,19 @@ impl LogConfig {
             "max.message.bytes" => self.max_message_bytes = int32(key, value, 0)? as u64,
             "flush.messages" => self.flush_messages = int(key, value, 1)?,
             "flush.ms" => self.flush_ms = int(key, value, 0)?,
+            "message.timestamp.type" => {
+                self.message_timestamp_type = match value.trim() {
+                    "CreateTime" => TimestampType::CreateTime,
+                    "LogAppendTime" => TimestampType::LogAppendTime,
+                    _ => {
+                        return Err(ConfigError::invalid(
+                            key,
+                            value,
+                            "expected CreateTime or LogAppendTime",
+                        ))
+                    }
+                }
+            }
             _ => return Err(ConfigError::UnknownKey(key.to_string())),
         }
         Ok(())
@@ -250,6 +270,14 @@ impl LogConfig {
         m.insert("max.message.bytes", self.max_message_bytes.to_string());
         m.insert("flush.messages", self.flush_messages.to_string());
         m.insert("flush.ms", self.flush_ms.to_string());
+        m.insert(
+            "message.timestamp.type",
+            match self.message_timestamp_type {
+                TimestampType::CreateTime => "CreateTime",
+                TimestampType::LogAppendTime => "LogAppendTime",
+            }
+            .to_string(),
+        );
         m
     }
 }
@@ -270,6 +298,7 @@ pub fn topic_key_for_broker_key(broker_key: &str) -> Option<&'static str> {
         "message.max.bytes" => "max.message.bytes",
         "log.flush.interval.messages" => "flush.messages",
         "log.flush.interval.ms" => "flush.ms",
+        "log.message.timestamp.type" => "message.timestamp.type",
         _ => return None,
     })
 }
@@ -313,6 +342,8 @@ mod tests {
         let mut c = LogConfig::default();
         c.set("cleanup.policy", "compact,delete").unwrap();
         c.set("retention.bytes", "12345").unwrap();
+        c.set("message.timestamp.type", "LogAppendTime").unwrap();
+        assert!(c.set("message.timestamp.type", "WallClock").is_err());
         let map = c.to_map();
         assert_eq!(map.len(), LOG_CONFIG_KEYS.len());
         let back = LogConfig::from_overrides(map.iter().map(|(k, v)| (*k, v.as_str()))).unwrap();

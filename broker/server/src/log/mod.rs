@@ -42,7 +42,8 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuar
 use std::thread::JoinHandle;
 
 use brook_protocol::record::{
-    set_base_offset, verify_crc, BatchHeader, RecordBatch, RecordError, TimestampType,
+    set_base_offset, set_max_timestamp, verify_crc, BatchHeader, RecordBatch, RecordError,
+    TimestampType,
 };
 use bytes::Bytes;
 
@@ -602,7 +603,18 @@ impl Log {
         let first_offset = self.log_end_offset();
         let mut next = first_offset;
         let mut max_timestamp = NO_TIMESTAMP;
+        let log_append_time = config.message_timestamp_type == TimestampType::LogAppendTime;
         for m in &mut metas {
+            if log_append_time {
+                // Kafka's LogAppendTime: the broker's clock replaces the batch's max
+                // timestamp (and with it every record's), and the CRC is recomputed.
+                set_max_timestamp(
+                    &mut records[m.pos..m.pos + m.len],
+                    TimestampType::LogAppendTime,
+                    now,
+                );
+                m.max_timestamp = now;
+            }
             set_base_offset(&mut records[m.pos..], next);
             m.last_offset += next; // last_offset held the delta until now
             next = m.last_offset + 1;

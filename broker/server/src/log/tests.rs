@@ -1078,3 +1078,29 @@ fn delete_records_raises_the_start_durably_and_drops_whole_segments() {
         Err(LogError::OffsetOutOfRange { .. })
     ));
 }
+
+#[test]
+fn log_append_time_stamps_batches_with_the_broker_clock() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(5_000);
+    let mut config = LogConfig::default();
+    config
+        .set("message.timestamp.type", "LogAppendTime")
+        .unwrap();
+    let log = open(dir.path(), config, &clock);
+    let mut b = encode(&[kv("a", "1", 10), kv("b", "2", 20)], Compression::Gzip);
+    let info = log.append(&mut b).unwrap();
+    assert_eq!((info.append_time_ms, info.max_timestamp), (5_000, 5_000));
+    let stored = log.read(0, 1 << 20).unwrap();
+    verify_crc(&stored).unwrap();
+    let batch = RecordBatch::decode(&stored, 1 << 20).unwrap();
+    assert_eq!(
+        batch.header.timestamp_type(),
+        brook_protocol::record::TimestampType::LogAppendTime
+    );
+    for r in &batch.records {
+        assert_eq!(record_timestamp(&batch.header, r), 5_000);
+    }
+    assert_eq!(log.offset_for_timestamp(5_000).unwrap(), Some((0, 5_000)));
+    assert_eq!(log.offset_for_timestamp(5_001).unwrap(), None);
+}

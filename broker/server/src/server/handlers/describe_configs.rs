@@ -17,12 +17,14 @@ pub const BROKER: i8 = 4;
 /// Kafka's `ConfigType` ids for DescribeConfigs v3+.
 fn config_type(name: &str) -> i8 {
     const BOOLEAN: i8 = 1;
+    const STRING: i8 = 2;
     const INT: i8 = 3;
     const LONG: i8 = 5;
     const DOUBLE: i8 = 6;
     const LIST: i8 = 7;
     match name {
         "cleanup.policy" => LIST,
+        "message.timestamp.type" => STRING,
         "min.cleanable.dirty.ratio" => DOUBLE,
         "segment.bytes"
         | "index.interval.bytes"

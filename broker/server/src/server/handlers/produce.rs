@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use brook_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
 use brook_protocol::messages::{ProduceRequest, ProduceResponse, RequestBody};
+use brook_protocol::record::TimestampType;
 
 use crate::server::{Broker, ErrorCode};
 
@@ -65,6 +66,9 @@ pub fn handle(broker: &Broker, req: ProduceRequest) -> ProduceResponse {
                             }
                             r.base_offset = info.first_offset;
                             r.log_start_offset = info.log_start_offset;
+                            if log.config().message_timestamp_type == TimestampType::LogAppendTime {
+                                r.log_append_time_ms = info.append_time_ms;
+                            }
                         }
                         Err(e) => {
                             r.error_code = ErrorCode::from(&e).code();
