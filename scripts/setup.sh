@@ -23,3 +23,8 @@ done
 KAFKA_PYTHON=2.0.2
 python3 -c "import kafka, sys; sys.exit(kafka.__version__ != '$KAFKA_PYTHON')" 2>/dev/null ||
     python3 -m pip install --quiet "kafka-python==$KAFKA_PYTHON"
+# confluent-kafka (its wheel bundles a current librdkafka), the second Python client of the
+# interop tests.
+CONFLUENT_KAFKA=2.16.1
+python3 -c "import confluent_kafka, sys; sys.exit(confluent_kafka.__version__ != '$CONFLUENT_KAFKA')" 2>/dev/null ||
+    python3 -m pip install --quiet "confluent-kafka==$CONFLUENT_KAFKA"

@@ -10,12 +10,16 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 
-use super::handlers;
+use super::handlers::{self, RequestContext};
 use super::Broker;
 
 /// Serves one connection until the peer closes it, goes idle, or misbehaves; the error says
 /// why it ended.
 pub async fn serve(stream: TcpStream, broker: Arc<Broker>) -> Result<(), String> {
+    let peer = stream
+        .peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default();
     let (mut rd, mut wr) = stream.into_split();
     let idle = broker.config.idle_timeout;
     let max = broker.config.max_request_bytes;
@@ -42,14 +46,18 @@ pub async fn serve(stream: TcpStream, broker: Arc<Broker>) -> Result<(), String>
             }
             Ok(Ok(_)) => {}
         }
-        if let Some(response) = handle_frame(&broker, frame).await? {
+        if let Some(response) = handle_frame(&broker, &peer, frame).await? {
             wr.write_all(&response).await.map_err(|e| e.to_string())?;
         }
     }
 }
 
 /// Decodes and answers one request frame. `Ok(None)`: no response (acks=0 produce).
-async fn handle_frame(broker: &Arc<Broker>, frame: Vec<u8>) -> Result<Option<Vec<u8>>, String> {
+async fn handle_frame(
+    broker: &Arc<Broker>,
+    peer: &str,
+    frame: Vec<u8>,
+) -> Result<Option<Vec<u8>>, String> {
     let mut buf = &frame[..];
     let header = decode_request_header(&mut buf).map_err(|e| format!("bad request header: {e}"))?;
     let (key, version) = (header.request_api_key, header.request_api_version);
@@ -72,7 +80,12 @@ async fn handle_frame(broker: &Arc<Broker>, frame: Vec<u8>) -> Result<Option<Vec
             return Ok(None);
         }
     }
-    let encoded = handlers::handle(broker.clone(), body, version).await?;
+    let ctx = RequestContext {
+        version,
+        client_id: header.client_id.unwrap_or_default(),
+        client_host: format!("/{peer}"),
+    };
+    let encoded = handlers::handle(broker.clone(), body, ctx).await?;
     let response = frame_response(key, version, correlation_id, |out| {
         out.extend_from_slice(&encoded);
         Ok(())

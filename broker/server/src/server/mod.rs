@@ -12,6 +12,7 @@
 pub mod config;
 mod connection;
 pub mod errors;
+pub mod group;
 pub mod handlers;
 pub mod producer_ids;
 pub mod topics;

@@ -54,13 +54,25 @@ pub fn is_supported(api_key: i16, version: i16) -> bool {
         .any(|&(k, min, max)| k == api_key && (min..=max).contains(&version))
 }
 
+/// What a handler knows about the request besides its body.
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    /// The API version of the request (and of its response).
+    pub version: i16,
+    /// The `client.id` from the request header.
+    pub client_id: String,
+    /// The peer address, as Kafka reports it in DescribeGroups (`/127.0.0.1`).
+    pub client_host: String,
+}
+
 /// Answers one decoded request with its encoded response body. Fetch waits on the async
 /// side; the rest run on the blocking pool because they touch files.
 pub async fn handle(
     broker: Arc<Broker>,
     body: RequestBody,
-    version: i16,
+    ctx: RequestContext,
 ) -> Result<Vec<u8>, String> {
+    let version = ctx.version;
     let mut out = Vec::new();
     if let RequestBody::Fetch(req) = body {
         fetch::handle(broker, req, version)
