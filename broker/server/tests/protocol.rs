@@ -31,9 +31,18 @@ async fn api_versions_advertises_what_is_served_and_answers_unknown_versions_wit
     assert_eq!(resp.error_code, 0);
     let produce = resp.api_keys.iter().find(|k| k.api_key == 0).unwrap();
     assert_eq!((produce.min_version, produce.max_version), (3, 11));
+    let join = resp.api_keys.iter().find(|k| k.api_key == 11).unwrap();
+    assert_eq!((join.min_version, join.max_version), (0, 9));
+    for k in &resp.api_keys {
+        assert!(
+            brook_broker::server::handlers::is_supported(k.api_key, k.max_version),
+            "API {} is advertised but not served",
+            k.api_key
+        );
+    }
     assert!(
-        resp.api_keys.iter().all(|k| k.api_key != 11),
-        "JoinGroup is not served yet"
+        resp.api_keys.iter().all(|k| k.api_key != 24),
+        "AddPartitionsToTxn is not served: no transactions yet"
     );
 
     // Version 99: a v0 response with UNSUPPORTED_VERSION and the ranges; connection stays up.

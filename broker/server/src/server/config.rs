@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use super::group::GroupConfig;
 use crate::log::{topic_key_for_broker_key, ConfigError, LogConfig};
 
 /// Settings of one broker. Defaults are Kafka's where Kafka has the setting.
@@ -27,6 +28,8 @@ pub struct BrokerConfig {
     pub log_defaults: LogConfig,
     /// The cluster id reported in Metadata.
     pub cluster_id: String,
+    /// The group coordinator's settings (`group.*`, `offsets.*`).
+    pub groups: GroupConfig,
 }
 
 impl Default for BrokerConfig {
@@ -41,6 +44,7 @@ impl Default for BrokerConfig {
             maintenance_interval: Duration::from_millis(300_000),
             log_defaults: LogConfig::default(),
             cluster_id: "brook-cluster".into(),
+            groups: GroupConfig::default(),
         }
     }
 }
@@ -88,6 +92,34 @@ impl BrokerConfig {
                 self.maintenance_interval = Duration::from_millis(positive(key, value)?)
             }
             "advertised.listeners" => self.advertised = Some(parse_host_port(key, value)?),
+            "group.initial.rebalance.delay.ms" => {
+                self.groups.initial_rebalance_delay = Duration::from_millis(parse(key, value)?)
+            }
+            "group.min.session.timeout.ms" => {
+                self.groups.min_session_timeout = Duration::from_millis(parse(key, value)?)
+            }
+            "group.max.session.timeout.ms" => {
+                self.groups.max_session_timeout = Duration::from_millis(positive(key, value)?)
+            }
+            "group.max.size" => {
+                self.groups.max_size = usize::try_from(positive(key, value)?).unwrap_or(usize::MAX)
+            }
+            "offsets.topic.num.partitions" => {
+                let n: i32 = parse(key, value)?;
+                if n < 1 {
+                    return Err(invalid(key, value, "must be at least 1"));
+                }
+                self.groups.offsets_partitions = n;
+            }
+            "offsets.retention.ms" => {
+                self.groups.offsets_retention = Duration::from_millis(positive(key, value)?)
+            }
+            "offsets.retention.check.interval.ms" => {
+                self.groups.offsets_retention_check = Duration::from_millis(positive(key, value)?)
+            }
+            "offset.metadata.max.bytes" => {
+                self.groups.offset_metadata_max_bytes = parse(key, value)?
+            }
             _ => match topic_key_for_broker_key(key) {
                 Some(topic_key) => self.log_defaults.set(topic_key, value)?,
                 None => return Err(ConfigError::UnknownKey(key.to_string())),
@@ -133,6 +165,15 @@ mod tests {
         assert_eq!(c.num_partitions, 3);
         assert_eq!(c.log_defaults.retention_ms, 1000);
         assert_eq!(c.advertised, Some(("example.org".into(), 19092)));
+        c.set("group.initial.rebalance.delay.ms", "0").unwrap();
+        c.set("offsets.topic.num.partitions", "5").unwrap();
+        assert_eq!(c.groups.initial_rebalance_delay, Duration::ZERO);
+        assert_eq!(c.groups.offsets_partitions, 5);
+        assert!(c
+            .set("offsets.topic.num.partitions", "0")
+            .unwrap_err()
+            .to_string()
+            .contains("offsets.topic.num.partitions"));
         let err = c.set("num.partitions", "0").unwrap_err();
         assert!(err.to_string().contains("num.partitions"));
         assert!(c

@@ -35,7 +35,9 @@ use crate::log::{LogError, LogManager, Maintenance};
 pub struct Broker {
     pub config: BrokerConfig,
     pub logs: Arc<LogManager>,
-    pub topics: Topics,
+    pub topics: Arc<Topics>,
+    /// The coordinator of every consumer group.
+    pub groups: Arc<group::GroupCoordinator>,
     /// Producer ids for InitProducerId.
     pub producer_ids: producer_ids::ProducerIds,
     /// The host and port clients are told to connect to.
@@ -52,14 +54,18 @@ impl Broker {
         advertised: (String, u16),
     ) -> Result<Broker, BrokerError> {
         let logs = Arc::new(LogManager::open(data_dir, config.log_defaults.clone())?);
-        let topics =
-            Topics::open(logs.clone(), config.log_defaults.clone()).map_err(BrokerError::Topics)?;
+        let topics = Arc::new(
+            Topics::open(logs.clone(), config.log_defaults.clone()).map_err(BrokerError::Topics)?,
+        );
+        let groups = group::GroupCoordinator::open(topics.clone(), config.groups.clone())
+            .map_err(BrokerError::Groups)?;
         let producer_ids =
             producer_ids::ProducerIds::open(data_dir).map_err(BrokerError::ProducerIds)?;
         Ok(Broker {
             config,
             logs,
             topics,
+            groups,
             producer_ids,
             advertised,
             appended: Notify::new(),
@@ -72,8 +78,9 @@ impl Broker {
             .start_maintenance(self.config.maintenance_interval)
     }
 
-    /// Closes every log cleanly.
+    /// Stops the group coordinator and closes every log cleanly.
     pub fn close(&self) -> Result<(), LogError> {
+        self.groups.stop();
         self.logs.close()
     }
 }
@@ -87,6 +94,8 @@ pub enum BrokerError {
     Topics(String),
     #[error("producer ids: {0}")]
     ProducerIds(String),
+    #[error("group coordinator: {0}")]
+    Groups(String),
 }
 
 /// Serves the Kafka protocol on `listener` until `shutdown` completes. Connections in

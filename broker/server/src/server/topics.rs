@@ -65,6 +65,22 @@ impl TopicError {
     }
 }
 
+/// Internal topics keep their partitions: group placement depends on the count.
+fn refuse_internal(name: &str) -> Result<(), TopicError> {
+    if is_internal(name) {
+        return Err(TopicError::new(
+            ErrorCode::InvalidRequest,
+            format!("`{name}` is an internal topic of the broker"),
+        ));
+    }
+    Ok(())
+}
+
+/// Whether `name` is one of the broker's internal topics.
+pub fn is_internal(name: &str) -> bool {
+    name == crate::server::group::OFFSETS_TOPIC
+}
+
 #[derive(Debug)]
 pub struct Topics {
     path: PathBuf,
@@ -253,8 +269,10 @@ impl Topics {
         Ok(meta)
     }
 
-    /// Deletes a topic: its logs and directories, then its registry entry.
+    /// Deletes a topic: its logs and directories, then its registry entry. Internal topics
+    /// (`__consumer_offsets`) cannot be deleted: the coordinator holds their logs.
     pub fn delete(&self, name: &str) -> Result<TopicMeta, TopicError> {
+        refuse_internal(name)?;
         let mut topics = self.topics.write().unwrap_or_else(|e| e.into_inner());
         let Some(meta) = topics.remove(name) else {
             return Err(TopicError::new(
@@ -281,6 +299,7 @@ impl Topics {
         count: i32,
         validate_only: bool,
     ) -> Result<TopicMeta, TopicError> {
+        refuse_internal(name)?;
         let mut topics = self.topics.write().unwrap_or_else(|e| e.into_inner());
         let Some(meta) = topics.get(name).cloned() else {
             return Err(TopicError::new(

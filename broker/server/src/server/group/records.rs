@@ -1,6 +1,11 @@
-//! Kafka's `__consumer_offsets` record formats for committed offsets: OffsetCommit key
-//! version 1 (group, topic, partition) and value version 3 (offset, leader epoch, metadata,
-//! commit timestamp). Big-endian, `int16`-length strings, as Kafka writes them.
+//! Kafka's `__consumer_offsets` record formats, so the topic stays readable by Kafka
+//! tooling: OffsetCommit key version 1 (group, topic, partition) with value version 3
+//! (offset, leader epoch, metadata, commit timestamp), and GroupMetadata key version 2 (the
+//! group id) with value version 3 (generation, protocol, leader, members). Big-endian,
+//! `int16`-length strings and `int32`-length bytes, as Kafka writes them. Decoding is total.
+//!
+//! Also the consumer protocol's subscription (the member metadata of protocol type
+//! `consumer`), of which the coordinator reads only the topic names (for OffsetDelete).
 
 /// A decoded OffsetCommit key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +28,18 @@ fn put_str(out: &mut Vec<u8>, s: &str) {
     let len = i16::try_from(s.len()).unwrap_or(i16::MAX);
     out.extend_from_slice(&len.to_be_bytes());
     out.extend_from_slice(&s.as_bytes()[..len as usize]);
+}
+
+fn put_opt_str(out: &mut Vec<u8>, s: Option<&str>) {
+    match s {
+        Some(s) => put_str(out, s),
+        None => out.extend_from_slice(&(-1i16).to_be_bytes()),
+    }
+}
+
+fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
+    out.extend_from_slice(&(b.len() as i32).to_be_bytes());
+    out.extend_from_slice(b);
 }
 
 struct Reader<'a>(&'a [u8]);
@@ -48,6 +65,19 @@ impl<'a> Reader<'a> {
     fn string(&mut self) -> Option<String> {
         let len = usize::try_from(self.i16()?).ok()?;
         String::from_utf8(self.take(len)?.to_vec()).ok()
+    }
+    /// A nullable string: `Some(None)` for length -1.
+    fn opt_string(&mut self) -> Option<Option<String>> {
+        let len = self.i16()?;
+        if len == -1 {
+            return Some(None);
+        }
+        let len = usize::try_from(len).ok()?;
+        Some(Some(String::from_utf8(self.take(len)?.to_vec()).ok()?))
+    }
+    fn bytes(&mut self) -> Option<Vec<u8>> {
+        let len = usize::try_from(self.i32()?).ok()?;
+        Some(self.take(len)?.to_vec())
     }
 }
 
@@ -99,8 +129,7 @@ impl OffsetValue {
     }
 }
 
-/// The GroupMetadata key (version 2): just the group id. Its value (version 3, members and
-/// assignments) is not written yet.
+/// The GroupMetadata key (version 2): just the group id.
 pub fn encode_group_key(group: &str) -> Vec<u8> {
     let mut out = 2i16.to_be_bytes().to_vec();
     put_str(&mut out, group);
@@ -114,6 +143,114 @@ pub fn decode_group_key(bytes: &[u8]) -> Option<String> {
         return None;
     }
     r.string()
+}
+
+/// One member in a GroupMetadata value.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MemberRecord {
+    pub member_id: String,
+    pub group_instance_id: Option<String>,
+    pub client_id: String,
+    pub client_host: String,
+    pub rebalance_timeout_ms: i32,
+    pub session_timeout_ms: i32,
+    /// The member's metadata for the group's protocol.
+    pub subscription: Vec<u8>,
+    pub assignment: Vec<u8>,
+}
+
+/// A GroupMetadata value (version 3): the group as of its last completed rebalance.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct GroupRecord {
+    pub protocol_type: String,
+    pub generation: i32,
+    pub protocol: Option<String>,
+    pub leader: Option<String>,
+    pub current_state_timestamp: i64,
+    pub members: Vec<MemberRecord>,
+}
+
+impl GroupRecord {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = 3i16.to_be_bytes().to_vec();
+        put_str(&mut out, &self.protocol_type);
+        out.extend_from_slice(&self.generation.to_be_bytes());
+        put_opt_str(&mut out, self.protocol.as_deref());
+        put_opt_str(&mut out, self.leader.as_deref());
+        out.extend_from_slice(&self.current_state_timestamp.to_be_bytes());
+        out.extend_from_slice(&(self.members.len() as i32).to_be_bytes());
+        for m in &self.members {
+            put_str(&mut out, &m.member_id);
+            put_opt_str(&mut out, m.group_instance_id.as_deref());
+            put_str(&mut out, &m.client_id);
+            put_str(&mut out, &m.client_host);
+            out.extend_from_slice(&m.rebalance_timeout_ms.to_be_bytes());
+            out.extend_from_slice(&m.session_timeout_ms.to_be_bytes());
+            put_bytes(&mut out, &m.subscription);
+            put_bytes(&mut out, &m.assignment);
+        }
+        out
+    }
+
+    /// Decodes value versions 0 to 3 (Kafka's layouts, each adding fields); `None` for
+    /// anything else, truncated input or trailing bytes.
+    pub fn decode(bytes: &[u8]) -> Option<GroupRecord> {
+        let mut r = Reader(bytes);
+        let version = r.i16()?;
+        if !(0..=3).contains(&version) {
+            return None;
+        }
+        let mut g = GroupRecord {
+            protocol_type: r.string()?,
+            generation: r.i32()?,
+            protocol: r.opt_string()?,
+            leader: r.opt_string()?,
+            current_state_timestamp: -1,
+            members: Vec::new(),
+        };
+        if version >= 2 {
+            g.current_state_timestamp = r.i64()?;
+        }
+        let count = r.i32()?;
+        for _ in 0..count.max(0) {
+            let member_id = r.string()?;
+            let group_instance_id = if version >= 3 { r.opt_string()? } else { None };
+            let client_id = r.string()?;
+            let client_host = r.string()?;
+            let rebalance_timeout_ms = if version >= 1 { r.i32()? } else { -1 };
+            let session_timeout_ms = r.i32()?;
+            // Each member takes at least its fixed fields, so a hostile count runs out of
+            // input long before it could allocate much.
+            g.members.push(MemberRecord {
+                member_id,
+                group_instance_id,
+                client_id,
+                client_host,
+                rebalance_timeout_ms: if version >= 1 {
+                    rebalance_timeout_ms
+                } else {
+                    session_timeout_ms
+                },
+                session_timeout_ms,
+                subscription: r.bytes()?,
+                assignment: r.bytes()?,
+            });
+        }
+        r.0.is_empty().then_some(g)
+    }
+}
+
+/// The topics of a consumer-protocol subscription (`ConsumerProtocolSubscription`, any
+/// version: they all start with the topic array). `None` if it does not parse.
+pub fn subscription_topics(metadata: &[u8]) -> Option<Vec<String>> {
+    let mut r = Reader(metadata);
+    r.i16()?;
+    let count = r.i32()?;
+    let mut topics = Vec::new();
+    for _ in 0..count.max(0) {
+        topics.push(r.string()?);
+    }
+    Some(topics)
 }
 
 #[cfg(test)]
@@ -150,5 +287,64 @@ mod tests {
             Some("grp")
         );
         assert_eq!(decode_group_key(&kb), None);
+    }
+
+    #[test]
+    fn group_record_round_trip_and_truncation() {
+        let g = GroupRecord {
+            protocol_type: "consumer".into(),
+            generation: 4,
+            protocol: Some("range".into()),
+            leader: Some("m1".into()),
+            current_state_timestamp: 99,
+            members: vec![MemberRecord {
+                member_id: "m1".into(),
+                group_instance_id: Some("i1".into()),
+                client_id: "c".into(),
+                client_host: "/127.0.0.1".into(),
+                rebalance_timeout_ms: 300_000,
+                session_timeout_ms: 45_000,
+                subscription: vec![1, 2, 3],
+                assignment: vec![4],
+            }],
+        };
+        let b = g.encode();
+        assert_eq!(GroupRecord::decode(&b), Some(g.clone()));
+        for n in 0..b.len() {
+            assert_eq!(GroupRecord::decode(&b[..n]), None, "prefix of {n} bytes");
+        }
+        let mut long = b.clone();
+        long.push(0);
+        assert_eq!(GroupRecord::decode(&long), None);
+        let empty = GroupRecord {
+            protocol: None,
+            leader: None,
+            members: vec![],
+            ..g
+        };
+        assert_eq!(GroupRecord::decode(&empty.encode()), Some(empty));
+        // A hostile member count with nothing behind it.
+        let mut hostile = 3i16.to_be_bytes().to_vec();
+        put_str(&mut hostile, "consumer");
+        hostile.extend_from_slice(&1i32.to_be_bytes());
+        put_opt_str(&mut hostile, None);
+        put_opt_str(&mut hostile, None);
+        hostile.extend_from_slice(&0i64.to_be_bytes());
+        hostile.extend_from_slice(&i32::MAX.to_be_bytes());
+        assert_eq!(GroupRecord::decode(&hostile), None);
+    }
+
+    #[test]
+    fn subscription_topics_parse() {
+        let mut sub = 1i16.to_be_bytes().to_vec();
+        sub.extend_from_slice(&2i32.to_be_bytes());
+        put_str(&mut sub, "a");
+        put_str(&mut sub, "bb");
+        sub.extend_from_slice(&(-1i32).to_be_bytes()); // null user data
+        assert_eq!(
+            subscription_topics(&sub),
+            Some(vec!["a".to_string(), "bb".to_string()])
+        );
+        assert_eq!(subscription_topics(&sub[..7]), None);
     }
 }

@@ -5,25 +5,39 @@ pub mod alter_configs;
 pub mod api_versions;
 pub mod create_partitions;
 pub mod create_topics;
+pub mod delete_groups;
 pub mod delete_records;
 pub mod delete_topics;
 pub mod describe_cluster;
 pub mod describe_configs;
+pub mod describe_groups;
 pub mod fetch;
+pub mod find_coordinator;
+pub mod heartbeat;
 pub mod incremental_alter_configs;
 pub mod init_producer_id;
+pub mod join_group;
+pub mod leave_group;
+pub mod list_groups;
 pub mod list_offsets;
 pub mod metadata;
+pub mod offset_commit;
+pub mod offset_delete;
+pub mod offset_fetch;
 pub mod offset_for_leader_epoch;
 pub mod produce;
+pub mod sync_group;
 
 use std::sync::Arc;
 
 use brook_protocol::messages::{
     AlterConfigsRequest, ApiVersionsRequest, CreatePartitionsRequest, CreateTopicsRequest,
-    DeleteRecordsRequest, DeleteTopicsRequest, DescribeClusterRequest, DescribeConfigsRequest,
-    FetchRequest, IncrementalAlterConfigsRequest, InitProducerIdRequest, ListOffsetsRequest,
-    MetadataRequest, OffsetForLeaderEpochRequest, ProduceRequest, RequestBody,
+    DeleteGroupsRequest, DeleteRecordsRequest, DeleteTopicsRequest, DescribeClusterRequest,
+    DescribeConfigsRequest, DescribeGroupsRequest, FetchRequest, FindCoordinatorRequest,
+    HeartbeatRequest, IncrementalAlterConfigsRequest, InitProducerIdRequest, JoinGroupRequest,
+    LeaveGroupRequest, ListGroupsRequest, ListOffsetsRequest, MetadataRequest, OffsetCommitRequest,
+    OffsetDeleteRequest, OffsetFetchRequest, OffsetForLeaderEpochRequest, ProduceRequest,
+    RequestBody, SyncGroupRequest,
 };
 
 use super::Broker;
@@ -46,6 +60,17 @@ pub const SUPPORTED: &[(i16, i16, i16)] = &[
     (InitProducerIdRequest::API_KEY, 0, 5),
     (DeleteRecordsRequest::API_KEY, 0, 2),
     (OffsetForLeaderEpochRequest::API_KEY, 2, 4),
+    (FindCoordinatorRequest::API_KEY, 0, 6),
+    (JoinGroupRequest::API_KEY, 0, 9),
+    (SyncGroupRequest::API_KEY, 0, 5),
+    (HeartbeatRequest::API_KEY, 0, 4),
+    (LeaveGroupRequest::API_KEY, 0, 5),
+    (OffsetCommitRequest::API_KEY, 0, 9),
+    (OffsetFetchRequest::API_KEY, 0, 9),
+    (DescribeGroupsRequest::API_KEY, 0, 5),
+    (ListGroupsRequest::API_KEY, 0, 5),
+    (DeleteGroupsRequest::API_KEY, 0, 2),
+    (OffsetDeleteRequest::API_KEY, 0, 0),
 ];
 
 pub fn is_supported(api_key: i16, version: i16) -> bool {
@@ -81,6 +106,24 @@ pub async fn handle(
             .map_err(|e| e.to_string())?;
         return Ok(out);
     }
+    // JoinGroup and SyncGroup wait for the other members on the async side.
+    let body = match body {
+        RequestBody::JoinGroup(req) => {
+            join_group::handle(broker, req, ctx)
+                .await
+                .encode(version, &mut out)
+                .map_err(|e| e.to_string())?;
+            return Ok(out);
+        }
+        RequestBody::SyncGroup(req) => {
+            sync_group::handle(broker, req, version)
+                .await
+                .encode(version, &mut out)
+                .map_err(|e| e.to_string())?;
+            return Ok(out);
+        }
+        other => other,
+    };
     tokio::task::spawn_blocking(move || {
         let r = match body {
             RequestBody::ApiVersions(_) => api_versions::handle().encode(version, &mut out),
@@ -120,6 +163,33 @@ pub async fn handle(
             }
             RequestBody::CreateTopics(req) => {
                 create_topics::handle(&broker, req).encode(version, &mut out)
+            }
+            RequestBody::FindCoordinator(req) => {
+                find_coordinator::handle(&broker, req, version).encode(version, &mut out)
+            }
+            RequestBody::Heartbeat(req) => {
+                heartbeat::handle(&broker, req).encode(version, &mut out)
+            }
+            RequestBody::LeaveGroup(req) => {
+                leave_group::handle(&broker, req, version).encode(version, &mut out)
+            }
+            RequestBody::OffsetCommit(req) => {
+                offset_commit::handle(&broker, req).encode(version, &mut out)
+            }
+            RequestBody::OffsetFetch(req) => {
+                offset_fetch::handle(&broker, req, version).encode(version, &mut out)
+            }
+            RequestBody::DescribeGroups(req) => {
+                describe_groups::handle(&broker, req, version).encode(version, &mut out)
+            }
+            RequestBody::ListGroups(req) => {
+                list_groups::handle(&broker, req, version).encode(version, &mut out)
+            }
+            RequestBody::DeleteGroups(req) => {
+                delete_groups::handle(&broker, req).encode(version, &mut out)
+            }
+            RequestBody::OffsetDelete(req) => {
+                offset_delete::handle(&broker, req).encode(version, &mut out)
             }
             other => return Err(format!("API {} is not served", other.api_key())),
         };

@@ -1,0 +1,165 @@
+//! The groups' durable state in the compacted internal topic `__consumer_offsets`: each
+//! change is one record batch appended to the partition of its group before it is
+//! acknowledged, and the whole topic is replayed when the broker starts.
+
+use std::collections::BTreeMap;
+
+use brook_protocol::record::{BatchBuilder, Compression, RecordBatch};
+
+use super::records::{decode_group_key, GroupRecord, OffsetKey, OffsetValue};
+use super::{partition_for, OFFSETS_TOPIC};
+use crate::log::{Log, LogError};
+use crate::server::Topics;
+
+/// One record to write: a key and a value, `None` for a tombstone.
+pub type Entry = (Vec<u8>, Option<Vec<u8>>);
+
+/// What replaying `__consumer_offsets` found for one group.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub group: Option<GroupRecord>,
+    pub offsets: BTreeMap<(String, i32), OffsetValue>,
+}
+
+/// The partitions of `__consumer_offsets`, created on first use.
+#[derive(Debug)]
+pub struct OffsetsTopic {
+    logs: Vec<Log>,
+}
+
+/// Why the topic cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{OFFSETS_TOPIC}: {0}")]
+    Topic(String),
+    #[error("{OFFSETS_TOPIC} partition {partition} is offline")]
+    Offline { partition: i32 },
+    #[error(transparent)]
+    Log(#[from] LogError),
+}
+
+impl OffsetsTopic {
+    /// The topic's logs, creating it (compacted, `partitions` partitions, 100 MiB segments
+    /// as Kafka's `offsets.topic.segment.bytes`) if it does not exist. An existing topic
+    /// keeps its partition count: group placement depends on it.
+    pub fn open_or_create(topics: &Topics, partitions: i32) -> Result<OffsetsTopic, StoreError> {
+        if topics.get(OFFSETS_TOPIC).is_none() {
+            let configs = [
+                ("cleanup.policy".to_string(), Some("compact".to_string())),
+                ("segment.bytes".to_string(), Some("104857600".to_string())),
+            ];
+            if let Err(e) = topics.create(OFFSETS_TOPIC, partitions, -1, &configs, 1, false) {
+                // Lost a race with another creator: fine if it exists now.
+                if topics.get(OFFSETS_TOPIC).is_none() {
+                    return Err(StoreError::Topic(e.message));
+                }
+            }
+        }
+        Self::open(topics)?.ok_or_else(|| StoreError::Topic("missing after creation".into()))
+    }
+
+    /// The topic's logs if it exists.
+    pub fn open(topics: &Topics) -> Result<Option<OffsetsTopic>, StoreError> {
+        let Some(meta) = topics.get(OFFSETS_TOPIC) else {
+            return Ok(None);
+        };
+        let mut logs = Vec::new();
+        for p in 0..meta.partitions {
+            logs.push(
+                topics
+                    .log(OFFSETS_TOPIC, p)
+                    .ok_or(StoreError::Offline { partition: p })?,
+            );
+        }
+        Ok(Some(OffsetsTopic { logs }))
+    }
+
+    pub fn partitions(&self) -> i32 {
+        self.logs.len() as i32
+    }
+
+    /// Appends `entries` for `group` as one batch, all or nothing.
+    pub fn append(&self, group: &str, entries: &[Entry], now_ms: i64) -> Result<(), StoreError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let p = partition_for(group, self.partitions());
+        let log = &self.logs[p as usize];
+        let mut b = BatchBuilder::new(Compression::None, now_ms);
+        for (k, v) in entries {
+            b.try_append(now_ms, Some(k), v.as_deref(), &[])
+                .map_err(|e| StoreError::Topic(e.to_string()))?;
+        }
+        let mut bytes = Vec::new();
+        b.build_into(0, &mut bytes)
+            .map_err(|e| StoreError::Topic(e.to_string()))?;
+        let info = log.append(&mut bytes)?;
+        log.set_high_watermark(info.last_offset + 1);
+        Ok(())
+    }
+
+    /// Replays every partition. Records that do not decode are skipped with a warning: a
+    /// damaged record loses that one commit, never the broker.
+    pub fn load(&self) -> BTreeMap<String, Loaded> {
+        let mut groups: BTreeMap<String, Loaded> = BTreeMap::new();
+        for (p, log) in self.logs.iter().enumerate() {
+            for batch in log.batches() {
+                let batch = match batch {
+                    Ok(b) => b,
+                    Err(e) => {
+                        tracing::error!(partition = p, error = %e, "reading {OFFSETS_TOPIC}");
+                        break;
+                    }
+                };
+                let decoded = match RecordBatch::decode(&batch, 64 << 20) {
+                    Ok(d) => d,
+                    Err(e) => {
+                        tracing::warn!(partition = p, error = %e, "skipping a batch of {OFFSETS_TOPIC}");
+                        continue;
+                    }
+                };
+                if decoded.header.is_control() {
+                    continue;
+                }
+                for r in decoded.records {
+                    let Some(key) = r.key.as_deref() else {
+                        continue;
+                    };
+                    apply(&mut groups, key, r.value.as_deref());
+                }
+            }
+        }
+        groups
+    }
+}
+
+/// Applies one record of `__consumer_offsets` to the replayed state.
+fn apply(groups: &mut BTreeMap<String, Loaded>, key: &[u8], value: Option<&[u8]>) {
+    if let Some(k) = OffsetKey::decode(key) {
+        let tp = (k.topic, k.partition);
+        match value {
+            None => {
+                if let Some(g) = groups.get_mut(&k.group) {
+                    g.offsets.remove(&tp);
+                }
+            }
+            Some(v) => match OffsetValue::decode(v) {
+                Some(v) => {
+                    groups.entry(k.group).or_default().offsets.insert(tp, v);
+                }
+                None => tracing::warn!(group = %k.group, "skipping an undecodable offset value"),
+            },
+        }
+    } else if let Some(group) = decode_group_key(key) {
+        match value {
+            None => {
+                // DeleteGroups writes tombstones for the offsets first, then this one.
+                groups.remove(&group);
+            }
+            Some(v) => match GroupRecord::decode(v) {
+                Some(r) => groups.entry(group).or_default().group = Some(r),
+                None => tracing::warn!(%group, "skipping an undecodable group value"),
+            },
+        }
+    }
+}

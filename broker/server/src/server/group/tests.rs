@@ -1,0 +1,542 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use brook_protocol::messages::join_group_request::JoinGroupRequestProtocol;
+use brook_protocol::messages::leave_group_request::MemberIdentity;
+use brook_protocol::messages::sync_group_request::SyncGroupRequestAssignment;
+use brook_protocol::messages::{
+    HeartbeatRequest, JoinGroupRequest, JoinGroupResponse, SyncGroupRequest,
+};
+use bytes::Bytes;
+
+use super::*;
+use crate::log::{LogConfig, LogManager};
+use crate::server::Topics;
+
+fn open(dir: &std::path::Path, config: GroupConfig) -> (Arc<GroupCoordinator>, Arc<Topics>) {
+    let logs = Arc::new(LogManager::open(dir, LogConfig::default()).unwrap());
+    let topics = Arc::new(Topics::open(logs, LogConfig::default()).unwrap());
+    topics.create("t", 4, -1, &[], 1, false).unwrap();
+    (
+        GroupCoordinator::open(topics.clone(), config).unwrap(),
+        topics,
+    )
+}
+
+fn reopen(dir: &std::path::Path, config: GroupConfig) -> Arc<GroupCoordinator> {
+    let logs = Arc::new(LogManager::open(dir, LogConfig::default()).unwrap());
+    let topics = Arc::new(Topics::open(logs, LogConfig::default()).unwrap());
+    GroupCoordinator::open(topics, config).unwrap()
+}
+
+fn no_delay() -> GroupConfig {
+    GroupConfig {
+        initial_rebalance_delay: Duration::ZERO,
+        offsets_partitions: 3,
+        ..GroupConfig::default()
+    }
+}
+
+fn client() -> Client {
+    Client {
+        client_id: "c".into(),
+        client_host: "/127.0.0.1".into(),
+    }
+}
+
+fn join_req(member: &str, instance: Option<&str>, meta: &[u8]) -> JoinGroupRequest {
+    JoinGroupRequest {
+        group_id: "g".into(),
+        session_timeout_ms: 10_000,
+        rebalance_timeout_ms: 10_000,
+        member_id: member.into(),
+        group_instance_id: instance.map(String::from),
+        protocol_type: "consumer".into(),
+        protocols: vec![JoinGroupRequestProtocol {
+            name: "range".into(),
+            metadata: Bytes::copy_from_slice(meta),
+        }],
+        reason: None,
+    }
+}
+
+fn now_or_wait(r: Reply<JoinGroupResponse>) -> JoinGroupResponse {
+    match r {
+        Reply::Now(r) => r,
+        Reply::Wait(rx) => rx.blocking_recv().unwrap(),
+    }
+}
+
+/// A new member's id: the MEMBER_ID_REQUIRED round of JoinGroup v4+.
+fn member_id(c: &GroupCoordinator) -> String {
+    let Reply::Now(r) = c.join(join_req("", None, b""), 5, client()) else {
+        panic!("a new member is answered at once");
+    };
+    assert_eq!(r.error_code, ErrorCode::MemberIdRequired.code());
+    assert!(r.member_id.starts_with("c-"));
+    r.member_id
+}
+
+fn sync(
+    c: &GroupCoordinator,
+    member: &str,
+    generation: i32,
+    assign: &[(&str, &[u8])],
+) -> Reply<SyncGroupResponse> {
+    c.sync(SyncGroupRequest {
+        group_id: "g".into(),
+        generation_id: generation,
+        member_id: member.into(),
+        group_instance_id: None,
+        protocol_type: None,
+        protocol_name: None,
+        assignments: assign
+            .iter()
+            .map(|(m, a)| SyncGroupRequestAssignment {
+                member_id: m.to_string(),
+                assignment: Bytes::copy_from_slice(a),
+            })
+            .collect(),
+    })
+}
+
+fn heartbeat(
+    c: &GroupCoordinator,
+    member: &str,
+    generation: i32,
+    instance: Option<&str>,
+) -> ErrorCode {
+    c.heartbeat(&HeartbeatRequest {
+        group_id: "g".into(),
+        generation_id: generation,
+        member_id: member.into(),
+        group_instance_id: instance.map(String::from),
+    })
+}
+
+fn state(c: &GroupCoordinator) -> String {
+    c.describe("g", false).group_state
+}
+
+/// Two members form generation 1: one leader, assignments handed out, offsets committed.
+fn two_member_group(c: &GroupCoordinator) -> (String, String, i32) {
+    let a = member_id(c);
+    let b = member_id(c);
+    let Reply::Wait(wa) = c.join(join_req(&a, None, b"meta-a"), 5, client()) else {
+        panic!("the first member waits for the second (it holds a pending id)");
+    };
+    let rb = now_or_wait(c.join(join_req(&b, None, b"meta-b"), 5, client()));
+    let ra = wa.blocking_recv().unwrap();
+    assert_eq!((ra.error_code, rb.error_code), (0, 0));
+    assert_eq!(ra.generation_id, 1);
+    assert_eq!(ra.leader, rb.leader);
+    assert_eq!(ra.protocol_name.as_deref(), Some("range"));
+    let (leader, follower, lr) = if ra.leader == a {
+        (a, b, ra)
+    } else {
+        (b, a, rb)
+    };
+    assert_eq!(lr.members.len(), 2, "the leader sees every member");
+    let Reply::Wait(wf) = sync(c, &follower, 1, &[]) else {
+        panic!("a follower waits for the leader's assignment");
+    };
+    assert_eq!(state(c), "CompletingRebalance");
+    let Reply::Wait(wl) = sync(c, &leader, 1, &[(&leader, b"L"), (&follower, b"F")]) else {
+        panic!("the leader's answer comes through the same path");
+    };
+    assert_eq!(wl.blocking_recv().unwrap().assignment.as_ref(), b"L");
+    assert_eq!(wf.blocking_recv().unwrap().assignment.as_ref(), b"F");
+    assert_eq!(state(c), "Stable");
+    (leader, follower, 1)
+}
+
+#[test]
+fn hash_matches_java() {
+    assert_eq!(java_string_hash(""), 0);
+    assert_eq!(java_string_hash("a"), 97);
+    assert_eq!(java_string_hash("hello"), 99162322);
+    // "polygenelubricants".hashCode() == Integer.MIN_VALUE in Java.
+    assert_eq!(java_string_hash("polygenelubricants"), i32::MIN);
+    assert_eq!(partition_for("polygenelubricants", 50), 0);
+    assert_eq!(partition_for("hello", 50), 99162322 % 50);
+}
+
+#[test]
+fn join_sync_heartbeat_and_a_rebalance_when_a_member_joins() {
+    let dir = tempfile::tempdir().unwrap();
+    let (c, _) = open(dir.path(), no_delay());
+    let (leader, follower, generation) = two_member_group(&c);
+    assert_eq!(heartbeat(&c, &leader, generation, None), ErrorCode::None);
+    assert_eq!(
+        heartbeat(&c, &follower, 7, None),
+        ErrorCode::IllegalGeneration
+    );
+    assert_eq!(
+        heartbeat(&c, "nobody", generation, None),
+        ErrorCode::UnknownMemberId
+    );
+
+    // A third member: the others learn of the rebalance from their heartbeats.
+    let third = member_id(&c);
+    let Reply::Wait(w3) = c.join(join_req(&third, None, b"meta-c"), 5, client()) else {
+        panic!("waits for the others to rejoin");
+    };
+    assert_eq!(state(&c), "PreparingRebalance");
+    assert_eq!(
+        heartbeat(&c, &follower, generation, None),
+        ErrorCode::RebalanceInProgress
+    );
+    let Reply::Wait(wl) = c.join(join_req(&leader, None, b"meta-a"), 5, client()) else {
+        panic!("the follower has not rejoined yet");
+    };
+    let rf = now_or_wait(c.join(join_req(&follower, None, b"meta-b"), 5, client()));
+    let (rl, r3) = (wl.blocking_recv().unwrap(), w3.blocking_recv().unwrap());
+    for r in [&rl, &rf, &r3] {
+        assert_eq!(r.generation_id, 2);
+        assert_eq!(r.leader, leader, "the leader stays the leader");
+    }
+    assert_eq!(rl.members.len(), 3);
+    assert!(rf.members.is_empty());
+    // A SyncGroup of the old generation is refused.
+    assert!(matches!(
+        sync(&c, &follower, 1, &[]),
+        Reply::Now(r) if r.error_code == ErrorCode::IllegalGeneration.code()
+    ));
+}
+
+#[test]
+fn leaving_rebalances_and_the_last_member_leaving_empties_the_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let (c, _) = open(dir.path(), no_delay());
+    let (leader, follower, _) = two_member_group(&c);
+    let out = c.leave(
+        "g",
+        &[MemberIdentity {
+            member_id: follower.clone(),
+            group_instance_id: None,
+            reason: None,
+        }],
+    );
+    assert_eq!(out[0].error_code, 0);
+    assert_eq!(state(&c), "PreparingRebalance");
+    let r = now_or_wait(c.join(join_req(&leader, None, b"meta-a"), 5, client()));
+    assert_eq!(r.generation_id, 2);
+    assert_eq!(r.members.len(), 1);
+    let out = c.leave(
+        "g",
+        &[MemberIdentity {
+            member_id: leader.clone(),
+            group_instance_id: None,
+            reason: None,
+        }],
+    );
+    assert_eq!(out[0].error_code, 0);
+    assert_eq!(state(&c), "Empty");
+    let again = c.leave(
+        "g",
+        &[MemberIdentity {
+            member_id: leader,
+            group_instance_id: None,
+            reason: None,
+        }],
+    );
+    assert_eq!(again[0].error_code, ErrorCode::UnknownMemberId.code());
+}
+
+#[test]
+fn an_expired_session_removes_the_member() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = GroupConfig {
+        min_session_timeout: Duration::from_millis(1),
+        ..no_delay()
+    };
+    let (c, _) = open(dir.path(), config);
+    let mut req = join_req("", None, b"m");
+    req.session_timeout_ms = 200;
+    let r = now_or_wait(c.join(req.clone(), 3, client()));
+    assert_eq!((r.error_code, r.generation_id), (0, 1));
+    assert!(matches!(
+        sync(&c, &r.member_id, 1, &[(&r.member_id, b"a")]),
+        Reply::Wait(_)
+    ));
+    assert_eq!(state(&c), "Stable");
+    // The timer thread expires it; nobody heartbeats.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while state(&c) != "Empty" {
+        assert!(std::time::Instant::now() < deadline, "still {}", state(&c));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        heartbeat(&c, &r.member_id, 1, None),
+        ErrorCode::UnknownMemberId
+    );
+}
+
+#[test]
+fn session_timeouts_outside_the_bounds_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (c, _) = open(dir.path(), no_delay());
+    let mut req = join_req("", None, b"m");
+    req.session_timeout_ms = 10;
+    let r = now_or_wait(c.join(req, 5, client()));
+    assert_eq!(r.error_code, ErrorCode::InvalidSessionTimeout.code());
+    let mut req = join_req("", None, b"m");
+    req.protocol_type = String::new();
+    let r = now_or_wait(c.join(req, 5, client()));
+    assert_eq!(r.error_code, ErrorCode::InconsistentGroupProtocol.code());
+}
+
+#[test]
+fn a_static_member_rejoining_fences_its_old_id_without_a_rebalance() {
+    let dir = tempfile::tempdir().unwrap();
+    let (c, _) = open(dir.path(), no_delay());
+    // A static member skips MEMBER_ID_REQUIRED; alone, its join completes at once.
+    let ra = now_or_wait(c.join(join_req("", Some("i-a"), b"a"), 5, client()));
+    assert_eq!((ra.error_code, ra.generation_id), (0, 1));
+    let a = ra.member_id.clone();
+    assert_eq!(ra.leader, a);
+    assert!(matches!(sync(&c, &a, 1, &[(&a, b"A")]), Reply::Wait(_)));
+    // A second static member: A learns of the rebalance and rejoins.
+    let Reply::Wait(wb) = c.join(join_req("", Some("i-b"), b"b"), 5, client()) else {
+        panic!("B waits for A");
+    };
+    assert_eq!(
+        heartbeat(&c, &a, 1, Some("i-a")),
+        ErrorCode::RebalanceInProgress
+    );
+    let ra = now_or_wait(c.join(join_req(&a, Some("i-a"), b"a"), 5, client()));
+    let rb = wb.blocking_recv().unwrap();
+    assert_eq!((ra.generation_id, rb.generation_id), (2, 2));
+    assert_eq!(ra.leader, a);
+    let mut instances: Vec<Option<String>> = ra
+        .members
+        .iter()
+        .map(|m| m.group_instance_id.clone())
+        .collect();
+    instances.sort();
+    assert_eq!(instances, vec![Some("i-a".into()), Some("i-b".into())]);
+    let b = rb.member_id.clone();
+    let Reply::Wait(wfb) = sync(&c, &b, 2, &[]) else {
+        panic!("B waits for the leader");
+    };
+    let _ = sync(&c, &a, 2, &[(&a, b"A"), (&b, b"B")]);
+    assert_eq!(wfb.blocking_recv().unwrap().assignment.as_ref(), b"B");
+
+    // B restarts: same instance id, no member id. It gets a new id and no rebalance.
+    let r = now_or_wait(c.join(join_req("", Some("i-b"), b"b"), 5, client()));
+    assert_eq!(r.error_code, 0);
+    assert_eq!(r.generation_id, 2, "no rebalance");
+    assert_ne!(r.member_id, b);
+    assert_eq!(state(&c), "Stable");
+    assert_eq!(
+        heartbeat(&c, &b, 2, Some("i-b")),
+        ErrorCode::FencedInstanceId
+    );
+    assert_eq!(heartbeat(&c, &r.member_id, 2, Some("i-b")), ErrorCode::None);
+    match sync(&c, &r.member_id, 2, &[]) {
+        Reply::Now(s) => assert_eq!(s.assignment.as_ref(), b"B", "its assignment is kept"),
+        Reply::Wait(_) => panic!("a Stable group answers at once"),
+    }
+}
+
+fn commit(
+    c: &GroupCoordinator,
+    member: &str,
+    generation: i32,
+    offsets: &[(i32, i64)],
+) -> Vec<ErrorCode> {
+    c.commit(
+        "g",
+        generation,
+        member,
+        None,
+        -1,
+        offsets
+            .iter()
+            .map(|(p, o)| CommitPartition {
+                topic: "t".into(),
+                partition: *p,
+                offset: *o,
+                leader_epoch: -1,
+                metadata: Some(format!("m{o}")),
+                commit_timestamp: -1,
+            })
+            .collect(),
+    )
+}
+
+#[test]
+fn commits_survive_a_restart_and_the_group_resumes_stable() {
+    let dir = tempfile::tempdir().unwrap();
+    let (c, topics) = open(dir.path(), no_delay());
+    let (leader, follower, generation) = two_member_group(&c);
+    assert_eq!(
+        commit(&c, &leader, generation, &[(0, 10), (1, 20)]),
+        vec![ErrorCode::None; 2]
+    );
+    assert_eq!(
+        commit(&c, &follower, generation, &[(2, 30)]),
+        vec![ErrorCode::None]
+    );
+    assert_eq!(
+        commit(&c, &leader, generation, &[(0, 11)]),
+        vec![ErrorCode::None]
+    );
+    assert_eq!(
+        commit(&c, &leader, generation + 1, &[(0, 99)]),
+        vec![ErrorCode::IllegalGeneration]
+    );
+    assert_eq!(
+        commit(&c, "", -1, &[(0, 99)]),
+        vec![ErrorCode::UnknownMemberId],
+        "outside commits need an empty group"
+    );
+    assert_eq!(
+        commit(&c, &leader, generation, &[(9, 1)]),
+        vec![ErrorCode::UnknownTopicOrPartition]
+    );
+    let fetched = c.fetch_offsets("g", None);
+    assert_eq!(fetched.len(), 1);
+    let offsets: Vec<i64> = fetched[0].1.iter().map(|f| f.offset).collect();
+    assert_eq!(offsets, vec![11, 20, 30]);
+    c.stop();
+    drop(c);
+    drop(topics);
+
+    let c = reopen(dir.path(), no_delay());
+    let fetched = c.fetch_offsets("g", Some(vec![("t".into(), vec![0, 1, 2, 3])]));
+    let got: Vec<(i64, String)> = fetched[0]
+        .1
+        .iter()
+        .map(|f| (f.offset, f.metadata.clone()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (11, "m11".into()),
+            (20, "m20".into()),
+            (30, "m30".into()),
+            (-1, String::new())
+        ]
+    );
+    // The group came back Stable with its members and their assignments.
+    assert_eq!(state(&c), "Stable");
+    assert_eq!(heartbeat(&c, &follower, generation, None), ErrorCode::None);
+    match sync(&c, &follower, generation, &[]) {
+        Reply::Now(s) => assert_eq!(s.assignment.as_ref(), b"F"),
+        Reply::Wait(_) => panic!("Stable answers at once"),
+    }
+}
+
+#[test]
+fn outside_commits_delete_groups_and_offsets() {
+    let dir = tempfile::tempdir().unwrap();
+    let (c, topics) = open(dir.path(), no_delay());
+    // assign() consumers commit with generation -1 and no member id.
+    assert_eq!(
+        commit(&c, "", -1, &[(0, 5), (1, 6)]),
+        vec![ErrorCode::None; 2]
+    );
+    assert_eq!(state(&c), "Empty");
+    let listed = c.list(&[]);
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].protocol_type, "");
+    let (outer, codes) = c.delete_offsets("g", &[("t".into(), 0)]);
+    assert_eq!((outer, codes), (ErrorCode::None, vec![ErrorCode::None]));
+    let left = c.fetch_offsets("g", None);
+    assert_eq!(
+        left[0].1.iter().map(|f| f.partition).collect::<Vec<_>>(),
+        vec![1]
+    );
+    assert_eq!(c.delete_group("nope"), ErrorCode::GroupIdNotFound);
+    assert_eq!(c.delete_group("g"), ErrorCode::None);
+    assert!(c.list(&[]).is_empty());
+    c.stop();
+    drop(c);
+    drop(topics);
+    let c = reopen(dir.path(), no_delay());
+    assert!(c.list(&[]).is_empty(), "the deletion was persisted");
+    assert_eq!(c.describe("g", false).group_state, "Dead");
+}
+
+#[test]
+fn a_member_group_refuses_deletion_and_offset_deletion_of_subscribed_topics() {
+    let dir = tempfile::tempdir().unwrap();
+    let (c, _) = open(dir.path(), no_delay());
+    // A consumer-protocol subscription to topic "t".
+    let mut sub = 0i16.to_be_bytes().to_vec();
+    sub.extend_from_slice(&1i32.to_be_bytes());
+    sub.extend_from_slice(&1i16.to_be_bytes());
+    sub.push(b't');
+    sub.extend_from_slice(&(-1i32).to_be_bytes());
+    let r = now_or_wait(c.join(join_req("", None, &sub), 3, client()));
+    let _ = sync(&c, &r.member_id, r.generation_id, &[(&r.member_id, b"x")]);
+    assert_eq!(
+        commit(&c, &r.member_id, r.generation_id, &[(0, 1)]),
+        vec![ErrorCode::None]
+    );
+    assert_eq!(c.delete_group("g"), ErrorCode::NonEmptyGroup);
+    let (outer, codes) = c.delete_offsets("g", &[("t".into(), 0)]);
+    assert_eq!(outer, ErrorCode::None);
+    assert_eq!(codes, vec![ErrorCode::GroupSubscribedToTopic]);
+    let d = c.describe("g", true);
+    assert_eq!(d.members.len(), 1);
+    assert_eq!(d.members[0].member_assignment.as_ref(), b"x");
+    assert_eq!(d.members[0].member_metadata.as_ref(), &sub[..]);
+    assert_eq!(d.protocol_data, "range");
+    assert_ne!(d.authorized_operations, i32::MIN);
+}
+
+#[test]
+fn offsets_of_a_long_empty_group_expire() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = GroupConfig {
+        offsets_retention: Duration::from_millis(50),
+        offsets_retention_check: Duration::from_millis(20),
+        ..no_delay()
+    };
+    let (c, topics) = open(dir.path(), config.clone());
+    assert_eq!(commit(&c, "", -1, &[(0, 5)]), vec![ErrorCode::None]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !c.list(&[]).is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "offsets never expired"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    c.stop();
+    drop(c);
+    drop(topics);
+    let c = reopen(
+        dir.path(),
+        GroupConfig {
+            offsets_retention: Duration::from_secs(3600),
+            ..config
+        },
+    );
+    assert!(
+        c.list(&[]).is_empty(),
+        "the expiry was written as tombstones"
+    );
+}
+
+#[test]
+fn the_initial_rebalance_delay_gathers_members_into_one_generation() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = GroupConfig {
+        initial_rebalance_delay: Duration::from_millis(300),
+        ..no_delay()
+    };
+    let (c, _) = open(dir.path(), config);
+    let Reply::Wait(wa) = c.join(join_req("", None, b"a"), 3, client()) else {
+        panic!("the first member waits out the delay");
+    };
+    let Reply::Wait(wb) = c.join(join_req("", None, b"b"), 3, client()) else {
+        panic!("so does the second");
+    };
+    let (ra, rb) = (wa.blocking_recv().unwrap(), wb.blocking_recv().unwrap());
+    assert_eq!((ra.generation_id, rb.generation_id), (1, 1));
+    let leader = if ra.leader == ra.member_id { &ra } else { &rb };
+    assert_eq!(leader.members.len(), 2);
+}
