@@ -274,6 +274,28 @@ impl GroupCoordinator {
         version: i16,
         client: Client,
     ) -> Reply<JoinGroupResponse> {
+        let group_id = req.group_id.clone();
+        let reply = self.join_locked(req, version, client);
+        if let Reply::Now(r) = &reply {
+            if r.error_code != ErrorCode::None.code()
+                && r.error_code != ErrorCode::MemberIdRequired.code()
+            {
+                // A refused join leaves no trace of a group that never was.
+                let mut inner = self.lock();
+                if inner.groups.get(&group_id).is_some_and(Group::unused) {
+                    inner.groups.remove(&group_id);
+                }
+            }
+        }
+        reply
+    }
+
+    fn join_locked(
+        &self,
+        req: JoinGroupRequest,
+        version: i16,
+        client: Client,
+    ) -> Reply<JoinGroupResponse> {
         let fail = |e: ErrorCode| Reply::Now(join_error(e, &req.member_id));
         if req.group_id.is_empty() {
             return fail(ErrorCode::InvalidGroupId);
@@ -1190,7 +1212,12 @@ impl GroupCoordinator {
             for tp in &gone {
                 g.offsets.remove(tp);
             }
-            if g.state == GroupState::Empty && g.offsets.is_empty() && !entries.is_empty() {
+            if g.state == GroupState::Empty
+                && g.offsets.is_empty()
+                && g.pending.is_empty()
+                && (!entries.is_empty() || g.generation > 0)
+            {
+                // Nothing left: the group goes, as Kafka's Dead groups do.
                 entries.push((encode_group_key(&g.id), None));
             }
             if !entries.is_empty() {
@@ -1202,10 +1229,9 @@ impl GroupCoordinator {
             if let Err(e) = self.persist(&id, &entries) {
                 tracing::warn!(group = %id, error = %e, "writing expired offsets");
             }
-            let remove = inner
-                .groups
-                .get(&id)
-                .is_some_and(|g| g.state == GroupState::Empty && g.offsets.is_empty());
+            let remove = inner.groups.get(&id).is_some_and(|g| {
+                g.state == GroupState::Empty && g.offsets.is_empty() && g.pending.is_empty()
+            });
             if remove {
                 inner.groups.remove(&id);
             }

@@ -143,6 +143,15 @@ impl Group {
         }
     }
 
+    /// An Empty group that never completed a rebalance and holds nothing.
+    pub fn unused(&self) -> bool {
+        self.state == GroupState::Empty
+            && self.generation == 0
+            && self.members.is_empty()
+            && self.pending.is_empty()
+            && self.offsets.is_empty()
+    }
+
     /// The protocols every member supports.
     fn candidates(&self) -> Vec<&str> {
         let mut members = self.members.values();

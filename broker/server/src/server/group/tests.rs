@@ -284,6 +284,47 @@ fn session_timeouts_outside_the_bounds_are_refused() {
     req.protocol_type = String::new();
     let r = now_or_wait(c.join(req, 5, client()));
     assert_eq!(r.error_code, ErrorCode::InconsistentGroupProtocol.code());
+    let r = now_or_wait(c.join(join_req("stale-id", None, b"m"), 5, client()));
+    assert_eq!(r.error_code, ErrorCode::UnknownMemberId.code());
+    assert!(
+        c.list(&[]).is_empty(),
+        "refused joins leave no group behind"
+    );
+}
+
+#[test]
+fn a_group_left_empty_without_offsets_goes_at_the_retention_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = GroupConfig {
+        offsets_retention_check: Duration::from_millis(50),
+        ..no_delay()
+    };
+    let (c, topics) = open(dir.path(), config.clone());
+    let r = now_or_wait(c.join(join_req("", None, b"m"), 3, client()));
+    let left = c.leave(
+        "g",
+        &[MemberIdentity {
+            member_id: r.member_id,
+            group_instance_id: None,
+            reason: None,
+        }],
+    );
+    assert_eq!(left[0].error_code, 0);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !c.list(&[]).is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the empty group stayed"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    c.stop();
+    drop(c);
+    drop(topics);
+    assert!(
+        reopen(dir.path(), config).list(&[]).is_empty(),
+        "and stays gone after a restart"
+    );
 }
 
 #[test]
@@ -539,4 +580,167 @@ fn the_initial_rebalance_delay_gathers_members_into_one_generation() {
     assert_eq!((ra.generation_id, rb.generation_id), (1, 1));
     let leader = if ra.leader == ra.member_id { &ra } else { &rb };
     assert_eq!(leader.members.len(), 2);
+}
+
+mod model {
+    //! Random sequences of group operations from a few clients, with restarts in between:
+    //! nothing panics, generations only grow, and committed offsets always read back as
+    //! the last commit the coordinator accepted (the model is a `BTreeMap`).
+
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+    use tokio::sync::oneshot::error::TryRecvError;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Join(usize),
+        Sync(usize),
+        Heartbeat(usize),
+        Leave(usize),
+        Commit(usize, i32, i64),
+        OutsideCommit(i32, i64),
+        Restart,
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            4 => (0..3usize).prop_map(Op::Join),
+            3 => (0..3usize).prop_map(Op::Sync),
+            2 => (0..3usize).prop_map(Op::Heartbeat),
+            1 => (0..3usize).prop_map(Op::Leave),
+            3 => (0..3usize, 0..4i32, 0..1000i64).prop_map(|(c, p, o)| Op::Commit(c, p, o)),
+            1 => (0..4i32, 0..1000i64).prop_map(|(p, o)| Op::OutsideCommit(p, o)),
+            1 => Just(Op::Restart),
+        ]
+    }
+
+    #[derive(Default)]
+    struct ClientState {
+        member: String,
+        generation: i32,
+        join: Option<oneshot::Receiver<JoinGroupResponse>>,
+        sync: Option<oneshot::Receiver<SyncGroupResponse>>,
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+        #[test]
+        fn commits_read_back_and_generations_grow(ops in proptest::collection::vec(op(), 1..40)) {
+            let dir = tempfile::tempdir().unwrap();
+            let (mut c, _) = open(dir.path(), no_delay());
+            let mut clients: Vec<ClientState> = (0..3).map(|_| ClientState::default()).collect();
+            let mut model: BTreeMap<i32, i64> = BTreeMap::new();
+            let mut last_generation = 0;
+            for op in ops {
+                match op {
+                    Op::Join(i) => {
+                        let cl = &mut clients[i];
+                        if cl.join.is_some() {
+                            continue;
+                        }
+                        match c.join(join_req(&cl.member, None, b"m"), 3, client()) {
+                            Reply::Now(r) => {
+                                if r.error_code == 0 {
+                                    cl.member = r.member_id;
+                                    cl.generation = r.generation_id;
+                                } else if r.error_code == ErrorCode::UnknownMemberId.code() {
+                                    cl.member.clear();
+                                }
+                            }
+                            Reply::Wait(rx) => cl.join = Some(rx),
+                        }
+                    }
+                    Op::Sync(i) => {
+                        let cl = &mut clients[i];
+                        if cl.member.is_empty() || cl.sync.is_some() {
+                            continue;
+                        }
+                        let everyone: Vec<(String, Vec<u8>)> = c
+                            .describe("g", false)
+                            .members
+                            .iter()
+                            .map(|m| (m.member_id.clone(), m.member_id.as_bytes().to_vec()))
+                            .collect();
+                        let assign: Vec<(&str, &[u8])> =
+                            everyone.iter().map(|(m, a)| (m.as_str(), a.as_slice())).collect();
+                        match sync(&c, &cl.member, cl.generation, &assign) {
+                            Reply::Now(_) => {}
+                            Reply::Wait(rx) => cl.sync = Some(rx),
+                        }
+                    }
+                    Op::Heartbeat(i) => {
+                        let cl = &clients[i];
+                        let _ = heartbeat(&c, &cl.member, cl.generation, None);
+                    }
+                    Op::Leave(i) => {
+                        let cl = &mut clients[i];
+                        let _ = c.leave("g", &[MemberIdentity {
+                            member_id: cl.member.clone(),
+                            group_instance_id: None,
+                            reason: None,
+                        }]);
+                        cl.member.clear();
+                    }
+                    Op::Commit(i, p, o) => {
+                        let cl = &clients[i];
+                        if commit(&c, &cl.member, cl.generation, &[(p, o)]) == vec![ErrorCode::None] {
+                            model.insert(p, o);
+                        }
+                    }
+                    Op::OutsideCommit(p, o) => {
+                        if commit(&c, "", -1, &[(p, o)]) == vec![ErrorCode::None] {
+                            model.insert(p, o);
+                        }
+                    }
+                    Op::Restart => {
+                        c.stop();
+                        for cl in &mut clients {
+                            // The stop answered every waiter.
+                            if let Some(mut rx) = cl.join.take() {
+                                prop_assert!(!matches!(rx.try_recv(), Err(TryRecvError::Empty)));
+                            }
+                            if let Some(mut rx) = cl.sync.take() {
+                                prop_assert!(!matches!(rx.try_recv(), Err(TryRecvError::Empty)));
+                            }
+                        }
+                        drop(c);
+                        c = reopen(dir.path(), no_delay());
+                    }
+                }
+                for cl in &mut clients {
+                    if let Some(rx) = &mut cl.join {
+                        match rx.try_recv() {
+                            Ok(r) => {
+                                if r.error_code == 0 {
+                                    cl.member = r.member_id;
+                                    cl.generation = r.generation_id;
+                                }
+                                cl.join = None;
+                            }
+                            Err(TryRecvError::Empty) => {}
+                            Err(TryRecvError::Closed) => cl.join = None,
+                        }
+                    }
+                    if let Some(rx) = &mut cl.sync {
+                        if !matches!(rx.try_recv(), Err(TryRecvError::Empty)) {
+                            cl.sync = None;
+                        }
+                    }
+                }
+                let gen = clients.iter().map(|c| c.generation).max().unwrap_or(0);
+                prop_assert!(gen >= last_generation, "generations only grow");
+                last_generation = gen;
+                let fetched = c.fetch_offsets("g", Some(vec![("t".into(), vec![0, 1, 2, 3])]));
+                let got: BTreeMap<i32, i64> = fetched[0]
+                    .1
+                    .iter()
+                    .filter(|f| f.offset >= 0)
+                    .map(|f| (f.partition, f.offset))
+                    .collect();
+                prop_assert_eq!(&got, &model);
+            }
+            c.stop();
+        }
+    }
 }
