@@ -117,6 +117,16 @@ impl BrokerConfig {
             "offsets.retention.check.interval.ms" => {
                 self.groups.offsets_retention_check = Duration::from_millis(positive(key, value)?)
             }
+            // Replication settings single-node Kafka configs carry: one node is one replica.
+            "offsets.topic.replication.factor"
+            | "transaction.state.log.replication.factor"
+            | "transaction.state.log.min.isr"
+            | "default.replication.factor" => {
+                let n: i32 = parse(key, value)?;
+                if n != 1 && n != -1 {
+                    return Err(invalid(key, value, "this node is the only replica: use 1"));
+                }
+            }
             "offset.metadata.max.bytes" => {
                 self.groups.offset_metadata_max_bytes = parse(key, value)?
             }
@@ -169,6 +179,12 @@ mod tests {
         c.set("offsets.topic.num.partitions", "5").unwrap();
         assert_eq!(c.groups.initial_rebalance_delay, Duration::ZERO);
         assert_eq!(c.groups.offsets_partitions, 5);
+        c.set("offsets.topic.replication.factor", "1").unwrap();
+        assert!(c
+            .set("offsets.topic.replication.factor", "3")
+            .unwrap_err()
+            .to_string()
+            .contains("only replica"));
         assert!(c
             .set("offsets.topic.num.partitions", "0")
             .unwrap_err()
