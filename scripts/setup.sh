@@ -9,6 +9,8 @@ need=()
 for pkg in libclang-dev g++ pkg-config kcat; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
+# Node.js and npm for the kafkajs interop test (the machine image ships them).
+command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || need+=(nodejs npm)
 if [ ${#need[@]} -gt 0 ]; then
     echo "setup: installing ${need[*]}" >&2
     SUDO=""
@@ -28,3 +30,16 @@ python3 -c "import kafka, sys; sys.exit(kafka.__version__ != '$KAFKA_PYTHON')" 2
 CONFLUENT_KAFKA=2.16.1
 python3 -c "import confluent_kafka, sys; sys.exit(confluent_kafka.__version__ != '$CONFLUENT_KAFKA')" 2>/dev/null ||
     python3 -m pip install --quiet "confluent-kafka==$CONFLUENT_KAFKA"
+# aiokafka (asyncio; gzip needs no extra package), the third Python client of the interop
+# tests.
+AIOKAFKA=0.14.0
+python3 -c "import aiokafka, sys; sys.exit(aiokafka.__version__ != '$AIOKAFKA')" 2>/dev/null ||
+    python3 -m pip install --quiet "aiokafka==$AIOKAFKA"
+# kafkajs, the Node.js client of the interop tests, into an npm prefix outside the work tree
+# (tests/interop.rs puts $BROOK_NODE_DIR/node_modules on NODE_PATH; same default there).
+KAFKAJS=2.2.4
+BROOK_NODE_DIR="${BROOK_NODE_DIR:-$HOME/.cache/brook-node}"
+node -e "process.exit(require('$BROOK_NODE_DIR/node_modules/kafkajs/package.json').version === '$KAFKAJS' ? 0 : 1)" 2>/dev/null || {
+    mkdir -p "$BROOK_NODE_DIR"
+    npm install --prefix "$BROOK_NODE_DIR" --save-exact --no-audit --no-fund --silent "kafkajs@$KAFKAJS"
+}

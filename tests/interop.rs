@@ -28,12 +28,40 @@
 //!   negative ones, array counts of 0x7fffffff, unknown APIs and versions, stalled peers) are
 //!   each closed or answered, never left hanging, while kcat produces and consumes; the server
 //!   survives without a panic or a memory spike.
+//! - kafkajs 2.2 (`tests/interop/kafkajs_roundtrip.js`, Node.js): admin describeCluster,
+//!   createTopics with a config (and again), listTopics, fetchTopicMetadata,
+//!   describeConfigs / alterConfigs (values and sources), createPartitions, deleteTopics; an
+//!   idempotent producer (maxInFlightRequests 1) sending keyed records with headers (a key
+//!   repeated), null values and timestamps in six sends, gzip for every other one; a group of
+//!   two consumers (joined before the produce, so none is rebalanced mid-read) committing
+//!   after every batch: every record read once, by its partition's owner, identical and at the
+//!   offset the produce response implies. Then describeGroups (Stable, two members with their
+//!   assignments; Empty once they left), deleteGroups refused with NON_EMPTY_GROUP while they
+//!   run, fetchOffsets equal to the partition ends, setOffsets, listGroups, deleteGroups,
+//!   fetchTopicOffsets(ByTimestamp) and deleteTopicRecords. `brook log dump` shows one batch
+//!   per send and partition, with the send's codec, one producer id, gapless sequences.
+//! - aiokafka (`tests/interop/aiokafka_roundtrip.py`): an idempotent gzip producer with
+//!   acks=all (headers, null values, timestamps); an assigned consumer's beginning_offsets,
+//!   end_offsets, offsets_for_times, seek, seek_to_beginning / seek_to_end and position
+//!   against the producer's offsets; a group consumer with manual commits, rebalanced by a
+//!   second member joining, every record consumed once and identical, the second member
+//!   starting where the commits left each partition; committed() from a member and a fresh
+//!   consumer, and the admin client's list / describe / offsets of the group.
+//! - kafka-python groups (`tests/interop/kafka_python_group.py`): a consumer with manual
+//!   commits reads a third of a topic; after a SIGTERM restart a new consumer of the group
+//!   resumes at the committed offsets and reads exactly the rest; KafkaAdminClient
+//!   list_consumer_groups, describe_consumer_groups (running and empty),
+//!   list_consumer_group_offsets, delete_consumer_groups (then GROUP_ID_NOT_FOUND). A consumer
+//!   that stays up while the broker restarts on its address goes on without a rebalance
+//!   (the group is rebuilt from `__consumer_offsets`) and reads what is produced after.
 //! - Ignored until the broker is fixed: Produce refuses batches with a sound header and CRC
 //!   whose records do not decode (as Kafka's LogValidator does), so consumers never meet them.
 //!
 //! Each test starts its own server on an OS-chosen port with a fresh data directory. A test
 //! whose client is not installed is skipped with a message, except under CI (`CI` set), where
-//! `scripts/setup.sh` has installed the clients and a missing one is a failure.
+//! `scripts/setup.sh` has installed the clients and a missing one is a failure. The Python
+//! clients are pip packages; kafkajs lives in the npm prefix `$BROOK_NODE_DIR` (default
+//! `~/.cache/brook-node`), put on `NODE_PATH`.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
@@ -702,10 +730,20 @@ fn kafka_python_available() -> bool {
 /// Runs a script that prints a one-line JSON summary last; fails the test unless it exits
 /// successfully, and returns the summary.
 fn run_script(server: &Server, args: &[&str], timeout: Duration) -> String {
-    let out = run(Command::new("python3").args(args), b"", timeout, server);
-    expect_success(args[0], &out, server);
+    run_summary(server, Command::new("python3").args(args), args[0], timeout)
+}
+
+/// Runs `cmd`, a client script that prints a one-line JSON summary last; fails the test
+/// unless it exits successfully (within `timeout`), and returns the summary.
+fn run_summary(server: &Server, cmd: &mut Command, what: &str, timeout: Duration) -> String {
+    let started = Instant::now();
+    let out = run(cmd, b"", timeout, server);
+    expect_success(what, &out, server);
     let summary = out.stdout.lines().last().unwrap_or_default().to_string();
-    eprintln!("{} summary: {summary}", args[0]);
+    eprintln!(
+        "{what} ({:.1} s) summary: {summary}",
+        started.elapsed().as_secs_f64()
+    );
     summary
 }
 
@@ -1806,4 +1844,512 @@ fn confluent_kafka_group_rebalances_on_leave_and_resumes_after_kill_9() {
         .unwrap()
         .iter()
         .any(|g| g == "brook-interop-group"));
+}
+
+/// Checks the stored batches of `topic` as written by one idempotent producer from offset 0:
+/// valid CRCs, one producer id (not -1), every batch's base sequence equal to its base offset
+/// (sequences without gaps), and `ends[p]` records in partition `p`. Returns the codec of
+/// each batch, per partition, in log order.
+fn check_idempotent_batches(data: &Path, topic: &str, ends: &[i64]) -> Vec<Vec<String>> {
+    let mut producer_ids = BTreeSet::new();
+    let mut codecs = Vec::new();
+    for (p, &end) in ends.iter().enumerate() {
+        let batches = dump_batches(data, topic, p as i32);
+        let mut records = 0;
+        for batch in &batches {
+            assert_eq!(batch["crcValid"], "true", "{topic}-{p}: {batch:?}");
+            assert_eq!(
+                batch["baseSequence"], batch["baseOffset"],
+                "{topic}-{p}: {batch:?}"
+            );
+            records += batch["count"].parse::<i64>().unwrap();
+            producer_ids.insert(batch["producerId"].parse::<i64>().unwrap());
+        }
+        assert_eq!(records, end, "{topic}-{p}: records in the log");
+        codecs.push(batches.iter().map(|b| b["compression"].clone()).collect());
+    }
+    assert_eq!(
+        producer_ids.len(),
+        1,
+        "{topic}: producer ids {producer_ids:?}"
+    );
+    assert!(
+        *producer_ids.first().unwrap() >= 0,
+        "{topic}: not idempotent ({producer_ids:?})"
+    );
+    codecs
+}
+
+/// The integers of a JSON list field; JSON strings of digits (kafkajs's offsets) count too.
+fn int_list(v: &serde_json::Value, field: &str) -> Vec<i64> {
+    v[field]
+        .as_array()
+        .unwrap_or_else(|| panic!("no list `{field}` in {v}"))
+        .iter()
+        .map(|n| {
+            n.as_i64()
+                .or_else(|| n.as_str().and_then(|s| s.parse().ok()))
+                .unwrap_or_else(|| panic!("`{field}`: {n} in {v}"))
+        })
+        .collect()
+}
+
+/// Two assignments that split `0..partitions` between two members, each getting some.
+fn assert_split(a: &[i64], b: &[i64], partitions: i64, summary: &serde_json::Value) {
+    assert!(
+        !a.is_empty() && !b.is_empty(),
+        "both members got partitions: {summary}"
+    );
+    let mut all: Vec<i64> = a.iter().chain(b).copied().collect();
+    all.sort_unstable();
+    assert_eq!(
+        all,
+        (0..partitions).collect::<Vec<_>>(),
+        "the assignments split the partitions: {summary}"
+    );
+}
+
+/// Where `scripts/setup.sh` installs the Node.js clients: `$BROOK_NODE_DIR`, or else the npm
+/// prefix `~/.cache/brook-node` (outside the work tree).
+fn node_dir() -> std::path::PathBuf {
+    match std::env::var_os("BROOK_NODE_DIR") {
+        Some(dir) => dir.into(),
+        None => Path::new(&std::env::var_os("HOME").unwrap_or_default()).join(".cache/brook-node"),
+    }
+}
+
+/// `node` with the clients of `node_dir()` on its module path.
+fn node() -> Command {
+    let mut cmd = Command::new("node");
+    cmd.env("NODE_PATH", node_dir().join("node_modules"));
+    cmd
+}
+
+fn kafkajs_available() -> bool {
+    client_available(
+        "kafkajs 2.2",
+        node().args([
+            "-e",
+            "process.exit(require('kafkajs/package.json').version.startsWith('2.2.') ? 0 : 1)",
+        ]),
+    )
+}
+
+#[test]
+fn kafkajs_admin_idempotent_gzip_producer_and_a_two_member_group() {
+    if !kafkajs_available() {
+        return;
+    }
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path(), &["group.initial.rebalance.delay.ms=0"]);
+    let script = script("kafkajs_roundtrip.js");
+    let summary = run_summary(
+        &server,
+        node().args([&script, &server.addr, "js"]),
+        "kafkajs_roundtrip.js",
+        Duration::from_secs(40),
+    );
+    let v: serde_json::Value = serde_json::from_str(&summary).unwrap();
+    use serde_json::json;
+    assert_eq!(v["errors"], json!([]), "{summary}");
+    // Admin.
+    assert_eq!(v["brokers"], json!([server.addr]), "{summary}");
+    assert_eq!(v["created"], json!(true), "{summary}");
+    assert_eq!(v["created_again"], json!(false), "{summary}");
+    assert_eq!(v["metadata_partitions"], json!([0, 1, 2]), "{summary}");
+    assert!(v["described_configs"].as_u64().unwrap() >= 10, "{summary}");
+    // Created with retention.ms, then altered; a topic config both times (source 1).
+    assert_eq!(v["retention_created"], json!(["7200000", 1]), "{summary}");
+    assert_eq!(v["retention_altered"], json!(["3600000", 1]), "{summary}");
+    assert_eq!(v["scratch_partitions"], json!([0, 1]), "{summary}");
+    assert_eq!(v["scratch_listed_after_delete"], json!(false), "{summary}");
+
+    // Every record read once, by the member that owned its partition, as it was sent.
+    for field in ["produced", "consumed", "distinct", "identical"] {
+        assert_eq!(v[field], json!(600), "{field}: {summary}");
+    }
+    for field in ["duplicates", "misplaced", "wrong_consumer"] {
+        assert_eq!(v[field], json!(0), "{field}: {summary}");
+    }
+    assert_eq!(v["keys"], json!(40), "{summary}");
+    let ends = int_list(&v, "ends");
+    assert_eq!(ends.iter().sum::<i64>(), 600, "{summary}");
+    assert!(ends.iter().all(|&e| e > 0), "{summary}");
+    let a = int_list(&v["assignments"], "a");
+    let b = int_list(&v["assignments"], "b");
+    assert_split(&a, &b, 3, &v);
+    let owned = |parts: &[i64]| parts.iter().map(|&p| ends[p as usize]).sum::<i64>();
+    assert_eq!(
+        v["consumed_by"],
+        json!({"a": owned(&a), "b": owned(&b)}),
+        "{summary}"
+    );
+
+    // The group as the admin client saw it, running and then empty.
+    let running = &v["running_group"];
+    assert_eq!(running["state"], "Stable", "{summary}");
+    assert_eq!(running["protocol"], "RoundRobinAssigner", "{summary}");
+    assert_eq!(running["members"], 2, "{summary}");
+    let mut assignments = vec![a.clone(), b.clone()];
+    assignments.sort();
+    assert_eq!(running["assignments"], json!(assignments), "{summary}");
+    // NON_EMPTY_GROUP while its members run.
+    assert_eq!(v["delete_running"], json!([68]), "{summary}");
+    assert_eq!(
+        v["empty_group"],
+        json!({"state": "Empty", "members": 0}),
+        "{summary}"
+    );
+    // The commits are the partition ends.
+    assert_eq!(int_list(&v, "committed"), ends, "{summary}");
+    let low_high = |field: &str| -> Vec<(i64, i64)> {
+        v[field]
+            .as_array()
+            .unwrap_or_else(|| panic!("no `{field}`: {summary}"))
+            .iter()
+            .map(|pair| {
+                let n = |i: usize| pair[i].as_str().unwrap().parse::<i64>().unwrap();
+                (n(0), n(1))
+            })
+            .collect()
+    };
+    let zeros_to_ends: Vec<(i64, i64)> = ends.iter().map(|&e| (0, e)).collect();
+    assert_eq!(low_high("topic_offsets"), zeros_to_ends, "{summary}");
+    let by_time = int_list(&v, "offsets_by_time");
+    assert_eq!(
+        by_time,
+        int_list(&v, "expected_by_time"),
+        "ListOffsets by timestamp: {summary}"
+    );
+    assert!(
+        by_time.iter().zip(&ends).all(|(&o, &e)| 0 < o && o < e),
+        "{summary}"
+    );
+    // setOffsets (an OffsetCommit from a member that joins just for it), list and delete.
+    assert_eq!(
+        int_list(&v, "after_set_offsets"),
+        [5, ends[1], ends[2]],
+        "{summary}"
+    );
+    assert_eq!(v["listed"], json!([["js-group", "consumer"]]), "{summary}");
+    assert_eq!(v["deleted"], json!([["js-group", 0]]), "{summary}");
+    assert_eq!(v["listed_after_delete"], json!(0), "{summary}");
+    assert_eq!(
+        int_list(&v, "committed_after_delete"),
+        [-1, -1, -1],
+        "{summary}"
+    );
+    // DeleteRecords moved the start of partition 0.
+    let mut after = zeros_to_ends.clone();
+    after[0].0 = 10;
+    assert_eq!(low_high("after_delete_records"), after, "{summary}");
+
+    // The log: each send became one batch per partition, gzip for every other send, all
+    // from one idempotent producer.
+    let expected: Vec<&str> = v["send_compression"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| if c == "gzip" { "Gzip" } else { "None" })
+        .collect();
+    assert_eq!(
+        expected,
+        ["Gzip", "None", "Gzip", "None", "Gzip", "None"],
+        "{summary}"
+    );
+    for (p, codecs) in check_idempotent_batches(data.path(), "js", &ends)
+        .iter()
+        .enumerate()
+    {
+        assert_eq!(codecs, &expected, "js-{p}: the codecs of its batches");
+    }
+}
+
+fn aiokafka_available() -> bool {
+    client_available(
+        "aiokafka",
+        Command::new("python3").args(["-c", "import aiokafka"]),
+    )
+}
+
+#[test]
+fn aiokafka_idempotent_gzip_positions_and_a_group_rebalanced_by_a_second_member() {
+    if !aiokafka_available() {
+        return;
+    }
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path(), &["group.initial.rebalance.delay.ms=0"]);
+    let summary = run_script(
+        &server,
+        &[&script("aiokafka_roundtrip.py"), &server.addr, "aio"],
+        Duration::from_secs(40),
+    );
+    let v: serde_json::Value = serde_json::from_str(&summary).unwrap();
+    use serde_json::json;
+    assert_eq!(v["errors"], json!([]), "{summary}");
+    assert!(v["described_configs"].as_u64().unwrap() >= 10, "{summary}");
+    assert_eq!(v["cleanup_policy"], "delete", "{summary}");
+    assert_eq!(v["produced"], 1200, "{summary}");
+    let ends = int_list(&v, "ends");
+    assert_eq!(ends.len(), 4, "{summary}");
+    assert_eq!(ends.iter().sum::<i64>(), 1200, "{summary}");
+    assert!(ends.iter().all(|&e| e > 0), "{summary}");
+
+    // The assigned consumer's view matches the producer's offsets.
+    assert_eq!(int_list(&v, "beginning_offsets"), [0; 4], "{summary}");
+    assert_eq!(int_list(&v, "end_offsets"), ends, "{summary}");
+    assert_eq!(int_list(&v, "positions_at_end"), ends, "{summary}");
+    assert_eq!(int_list(&v, "positions_at_beginning"), [0; 4], "{summary}");
+    assert_eq!(v["seek_matched"], 4, "{summary}");
+    assert_eq!(
+        int_list(&v, "offsets_for_times"),
+        int_list(&v, "offsets_for_times_expected"),
+        "{summary}"
+    );
+    assert_eq!(v["offsets_for_times_timestamps_ok"], 4, "{summary}");
+    assert_eq!(
+        v["offsets_for_future_times"],
+        json!([null, null, null, null]),
+        "{summary}"
+    );
+
+    // The group: A alone had all four partitions, B's join took some of them away.
+    let events = v["events"].as_array().unwrap();
+    let has = |e: serde_json::Value| events.contains(&e);
+    assert!(has(json!(["a", "assigned", [0, 1, 2, 3]])), "{summary}");
+    assert!(has(json!(["a", "revoked", [0, 1, 2, 3]])), "{summary}");
+    let a = int_list(&v["assigned"], "a");
+    let b = int_list(&v["assigned"], "b");
+    assert_split(&a, &b, 4, &v);
+    assert!(
+        v["a_before_rebalance"].as_u64().unwrap() >= 300,
+        "{summary}"
+    );
+    assert_eq!(v["consumed"], 1200, "{summary}");
+    assert_eq!(v["identical"], 1200, "{summary}");
+    assert_eq!(v["duplicates"], 0, "{summary}");
+    assert!(
+        v["consumed_by"]["b"].as_u64().unwrap() > 0,
+        "B read nothing: {summary}"
+    );
+    assert_eq!(v["b_resumed_at_commits"], true, "{summary}");
+    // The commits, read back by a member, a fresh consumer and the admin client.
+    for field in ["committed_by_member", "committed_by_fresh", "admin_offsets"] {
+        assert_eq!(int_list(&v, field), ends, "{field}: {summary}");
+    }
+    assert_eq!(v["listed"], json!([["aio-group", "consumer"]]), "{summary}");
+    assert_eq!(
+        v["described_running"],
+        json!([[0, "aio-group", "Stable", "consumer", "roundrobin", 2]]),
+        "{summary}"
+    );
+    assert_eq!(
+        v["described_empty"],
+        json!([[0, "aio-group", "Empty", "consumer", "", 0]]),
+        "{summary}"
+    );
+
+    // Gzip batches from one idempotent producer, sequences without gaps.
+    for (p, codecs) in check_idempotent_batches(data.path(), "aio", &ends)
+        .iter()
+        .enumerate()
+    {
+        assert!(
+            codecs.len() > 1 && codecs.iter().all(|c| c == "Gzip"),
+            "aio-{p}: {codecs:?}"
+        );
+    }
+}
+
+#[test]
+fn kafka_python_group_commits_survive_a_restart_and_admin_deletes_the_group() {
+    if !kafka_python_available() {
+        return;
+    }
+    const MESSAGES: u64 = 900;
+    let data = tempfile::tempdir().unwrap();
+    let settings = ["group.initial.rebalance.delay.ms=0"];
+    let mut server = Server::start(data.path(), &settings);
+    let group = script("kafka_python_group.py");
+    let summary = run_script(
+        &server,
+        &[&group, &server.addr, "kpg", "first"],
+        Duration::from_secs(40),
+    );
+    let first: serde_json::Value = serde_json::from_str(&summary).unwrap();
+    use serde_json::json;
+    assert_eq!(first["errors"], json!([]), "{summary}");
+    let ends = int_list(&first, "ends");
+    assert_eq!(ends.iter().sum::<i64>(), MESSAGES as i64, "{summary}");
+    let consumed = seq_set(&first, "consumed");
+    assert!(consumed.len() as u64 >= MESSAGES / 3, "{summary}");
+    // Every record read was committed (per partition, offsets from 0 without gaps).
+    let committed: Vec<i64> = first["committed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o.as_i64().unwrap_or(0))
+        .collect();
+    assert_eq!(
+        committed.iter().sum::<i64>(),
+        consumed.len() as i64,
+        "{summary}"
+    );
+    assert_eq!(first["running"]["state"], "Stable", "{summary}");
+    assert_eq!(first["running"]["protocol"], "range", "{summary}");
+    assert_eq!(
+        first["running"]["assignments"],
+        json!([[0, 1, 2]]),
+        "{summary}"
+    );
+    assert_eq!(first["empty"]["state"], "Empty", "{summary}");
+    assert_eq!(first["empty"]["assignments"], json!([]), "{summary}");
+
+    // A clean restart on the same data directory: the group and its commits come back.
+    let status = server.terminate();
+    assert!(status.success(), "{status}\n{}", server.stderr());
+    drop(server);
+    let server = Server::start(data.path(), &settings);
+    let left = (MESSAGES as usize - consumed.len()).to_string();
+    let summary = run_script(
+        &server,
+        &[&group, &server.addr, "kpg", "resume", &left],
+        Duration::from_secs(40),
+    );
+    let second: serde_json::Value = serde_json::from_str(&summary).unwrap();
+    assert_eq!(second["errors"], json!([]), "{summary}");
+    let rest = seq_set(&second, "consumed");
+    assert!(
+        rest.is_disjoint(&consumed),
+        "records committed before the restart were read again: {summary}"
+    );
+    let all: BTreeSet<u64> = consumed.union(&rest).copied().collect();
+    assert_eq!(
+        all,
+        (0..MESSAGES).collect(),
+        "every record was consumed: {summary}"
+    );
+    // The new consumer started every partition it read at the offset committed before.
+    let first_offsets = partition_offsets(&second, "first_offsets");
+    for (p, (&c, &e)) in committed.iter().zip(&ends).enumerate() {
+        assert_eq!(
+            first_offsets.get(&(p as i32)).copied(),
+            (c < e).then_some(c),
+            "partition {p}: {summary}"
+        );
+    }
+    assert_eq!(int_list(&second, "committed"), ends, "{summary}");
+    assert_eq!(int_list(&second, "end_offsets"), ends, "{summary}");
+    assert_eq!(
+        second["listed"],
+        json!([["kp-interop-group", "consumer"]]),
+        "{summary}"
+    );
+    assert_eq!(second["running"]["state"], "Stable", "{summary}");
+    assert_eq!(
+        second["running"]["assignments"],
+        json!([[0, 1, 2]]),
+        "{summary}"
+    );
+    assert_eq!(second["empty"]["state"], "Empty", "{summary}");
+    let admin: Vec<i64> = (0..3)
+        .map(|p| partition_offsets(&second, "admin_offsets")[&p])
+        .collect();
+    assert_eq!(admin, ends, "{summary}");
+    // Deleted, then GROUP_ID_NOT_FOUND; gone from the list, no offsets left.
+    assert_eq!(
+        second["deleted"],
+        json!([["kp-interop-group", 0]]),
+        "{summary}"
+    );
+    assert_eq!(
+        second["deleted_again"],
+        json!([["kp-interop-group", 69]]),
+        "{summary}"
+    );
+    assert_eq!(second["listed_after_delete"], json!([]), "{summary}");
+    assert_eq!(second["admin_offsets_after_delete"], json!({}), "{summary}");
+
+    // One consumer (another group) that stays up while the broker restarts on its address.
+    let control = tempfile::tempdir().unwrap();
+    let stdout = control.path().join("live.stdout");
+    let stderr = control.path().join("live.stderr");
+    let addr = server.addr.clone();
+    let mut live = Background(
+        Command::new("python3")
+            .arg(&group)
+            .args([&addr, "kpg", "live"])
+            .arg(control.path())
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&stdout).unwrap())
+            .stderr(std::fs::File::create(&stderr).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let live_failed = |what: &str, server: &Server| -> String {
+        format!(
+            "the live consumer {what}\n--- its stdout:\n{}\n--- its stderr:\n{}\n--- the \
+             server's stderr:\n{}",
+            tail(&std::fs::read_to_string(&stdout).unwrap_or_default()),
+            tail(&std::fs::read_to_string(&stderr).unwrap_or_default()),
+            server.stderr()
+        )
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !control.path().join("ready").exists() {
+        let exited = live.0.try_wait().unwrap();
+        assert!(
+            exited.is_none() && Instant::now() < deadline,
+            "{}",
+            live_failed(&format!("was not ready (exit: {exited:?})"), &server)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut server = server;
+    let status = server.terminate();
+    assert!(status.success(), "{status}\n{}", server.stderr());
+    drop(server);
+    let server = Server::start_on(data.path(), &addr, &settings);
+    std::fs::write(control.path().join("go"), "go\n").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = live.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{}",
+            live_failed("did not finish within 30 s", &server)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(
+        status.success(),
+        "{}",
+        live_failed(&status.to_string(), &server)
+    );
+    let summary = std::fs::read_to_string(&stdout).unwrap();
+    let summary = summary.lines().last().unwrap_or_default();
+    eprintln!("kafka_python_group.py live summary: {summary}");
+    let third: serde_json::Value = serde_json::from_str(summary).unwrap();
+    assert_eq!(third["errors"], json!([]), "{summary}");
+    assert_eq!(third["before"], MESSAGES, "{summary}");
+    assert_eq!(int_list(&third, "committed_before"), ends, "{summary}");
+    assert_eq!(third["go"], true, "{summary}");
+    // Every record once, the 300 produced after the restart included, all committed.
+    assert_eq!(
+        seq_set(&third, "consumed"),
+        (0..MESSAGES + 300).collect(),
+        "{summary}"
+    );
+    let end_offsets = int_list(&third, "end_offsets");
+    assert_eq!(end_offsets.iter().sum::<i64>(), 1200, "{summary}");
+    assert_eq!(int_list(&third, "committed"), end_offsets, "{summary}");
+    // The broker rebuilt the group from __consumer_offsets: the member's heartbeats went on
+    // being accepted, so it was assigned its partitions once.
+    assert_eq!(
+        third["events"],
+        json!([["revoked", []], ["assigned", [0, 1, 2]]]),
+        "{summary}"
+    );
 }

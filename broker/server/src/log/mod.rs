@@ -875,7 +875,21 @@ impl Log {
         max_offset: i64,
         buf: &mut Vec<u8>,
     ) -> Result<std::ops::Range<usize>, LogError> {
-        let (segments, end) = {
+        self.read_into_at(offset, max_bytes, max_offset, buf, 0)
+    }
+
+    /// Like [`read_into`](Self::read_into), but writes from `buf[at]` on, leaving
+    /// `buf[..at]` alone, so that one buffer can collect the batches of several reads (a
+    /// Fetch of many partitions). Bytes past `at` outside the returned range are scratch.
+    pub fn read_into_at(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        max_offset: i64,
+        buf: &mut Vec<u8>,
+        at: usize,
+    ) -> Result<std::ops::Range<usize>, LogError> {
+        let (mut seg, end) = {
             let st = self.state();
             if offset < st.log_start_offset || offset > st.log_end_offset {
                 return Err(LogError::OffsetOutOfRange {
@@ -884,19 +898,33 @@ impl Log {
                     log_end: st.log_end_offset,
                 });
             }
-            (st.segments_from(offset), st.log_end_offset)
+            let seg = st
+                .segments
+                .range(..=offset)
+                .next_back()
+                .or_else(|| st.segments.iter().next())
+                .map(|(_, s)| s.clone());
+            (seg, st.log_end_offset)
         };
         let max_offset = max_offset.min(end);
-        for seg in segments {
-            if seg.base_offset >= max_offset {
+        // Segment by segment (the lock is not held while reading): usually the first one
+        // has the batch; the next one only if `offset` is the end of the first.
+        while let Some(s) = seg {
+            if s.base_offset >= max_offset {
                 break;
             }
-            let range = seg.read_into(offset, max_bytes, max_offset, buf)?;
+            let range = s.read_into(offset, max_bytes, max_offset, buf, at)?;
             if !range.is_empty() {
                 return Ok(range);
             }
+            seg = self
+                .state()
+                .segments
+                .range(s.base_offset + 1..)
+                .next()
+                .map(|(_, s)| s.clone());
         }
-        Ok(0..0)
+        Ok(at..at)
     }
 
     /// Every batch from the log start offset to the log end offset (as of the call), as

@@ -550,19 +550,21 @@ impl Segment {
         Ok(found)
     }
 
-    /// Reads whole batches into `buf`, starting with the one that holds `offset` (or the
-    /// first after it), up to `max_bytes` (the first batch is returned whole even if
-    /// larger), stopping before any batch whose base offset is `>= max_offset`. Returns the
-    /// range of `buf` holding them (empty if no batch qualifies).
+    /// Reads whole batches into `buf` from index `at` on, starting with the one that holds
+    /// `offset` (or the first after it), up to `max_bytes` (the first batch is returned
+    /// whole even if larger), stopping before any batch whose base offset is
+    /// `>= max_offset`. Returns the range of `buf` holding them (empty if no batch
+    /// qualifies); bytes of `buf` past `at` outside that range are scratch.
     ///
-    /// `buf` is scratch space the caller may reuse across reads: it is only grown (and only
-    /// the growth is zero-filled), so steady-state reads cost one `pread` and no allocation.
+    /// `buf` is space the caller may reuse across reads: it is only grown (and only the
+    /// growth is zero-filled), so steady-state reads cost one `pread` and no allocation.
     pub fn read_into(
         &self,
         offset: i64,
         max_bytes: usize,
         max_offset: i64,
         buf: &mut Vec<u8>,
+        at: usize,
     ) -> Result<Range<usize>, LogError> {
         let (size, hint) = {
             let st = self.read_state();
@@ -570,18 +572,19 @@ impl Segment {
             (st.size, u64::from(pos))
         };
         if hint >= size {
-            return Ok(0..0);
+            return Ok(at..at);
         }
         // Usually the index points right at the batch: read from there and find the batch
         // inside the buffer.
         let mut len = self.fill(
             buf,
+            at,
             hint,
             (size - hint).min(max_bytes.max(BATCH_HEADER_LEN) as u64) as usize,
         )?;
         let mut start = 0usize;
         let first = loop {
-            match BatchHeader::parse(&buf[start..len]) {
+            match BatchHeader::parse(&buf[at + start..at + len]) {
                 Ok(h) if h.last_offset() >= offset => break Some(h),
                 Ok(h) if start + h.total_len() + BATCH_HEADER_LEN <= len => start += h.total_len(),
                 _ => break None,
@@ -594,22 +597,22 @@ impl Segment {
                 // `max_bytes`): step over headers, then read from the batch itself.
                 let from = hint + start as u64;
                 let Some((pos, h)) = self.locate(offset, size, from)? else {
-                    return Ok(0..0);
+                    return Ok(at..at);
                 };
                 start = 0;
                 let want = (size - pos).min(max_bytes.max(h.total_len()) as u64) as usize;
-                len = self.fill(buf, pos, want)?;
+                len = self.fill(buf, at, pos, want)?;
                 h
             }
         };
         if first.base_offset >= max_offset {
-            return Ok(start..start);
+            return Ok(at + start..at + start);
         }
         // Keep whole batches below max_offset, within max_bytes of the start.
         let limit = len.min(start + max_bytes.max(first.total_len()));
         let mut end = start;
         while end + BATCH_HEADER_LEN <= limit {
-            let Ok(h) = BatchHeader::parse(&buf[end..limit]) else {
+            let Ok(h) = BatchHeader::parse(&buf[at + end..at + limit]) else {
                 break;
             };
             if h.base_offset >= max_offset || end + h.total_len() > limit {
@@ -617,16 +620,26 @@ impl Segment {
             }
             end += h.total_len();
         }
-        Ok(start..end)
+        Ok(at + start..at + end)
     }
 
-    /// Reads `len` bytes at `position` into the front of `buf`, growing it if needed.
-    fn fill(&self, buf: &mut Vec<u8>, position: u64, len: usize) -> Result<usize, LogError> {
-        if buf.len() < len {
-            buf.resize(len, 0);
+    /// Reads `len` bytes at file `position` into `buf[at..at + len]`, growing `buf` if
+    /// needed.
+    fn fill(
+        &self,
+        buf: &mut Vec<u8>,
+        at: usize,
+        position: u64,
+        len: usize,
+    ) -> Result<usize, LogError> {
+        if buf.len() < at + len {
+            // Exactly: the caller bounds what it asks for, and a doubled capacity would be
+            // memory that nothing uses.
+            buf.reserve_exact(at + len - buf.len());
+            buf.resize(at + len, 0);
         }
         self.file
-            .read_exact_at(&mut buf[..len], position)
+            .read_exact_at(&mut buf[at..at + len], position)
             .map_err(self.io_err("log"))?;
         Ok(len)
     }

@@ -180,6 +180,52 @@ fn read_respects_byte_limit_and_upper_bound_with_whole_batches() {
 }
 
 #[test]
+fn reads_into_one_buffer_at_a_position_leave_what_is_before_it_alone() {
+    // Two logs (a fetch of two partitions), small segments so reads cross them.
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let clock = ManualClock::new(0);
+    let logs: Vec<Log> = dirs
+        .iter()
+        .map(|d| open(d.path(), small_config(), &clock))
+        .collect();
+    for (i, log) in logs.iter().enumerate() {
+        for n in 0..80 {
+            log.append(&mut value_batch(1 + (n + i) % 3, 50, n as i64))
+                .unwrap();
+        }
+        assert!(log.segment_count() > 2);
+    }
+    let mut buf = Vec::new();
+    for (o0, o1, max) in [
+        (0, 0, 1 << 20),
+        (5, 17, 300),
+        (40, 2, 1),
+        (61, 0, 700),
+        (150, 90, 5000),
+    ] {
+        let first = logs[0]
+            .read_into_at(o0, max, i64::MAX, &mut buf, 0)
+            .unwrap();
+        let before = buf[..first.end].to_vec();
+        let second = logs[1]
+            .read_into_at(o1, max, i64::MAX, &mut buf, first.end)
+            .unwrap();
+        assert!(second.start >= first.end);
+        assert_eq!(&buf[..first.end], &before[..], "untouched before `at`");
+        assert_eq!(&buf[first], &logs[0].read(o0, max).unwrap()[..]);
+        assert_eq!(&buf[second], &logs[1].read(o1, max).unwrap()[..]);
+    }
+    // At the log end: an empty range at the position asked for.
+    let end = logs[0].log_end_offset();
+    assert_eq!(
+        logs[0]
+            .read_into_at(end, 100, i64::MAX, &mut buf, 7)
+            .unwrap(),
+        7..7
+    );
+}
+
+#[test]
 fn bad_batches_are_rejected_with_the_reason_and_change_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let clock = ManualClock::new(0);

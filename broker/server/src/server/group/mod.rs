@@ -577,15 +577,22 @@ impl GroupCoordinator {
         }
         group.state = GroupState::CompletingRebalance;
         group.sync_deadline = Some(now + group.max_rebalance_timeout());
+        for m in group.members.values_mut() {
+            m.assignment = Bytes::new();
+            m.session_deadline = now + m.session_timeout;
+        }
+        // The new generation is written before anyone hears of it, so a restart never hands
+        // out a generation twice; loaded without assignments, it rebalances again.
+        self.persist_group_quietly(group);
         let ids: Vec<String> = group.members.keys().cloned().collect();
         for id in ids {
             let response = group.join_response(&id);
-            if let Some(m) = group.members.get_mut(&id) {
-                m.assignment = Bytes::new();
-                m.session_deadline = now + m.session_timeout;
-                if let Some(tx) = m.join_waiter.take() {
-                    let _ = tx.send(response);
-                }
+            if let Some(tx) = group
+                .members
+                .get_mut(&id)
+                .and_then(|m| m.join_waiter.take())
+            {
+                let _ = tx.send(response);
             }
         }
     }

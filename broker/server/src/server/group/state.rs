@@ -282,7 +282,8 @@ impl Group {
     }
 
     /// A group as loaded from its GroupMetadata record: Stable with its members (whose
-    /// sessions start now) if it had any, else Empty.
+    /// sessions start now) if it had any and they had their assignments, PreparingRebalance
+    /// if the record is of a join whose assignment never came, else Empty.
     pub fn from_record(id: &str, r: GroupRecord, now: Instant) -> Group {
         let mut g = Group::new(id, r.current_state_timestamp);
         g.protocol_type = (!r.protocol_type.is_empty()).then_some(r.protocol_type);
@@ -315,6 +316,12 @@ impl Group {
         }
         g.state = if g.members.is_empty() {
             GroupState::Empty
+        } else if g.members.values().all(|m| m.assignment.is_empty()) {
+            // Written when a join completed, before the leader's assignment: the members
+            // rejoin (their heartbeats say so) within the rebalance timeout.
+            let timeout = g.max_rebalance_timeout();
+            g.rebalance_deadline = Some(now + timeout);
+            GroupState::PreparingRebalance
         } else {
             GroupState::Stable
         };

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use brook_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
 use brook_protocol::messages::{ProduceRequest, ProduceResponse, RequestBody};
 use brook_protocol::record::TimestampType;
+use bytes::BytesMut;
 
 use crate::server::{Broker, ErrorCode};
 
@@ -55,7 +56,12 @@ pub fn handle(broker: &Broker, req: ProduceRequest) -> ProduceResponse {
                         r.error_message = Some("no records".into());
                         return r;
                     };
-                    let mut records = records.to_vec();
+                    // The decoder copied the records out of the frame into a buffer of
+                    // their own: append in that buffer (offsets are written in place)
+                    // rather than copying it again.
+                    let mut records = records
+                        .try_into_mut()
+                        .unwrap_or_else(|shared| BytesMut::from(&shared[..]));
                     match log.append(&mut records) {
                         Ok(info) => {
                             // One replica: everything appended is committed. A duplicate
