@@ -1691,8 +1691,6 @@ fn raw_produce(addr: &str, topic: &str, records: &[u8]) -> i16 {
 }
 
 #[test]
-#[ignore = "broker bug: batches whose records do not decode are appended (only compacted \
-            topics decode records), and consumers then stop at them"]
 fn produce_refuses_batches_whose_records_do_not_decode() {
     if !kcat_available() {
         return;

@@ -450,3 +450,70 @@ async fn delete_records_and_offset_for_leader_epoch() {
         );
     }
 }
+
+/// `acks=all` needs `min.insync.replicas` in-sync replicas (this node is the one), and no
+/// client may write to `__consumer_offsets`; acks=1 is unaffected.
+#[tokio::test]
+async fn min_insync_replicas_and_internal_topics_refuse_produce() {
+    let b = start(BrokerConfig::default()).await;
+    let mut s = TcpStream::connect(b.addr).await.unwrap();
+    b.broker
+        .topics
+        .create(
+            "guarded",
+            1,
+            -1,
+            &[("min.insync.replicas".into(), Some("2".into()))],
+            1,
+            false,
+        )
+        .unwrap();
+    b.broker.groups.offsets_topic().unwrap();
+    let produce = |topic: &str, acks: i16| {
+        let mut builder = BatchBuilder::new(Compression::None, 1000);
+        builder.append(1000, Some(b"k"), Some(b"v"), &[]);
+        ProduceRequest {
+            acks,
+            timeout_ms: 1000,
+            topic_data: vec![TopicProduceData {
+                name: topic.into(),
+                partition_data: vec![PartitionProduceData {
+                    index: 0,
+                    records: Some(builder.build(0).into()),
+                }],
+            }],
+            ..Default::default()
+        }
+    };
+    async fn code(s: &mut TcpStream, req: ProduceRequest) -> i16 {
+        let r = call(s, 0, 9, |out| req.encode(9, out).unwrap()).await;
+        let resp = ProduceResponse::decode(&mut body_of(&r, 0, 9), 9).unwrap();
+        resp.responses[0].partition_responses[0].error_code
+    }
+    assert_eq!(
+        code(&mut s, produce("guarded", -1)).await,
+        19,
+        "NOT_ENOUGH_REPLICAS"
+    );
+    assert_eq!(code(&mut s, produce("guarded", 1)).await, 0);
+    assert_eq!(
+        code(&mut s, produce("__consumer_offsets", 1)).await,
+        17,
+        "INVALID_TOPIC_EXCEPTION"
+    );
+    let log = b.broker.topics.log("guarded", 0).unwrap();
+    assert_eq!(
+        log.log_end_offset(),
+        1,
+        "only the acks=1 batch was appended"
+    );
+    let configs = b
+        .broker
+        .topics
+        .effective_configs(&b.broker.topics.get("guarded").unwrap().configs);
+    let isr = configs
+        .iter()
+        .find(|c| c.name == "min.insync.replicas")
+        .unwrap();
+    assert_eq!(isr.value, "2");
+}

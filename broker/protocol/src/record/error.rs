@@ -43,6 +43,9 @@ pub enum RecordError {
     /// Bytes remain after the last record (or after the batch, for a whole-batch decode).
     #[error("{remaining} unexpected trailing bytes")]
     TrailingBytes { remaining: usize },
+    /// A record's offset delta is not its position in the batch.
+    #[error("record {expected} has offset delta {actual}")]
+    OffsetDeltaMismatch { expected: i64, actual: i32 },
     /// A record's length is negative, or does not match the bytes its fields occupy.
     #[error("invalid record length")]
     BadRecordLength,

@@ -26,7 +26,8 @@
 //!
 //! What is here: [`BatchHeader`] and whole-batch operations on bytes ([`verify_crc`],
 //! [`BatchIter`]) for the broker's hot path, which stores batches as sent; [`RecordBatch`]
-//! to decode and encode every record (validation, compaction, consumers);
+//! to decode and encode every record (compaction, consumers); [`check_records`] to
+//! validate the records of a batch without building them (the broker's append);
 //! [`BatchBuilder`] for producers; [`ControlRecord`] for transaction markers; and the
 //! codecs in [`compression`].
 //!
@@ -36,6 +37,7 @@
 
 mod batch;
 mod builder;
+mod check;
 pub mod compression;
 mod control;
 mod error;
@@ -46,6 +48,7 @@ pub mod varint;
 
 pub use batch::{Header, Record, RecordBatch};
 pub use builder::BatchBuilder;
+pub use check::{check_records, RecordsSummary};
 pub use control::{ControlRecord, ControlRecordType};
 pub use error::RecordError;
 pub use header::{

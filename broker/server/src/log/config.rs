@@ -124,6 +124,9 @@ pub struct LogConfig {
     /// `message.timestamp.type`: `CreateTime` (the default) keeps producers' timestamps;
     /// `LogAppendTime` stamps each batch with the broker's time on append.
     pub message_timestamp_type: TimestampType,
+    /// `min.insync.replicas`: an `acks=all` produce needs this many in-sync replicas, or it
+    /// is refused with NOT_ENOUGH_REPLICAS. One node is one replica. Default 1.
+    pub min_insync_replicas: i32,
 }
 
 impl Default for LogConfig {
@@ -142,6 +145,7 @@ impl Default for LogConfig {
             flush_messages: i64::MAX,
             flush_ms: i64::MAX,
             message_timestamp_type: TimestampType::CreateTime,
+            min_insync_replicas: 1,
         }
     }
 }
@@ -161,6 +165,7 @@ pub const LOG_CONFIG_KEYS: &[&str] = &[
     "flush.messages",
     "flush.ms",
     "message.timestamp.type",
+    "min.insync.replicas",
 ];
 
 impl LogConfig {
@@ -214,6 +219,7 @@ impl LogConfig {
             "max.message.bytes" => self.max_message_bytes = int32(key, value, 0)? as u64,
             "flush.messages" => self.flush_messages = int(key, value, 1)?,
             "flush.ms" => self.flush_ms = int(key, value, 0)?,
+            "min.insync.replicas" => self.min_insync_replicas = int32(key, value, 1)? as i32,
             "message.timestamp.type" => {
                 self.message_timestamp_type = match value.trim() {
                     "CreateTime" => TimestampType::CreateTime,
@@ -270,6 +276,7 @@ impl LogConfig {
         m.insert("max.message.bytes", self.max_message_bytes.to_string());
         m.insert("flush.messages", self.flush_messages.to_string());
         m.insert("flush.ms", self.flush_ms.to_string());
+        m.insert("min.insync.replicas", self.min_insync_replicas.to_string());
         m.insert(
             "message.timestamp.type",
             match self.message_timestamp_type {
@@ -299,6 +306,7 @@ pub fn topic_key_for_broker_key(broker_key: &str) -> Option<&'static str> {
         "log.flush.interval.messages" => "flush.messages",
         "log.flush.interval.ms" => "flush.ms",
         "log.message.timestamp.type" => "message.timestamp.type",
+        "min.insync.replicas" => "min.insync.replicas",
         _ => return None,
     })
 }

@@ -3,7 +3,9 @@
 //!
 //! - **Append** ([`Log::append`]) validates each batch's header, magic, lengths and CRC32C,
 //!   writes the next offset into its `baseOffset` field (which the CRC does not cover) and
-//!   appends the bytes. Nothing is decoded unless the log is compacted (keys are checked).
+//!   appends the bytes. Records are checked without being built
+//!   ([`check_records`]: they parse, fill the batch, match its count and offset deltas;
+//!   a compacted log also needs keys), so no batch a consumer cannot read gets in.
 //! - **Read** ([`Log::read`]) returns whole batches, as stored, from the batch holding the
 //!   requested offset; [`Log::offset_for_timestamp`] finds the first record at or after a
 //!   time.
@@ -42,8 +44,8 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuar
 use std::thread::JoinHandle;
 
 use brook_protocol::record::{
-    set_base_offset, set_max_timestamp, verify_crc, BatchHeader, RecordBatch, RecordError,
-    TimestampType,
+    check_records, set_base_offset, set_max_timestamp, verify_crc, BatchHeader, RecordBatch,
+    RecordError, TimestampType,
 };
 use bytes::Bytes;
 
@@ -544,10 +546,13 @@ impl Log {
                 });
             }
             let bytes = &rest[..len];
-            verify_crc(bytes).map_err(|source| LogError::InvalidBatch {
-                position: pos,
-                source,
-            })?;
+            if h.is_control() {
+                // Other batches have their CRC checked with their records, below.
+                verify_crc(bytes).map_err(|source| LogError::InvalidBatch {
+                    position: pos,
+                    source,
+                })?;
+            }
             h.compression().map_err(|source| LogError::InvalidBatch {
                 position: pos,
                 source,
@@ -567,15 +572,22 @@ impl Log {
                     ),
                 });
             }
-            if config.cleanup_policy.compact && !h.is_control() {
-                let batch =
-                    RecordBatch::decode(bytes, cleaner::MAX_UNCOMPRESSED).map_err(|source| {
-                        LogError::InvalidBatch {
+            if !h.is_control() {
+                // Every record must parse, as Kafka's LogValidator insists: a batch that does
+                // not would stop every consumer that reaches it.
+                let summary = check_records(bytes, cleaner::MAX_UNCOMPRESSED).map_err(
+                    |source| match source {
+                        RecordError::OffsetDeltaMismatch { .. } => LogError::InvalidRecords {
+                            position: pos,
+                            reason: source.to_string(),
+                        },
+                        source => LogError::InvalidBatch {
                             position: pos,
                             source,
-                        }
-                    })?;
-                if batch.records.iter().any(|r| r.key.is_none()) {
+                        },
+                    },
+                )?;
+                if config.cleanup_policy.compact && !summary.all_keyed {
                     return Err(LogError::MissingKey { position: pos });
                 }
             }

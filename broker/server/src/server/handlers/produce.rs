@@ -1,6 +1,8 @@
 //! Produce (key 0): append each partition's record batches to its log. On one node the
 //! high watermark follows the log end, so `acks=1` and `acks=all` are answered once the
-//! append is done (in the page cache, fsynced per `flush.*`, as Kafka does).
+//! append is done (in the page cache, fsynced per `flush.*`, as Kafka does). With one
+//! replica in sync, `acks=all` to a topic whose `min.insync.replicas` is above 1 is refused
+//! with NOT_ENOUGH_REPLICAS, and nothing is appended. Internal topics take no produce.
 
 use std::sync::Arc;
 
@@ -9,10 +11,15 @@ use brook_protocol::messages::{ProduceRequest, ProduceResponse, RequestBody};
 use brook_protocol::record::TimestampType;
 use bytes::BytesMut;
 
+use crate::server::topics::is_internal;
 use crate::server::{Broker, ErrorCode};
 
+/// The in-sync replicas of every partition: this node.
+const IN_SYNC_REPLICAS: i32 = 1;
+
 pub fn handle(broker: &Broker, req: ProduceRequest) -> ProduceResponse {
-    let acks_ok = (-1..=1).contains(&req.acks);
+    let acks = req.acks;
+    let acks_ok = (-1..=1).contains(&acks);
     let mut appended = false;
     let responses = req
         .topic_data
@@ -47,10 +54,23 @@ pub fn handle(broker: &Broker, req: ProduceRequest) -> ProduceResponse {
                         r.error_code = ErrorCode::InvalidRequiredAcks.code();
                         return r;
                     }
+                    if is_internal(&topic.name) {
+                        r.error_code = ErrorCode::InvalidTopicException.code();
+                        r.error_message = Some(format!("`{}` is an internal topic", topic.name));
+                        return r;
+                    }
                     let Some(log) = broker.topics.log(&topic.name, p.index) else {
                         r.error_code = ErrorCode::UnknownTopicOrPartition.code();
                         return r;
                     };
+                    let min_isr = log.config().min_insync_replicas;
+                    if acks == -1 && min_isr > IN_SYNC_REPLICAS {
+                        r.error_code = ErrorCode::NotEnoughReplicas.code();
+                        r.error_message = Some(format!(
+                            "min.insync.replicas is {min_isr}; this node is the only replica"
+                        ));
+                        return r;
+                    }
                     let Some(records) = p.records else {
                         r.error_code = ErrorCode::InvalidRecord.code();
                         r.error_message = Some("no records".into());
