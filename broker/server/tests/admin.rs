@@ -226,3 +226,39 @@ async fn topics_are_created_configured_grown_and_deleted() {
     );
     assert!(describe(&mut s, "audit").await.results[0].error_code == 3);
 }
+
+/// The broker resource (type 4): settings from the config are STATIC_BROKER_CONFIG (4),
+/// the rest Kafka's DEFAULT_CONFIG (5).
+#[tokio::test]
+async fn broker_configs_report_where_they_come_from() {
+    let mut config = BrokerConfig::default();
+    config.set("num.partitions", "3").unwrap();
+    let b = start(config).await;
+    let mut s = TcpStream::connect(b.addr).await.unwrap();
+    let r = call(&mut s, 32, 4, |out| {
+        DescribeConfigsRequest {
+            resources: vec![DescribeConfigsResource {
+                resource_type: 4,
+                resource_name: "1".into(),
+                configuration_keys: None,
+            }],
+            include_synonyms: false,
+            include_documentation: false,
+        }
+        .encode(4, out)
+        .unwrap()
+    })
+    .await;
+    let d = DescribeConfigsResponse::decode(&mut body_of(&r, 32, 4), 4).unwrap();
+    assert_eq!(d.results[0].error_code, 0);
+    assert_eq!(value_of(&d, "num.partitions"), ("3".into(), 4));
+    assert_eq!(
+        value_of(&d, "auto.create.topics.enable"),
+        ("true".into(), 5)
+    );
+    assert_eq!(
+        value_of(&d, "group.initial.rebalance.delay.ms"),
+        ("3000".into(), 5)
+    );
+    b.stop();
+}

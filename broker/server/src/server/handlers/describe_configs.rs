@@ -8,6 +8,7 @@ use brook_protocol::messages::describe_configs_response::{
 };
 use brook_protocol::messages::{DescribeConfigsRequest, DescribeConfigsResponse};
 
+use crate::server::config::BrokerConfig;
 use crate::server::topics::ConfigSource;
 use crate::server::{Broker, ErrorCode};
 
@@ -117,9 +118,27 @@ pub fn handle(
     }
 }
 
-/// The broker's settings as DescribeConfigs lists them (all static: set at start).
+/// The broker's settings as DescribeConfigs lists them: all set at start, so each is
+/// either Kafka's default (source DEFAULT_CONFIG) or from the config file and flags
+/// (STATIC_BROKER_CONFIG).
 fn broker_entries(broker: &Broker) -> Vec<(String, String, ConfigSource)> {
-    let c = &broker.config;
+    let defaults = broker_map(&BrokerConfig::default());
+    broker_map(&broker.config)
+        .into_iter()
+        .map(|(k, v)| {
+            let source = if defaults.get(&k) == Some(&v) {
+                ConfigSource::Default
+            } else {
+                ConfigSource::StaticBroker
+            };
+            (k, v, source)
+        })
+        .collect()
+}
+
+fn broker_map(c: &BrokerConfig) -> BTreeMap<String, String> {
+    let ms = |d: std::time::Duration| d.as_millis().to_string();
+    let g = &c.groups;
     let mut m: BTreeMap<String, String> = BTreeMap::new();
     m.insert("node.id".into(), c.node_id.to_string());
     m.insert("num.partitions".into(), c.num_partitions.to_string());
@@ -131,15 +150,35 @@ fn broker_entries(broker: &Broker) -> Vec<(String, String, ConfigSource)> {
         "socket.request.max.bytes".into(),
         c.max_request_bytes.to_string(),
     );
-    m.insert(
-        "connections.max.idle.ms".into(),
-        c.idle_timeout.as_millis().to_string(),
-    );
+    m.insert("connections.max.idle.ms".into(), ms(c.idle_timeout));
     m.insert(
         "log.retention.check.interval.ms".into(),
-        c.maintenance_interval.as_millis().to_string(),
+        ms(c.maintenance_interval),
     );
-    m.into_iter()
-        .map(|(k, v)| (k, v, ConfigSource::StaticBroker))
-        .collect()
+    m.insert(
+        "group.initial.rebalance.delay.ms".into(),
+        ms(g.initial_rebalance_delay),
+    );
+    m.insert(
+        "group.min.session.timeout.ms".into(),
+        ms(g.min_session_timeout),
+    );
+    m.insert(
+        "group.max.session.timeout.ms".into(),
+        ms(g.max_session_timeout),
+    );
+    m.insert(
+        "offsets.topic.num.partitions".into(),
+        g.offsets_partitions.to_string(),
+    );
+    m.insert("offsets.retention.ms".into(), ms(g.offsets_retention));
+    m.insert(
+        "offsets.retention.check.interval.ms".into(),
+        ms(g.offsets_retention_check),
+    );
+    m.insert(
+        "offset.metadata.max.bytes".into(),
+        g.offset_metadata_max_bytes.to_string(),
+    );
+    m
 }
