@@ -2,12 +2,16 @@
 //! answers requests with the handlers in [`handlers`], one file per API. What it serves is
 //! listed in [`handlers::SUPPORTED`], from which ApiVersions is derived.
 //!
-//! Each connection reads length-prefixed frames (capped at `socket.request.max.bytes`,
-//! buffered as they arrive, never allocated from the length alone) and answers in request
-//! order. Requests are handled on tokio's blocking pool, because appends and reads do file
-//! I/O; the I/O runtime only moves bytes. A connection that sends a frame that cannot be
-//! decoded, an unknown API or an unsupported version (other than ApiVersions) is closed, as
-//! Kafka does; other connections are not affected.
+//! Each connection is a pipeline (`connection.rs`): a reader decodes length-prefixed frames
+//! (capped at `socket.request.max.bytes`, buffered as they arrive, never allocated from the
+//! length alone) up to 16 requests ahead, the requests execute one at a time in arrival
+//! order (a producer's batches must be appended in the order sent), and a writer sends the
+//! responses in that order while the next request runs. Handlers that touch files run on
+//! tokio's blocking pool; the I/O runtime only moves bytes. JoinGroup and SyncGroup wait
+//! for other members on the async side ([`group`]). A connection that sends a frame that
+//! cannot be decoded, an unknown API or an unsupported version (other than ApiVersions) is
+//! closed once the requests before it are answered, as Kafka does; other connections are
+//! not affected.
 
 pub mod config;
 mod connection;
