@@ -165,6 +165,30 @@ pub struct RecordBatch {
     pub records: Vec<Record>,
 }
 
+/// Checks that `batch` is exactly one batch with a valid CRC, codec and record count;
+/// returns its header and codec.
+pub(crate) fn whole_batch(batch: &[u8]) -> Result<(BatchHeader, Compression), RecordError> {
+    let header = BatchHeader::parse(batch)?;
+    let total = header.total_len();
+    if batch.len() < total {
+        return Err(RecordError::Truncated {
+            needed: total,
+            available: batch.len(),
+        });
+    }
+    if batch.len() > total {
+        return Err(RecordError::TrailingBytes {
+            remaining: batch.len() - total,
+        });
+    }
+    verify_crc(batch)?;
+    let compression = header.compression()?;
+    if header.records_count < 0 {
+        return Err(RecordError::BadRecordCount(header.records_count));
+    }
+    Ok((header, compression))
+}
+
 impl RecordBatch {
     /// Decodes one whole batch: parses the header, checks the CRC, decompresses the records
     /// producing at most `max_uncompressed` bytes, and decodes every record.
@@ -174,24 +198,7 @@ impl RecordBatch {
     /// `max_uncompressed` (plus codec buffers of constant size, see
     /// [`compression`](super::compression)).
     pub fn decode(batch: &[u8], max_uncompressed: usize) -> Result<RecordBatch, RecordError> {
-        let header = BatchHeader::parse(batch)?;
-        let total = header.total_len();
-        if batch.len() < total {
-            return Err(RecordError::Truncated {
-                needed: total,
-                available: batch.len(),
-            });
-        }
-        if batch.len() > total {
-            return Err(RecordError::TrailingBytes {
-                remaining: batch.len() - total,
-            });
-        }
-        verify_crc(batch)?;
-        let compression = header.compression()?;
-        if header.records_count < 0 {
-            return Err(RecordError::BadRecordCount(header.records_count));
-        }
+        let (header, compression) = whole_batch(batch)?;
         let payload = &batch[BATCH_HEADER_LEN..];
         let data = match compression {
             Compression::None => Bytes::copy_from_slice(payload),

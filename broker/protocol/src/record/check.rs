@@ -4,10 +4,11 @@
 //! refuses the same batches). Nothing is allocated per record; a compressed batch is
 //! decompressed once, up to a caller-given limit.
 
+use super::batch::whole_batch;
 use super::compression::decompress;
-use super::header::{verify_crc, BATCH_HEADER_LEN};
+use super::header::BATCH_HEADER_LEN;
 use super::varint::{read_varint, read_varlong};
-use super::{BatchHeader, Compression, RecordError};
+use super::{Compression, RecordError};
 
 /// What [`check_records`] learned about the records of a valid batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,22 +21,9 @@ pub struct RecordsSummary {
 
 /// Checks one whole batch (`header.total_len()` bytes, CRC included).
 pub fn check_records(batch: &[u8], max_uncompressed: usize) -> Result<RecordsSummary, RecordError> {
-    let header = BatchHeader::parse(batch)?;
-    let total = header.total_len();
-    if batch.len() < total {
-        return Err(RecordError::Truncated {
-            needed: total,
-            available: batch.len(),
-        });
-    }
-    if batch.len() > total {
-        return Err(RecordError::TrailingBytes {
-            remaining: batch.len() - total,
-        });
-    }
-    verify_crc(batch)?;
+    let (header, compression) = whole_batch(batch)?;
     let payload = &batch[BATCH_HEADER_LEN..];
-    match header.compression()? {
+    match compression {
         Compression::None => walk(payload, header.records_count),
         codec => walk(
             &decompress(codec, payload, max_uncompressed)?,
