@@ -517,3 +517,53 @@ async fn min_insync_replicas_and_internal_topics_refuse_produce() {
         .unwrap();
     assert_eq!(isr.value, "2");
 }
+
+/// A record refused on its own (no key for a compacted topic) is named in the response's
+/// `record_errors` (Produce v8+), and nothing of its batch is appended.
+#[tokio::test]
+async fn produce_names_the_refused_record() {
+    let b = start(BrokerConfig::default()).await;
+    let mut s = TcpStream::connect(b.addr).await.unwrap();
+    b.broker
+        .topics
+        .create(
+            "compacted",
+            1,
+            -1,
+            &[("cleanup.policy".into(), Some("compact".into()))],
+            1,
+            false,
+        )
+        .unwrap();
+    let mut builder = BatchBuilder::new(Compression::Gzip, 1000);
+    builder.append(1000, Some(b"k1"), Some(b"v"), &[]);
+    builder.append(1001, None, Some(b"keyless"), &[]);
+    builder.append(1002, Some(b"k3"), Some(b"v"), &[]);
+    let req = ProduceRequest {
+        acks: -1,
+        timeout_ms: 1000,
+        topic_data: vec![TopicProduceData {
+            name: "compacted".into(),
+            partition_data: vec![PartitionProduceData {
+                index: 0,
+                records: Some(builder.build(0).into()),
+            }],
+        }],
+        ..Default::default()
+    };
+    let r = call(&mut s, 0, 9, |out| req.encode(9, out).unwrap()).await;
+    let resp = ProduceResponse::decode(&mut body_of(&r, 0, 9), 9).unwrap();
+    let p = &resp.responses[0].partition_responses[0];
+    assert_eq!(p.error_code, 87, "INVALID_RECORD");
+    assert_eq!(p.record_errors.len(), 1);
+    assert_eq!(p.record_errors[0].batch_index, 1);
+    assert!(p.error_message.as_deref().unwrap().contains("record 1"));
+    assert_eq!(
+        b.broker
+            .topics
+            .log("compacted", 0)
+            .unwrap()
+            .log_end_offset(),
+        0
+    );
+}

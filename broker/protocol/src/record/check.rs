@@ -15,8 +15,9 @@ use super::{Compression, RecordError};
 pub struct RecordsSummary {
     /// The number of records (equal to the header's `recordsCount`).
     pub count: usize,
-    /// Whether every record has a key (a compacted topic requires one).
-    pub all_keyed: bool,
+    /// The index of the first record without a key, if any (a compacted topic requires
+    /// keys).
+    pub first_unkeyed: Option<usize>,
 }
 
 /// Checks one whole batch (`header.total_len()` bytes, CRC included).
@@ -35,7 +36,7 @@ pub fn check_records(batch: &[u8], max_uncompressed: usize) -> Result<RecordsSum
 fn walk(data: &[u8], count: i32) -> Result<RecordsSummary, RecordError> {
     let expected = usize::try_from(count).map_err(|_| RecordError::BadRecordCount(count))?;
     let mut c = data;
-    let mut all_keyed = true;
+    let mut first_unkeyed = None;
     for n in 0..expected {
         if c.is_empty() {
             return Err(RecordError::RecordCountMismatch {
@@ -65,8 +66,8 @@ fn walk(data: &[u8], count: i32) -> Result<RecordsSummary, RecordError> {
                 actual: delta,
             });
         }
-        if skip_nullable(&mut body)?.is_none() {
-            all_keyed = false;
+        if skip_nullable(&mut body)?.is_none() && first_unkeyed.is_none() {
+            first_unkeyed = Some(n);
         }
         skip_nullable(&mut body)?;
         let headers = read_varint(&mut body)?;
@@ -95,7 +96,7 @@ fn walk(data: &[u8], count: i32) -> Result<RecordsSummary, RecordError> {
     }
     Ok(RecordsSummary {
         count: expected,
-        all_keyed,
+        first_unkeyed,
     })
 }
 
@@ -143,12 +144,12 @@ mod tests {
                 s,
                 RecordsSummary {
                     count: 2,
-                    all_keyed: true
+                    first_unkeyed: None
                 },
                 "{c:?}"
             );
-            let s = check_records(&batch(c, &[Some(b"a"), None]), 1 << 20).unwrap();
-            assert!(!s.all_keyed);
+            let s = check_records(&batch(c, &[Some(b"a"), None, None]), 1 << 20).unwrap();
+            assert_eq!(s.first_unkeyed, Some(1));
         }
     }
 

@@ -81,8 +81,18 @@ pub enum LogError {
     InvalidRecords { position: usize, reason: String },
     #[error("record batch of {size} bytes is larger than max.message.bytes ({limit})")]
     RecordTooLarge { size: usize, limit: u64 },
-    #[error("a compacted log requires a key on every record (batch at byte {position})")]
-    MissingKey { position: usize },
+    #[error(
+        "a compacted log requires a key on every record (record {record} of the batch at \
+         byte {position} has none)"
+    )]
+    MissingKey { position: usize, record: usize },
+    /// One record of a batch is wrong (not its framing: [`LogError::InvalidBatch`]).
+    #[error("record {record} of the batch at byte {position}: {reason}")]
+    InvalidRecord {
+        position: usize,
+        record: usize,
+        reason: String,
+    },
     #[error("offset {offset} is out of range: the log holds [{log_start}, {log_end})")]
     OffsetOutOfRange {
         offset: i64,
@@ -112,6 +122,17 @@ pub enum LogError {
 }
 
 impl LogError {
+    /// The index in its batch of the record this error is about, if it is about one (a
+    /// Produce response names it in `record_errors`).
+    pub fn record_index(&self) -> Option<usize> {
+        match self {
+            LogError::MissingKey { record, .. } | LogError::InvalidRecord { record, .. } => {
+                Some(*record)
+            }
+            _ => None,
+        }
+    }
+
     fn io(path: &Path) -> impl FnOnce(std::io::Error) -> LogError + '_ {
         move |source| LogError::Io {
             path: path.to_path_buf(),
@@ -577,18 +598,25 @@ impl Log {
                 // not would stop every consumer that reaches it.
                 let summary = check_records(bytes, cleaner::MAX_UNCOMPRESSED).map_err(
                     |source| match source {
-                        RecordError::OffsetDeltaMismatch { .. } => LogError::InvalidRecords {
-                            position: pos,
-                            reason: source.to_string(),
-                        },
+                        RecordError::OffsetDeltaMismatch { expected, .. } => {
+                            LogError::InvalidRecord {
+                                position: pos,
+                                record: expected as usize,
+                                reason: source.to_string(),
+                            }
+                        }
                         source => LogError::InvalidBatch {
                             position: pos,
                             source,
                         },
                     },
                 )?;
-                if config.cleanup_policy.compact && !summary.all_keyed {
-                    return Err(LogError::MissingKey { position: pos });
+                let unkeyed = summary.first_unkeyed;
+                if let Some(record) = unkeyed.filter(|_| config.cleanup_policy.compact) {
+                    return Err(LogError::MissingKey {
+                        position: pos,
+                        record,
+                    });
                 }
             }
             metas.push(BatchMeta {

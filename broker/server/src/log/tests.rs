@@ -307,7 +307,10 @@ fn compacted_log_requires_keys() {
     );
     assert!(matches!(
         log.append(&mut keyless),
-        Err(LogError::MissingKey { position: 0 })
+        Err(LogError::MissingKey {
+            position: 0,
+            record: 1
+        })
     ));
     let mut keyed = encode(&[kv("a", "1", 0)], Compression::Lz4);
     log.append(&mut keyed).unwrap();

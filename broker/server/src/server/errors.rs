@@ -65,7 +65,9 @@ impl From<&crate::log::LogError> for ErrorCode {
                 ..
             } => ErrorCode::UnsupportedCompressionType,
             InvalidBatch { .. } => ErrorCode::CorruptMessage,
-            InvalidRecords { .. } | MissingKey { .. } => ErrorCode::InvalidRecord,
+            InvalidRecords { .. } | MissingKey { .. } | InvalidRecord { .. } => {
+                ErrorCode::InvalidRecord
+            }
             RecordTooLarge { .. } => ErrorCode::MessageTooLarge,
             OffsetOutOfRange { .. } => ErrorCode::OffsetOutOfRange,
             Corrupt { .. } | Io { .. } | Offline { .. } => ErrorCode::KafkaStorageError,

@@ -6,7 +6,9 @@
 
 use std::sync::Arc;
 
-use brook_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use brook_protocol::messages::produce_response::{
+    BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
+};
 use brook_protocol::messages::{ProduceRequest, ProduceResponse, RequestBody};
 use brook_protocol::record::TimestampType;
 use bytes::BytesMut;
@@ -98,6 +100,13 @@ pub fn handle(broker: &Broker, req: ProduceRequest) -> ProduceResponse {
                         }
                         Err(e) => {
                             r.error_code = ErrorCode::from(&e).code();
+                            if let Some(i) = e.record_index() {
+                                // Produce v8+: which record of the batch was refused.
+                                r.record_errors = vec![BatchIndexAndErrorMessage {
+                                    batch_index: i32::try_from(i).unwrap_or(i32::MAX),
+                                    batch_index_error_message: Some(e.to_string()),
+                                }];
+                            }
                             r.error_message = Some(e.to_string());
                         }
                     }
