@@ -2,7 +2,8 @@
 //! on each batch it yields, on the whole input and on a copy whose length, magic and CRC
 //! are fixed up (so mutations reach the decompressors and the record decoder instead of
 //! dying at the CRC check); every successful decode must re-encode and decode back to
-//! the same records.
+//! the same records; and `check_records` (the broker's append check) must agree with the
+//! full decoder on every input.
 //!
 //! The toolchain here is stable, which cargo-fuzz refuses (it passes `-Z` flags to
 //! rustc); `RUSTC_BOOTSTRAP=1` lets stable accept them. From `broker/protocol`:
@@ -15,8 +16,8 @@
 #![no_main]
 
 use brook_protocol::record::{
-    compute_crc, BatchIter, RecordBatch, ATTRIBUTES_OFFSET, BATCH_HEADER_LEN, CRC_OFFSET,
-    LOG_OVERHEAD, MAGIC_OFFSET, MAGIC_V2,
+    check_records, compute_crc, BatchIter, RecordBatch, RecordError, ATTRIBUTES_OFFSET,
+    BATCH_HEADER_LEN, CRC_OFFSET, LOG_OVERHEAD, MAGIC_OFFSET, MAGIC_V2,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -47,7 +48,26 @@ fuzz_target!(|data: &[u8]| {
 
 /// Decodes `bytes`; if that works, the batch must survive encode -> decode unchanged.
 fn check(bytes: &[u8]) {
-    let Ok(batch) = RecordBatch::decode(bytes, MAX_UNCOMPRESSED) else {
+    let decoded = RecordBatch::decode(bytes, MAX_UNCOMPRESSED);
+    match (&decoded, check_records(bytes, MAX_UNCOMPRESSED)) {
+        (Ok(b), Ok(s)) => {
+            assert_eq!(s.count, b.records.len());
+            assert_eq!(
+                s.first_unkeyed,
+                b.records.iter().position(|r| r.key.is_none())
+            );
+        }
+        // The decoder does not check offset deltas; the append check does.
+        (Ok(b), Err(RecordError::OffsetDeltaMismatch { .. })) => assert!(b
+            .records
+            .iter()
+            .enumerate()
+            .any(|(i, r)| i64::from(r.offset_delta) != i as i64)),
+        (Ok(_), Err(e)) => panic!("check_records refused a decodable batch: {e}"),
+        (Err(e), Ok(_)) => panic!("check_records accepted an undecodable batch: {e}"),
+        (Err(_), Err(_)) => {}
+    }
+    let Ok(batch) = decoded else {
         return;
     };
     let mut out = Vec::new();

@@ -491,6 +491,8 @@ impl GroupCoordinator {
         group.members.insert(new_id.clone(), member);
         match state {
             GroupState::Stable if same && !was_leader => {
+                // The new member id must outlive a restart, or the member is unknown after it.
+                self.persist_group_quietly(group);
                 Some(Reply::Now(group.join_response(&new_id)))
             }
             GroupState::PreparingRebalance => {

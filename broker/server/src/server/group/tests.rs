@@ -378,6 +378,15 @@ fn a_static_member_rejoining_fences_its_old_id_without_a_rebalance() {
         Reply::Now(s) => assert_eq!(s.assignment.as_ref(), b"B", "its assignment is kept"),
         Reply::Wait(_) => panic!("a Stable group answers at once"),
     }
+    // The replacement was written: after a restart the new id is the member.
+    c.stop();
+    drop(c);
+    let c = reopen(dir.path(), no_delay());
+    assert_eq!(heartbeat(&c, &r.member_id, 2, Some("i-b")), ErrorCode::None);
+    assert_eq!(
+        heartbeat(&c, &b, 2, Some("i-b")),
+        ErrorCode::FencedInstanceId
+    );
 }
 
 fn commit(
