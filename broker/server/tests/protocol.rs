@@ -567,3 +567,64 @@ async fn produce_names_the_refused_record() {
         0
     );
 }
+
+/// The broker's `fetch.max.bytes` caps a response whatever the client asks for.
+#[tokio::test]
+async fn fetch_max_bytes_caps_a_response() {
+    let mut config = BrokerConfig::default();
+    config.set("fetch.max.bytes", "4096").unwrap();
+    let b = start(config).await;
+    let mut s = TcpStream::connect(b.addr).await.unwrap();
+    let mut sizes = Vec::new();
+    for i in 0..5u8 {
+        let mut builder = BatchBuilder::new(Compression::None, 1000);
+        builder.append(1000, Some(b"k"), Some(&[i; 1500]), &[]);
+        let batch = builder.build(0);
+        sizes.push(batch.len());
+        let req = ProduceRequest {
+            acks: 1,
+            timeout_ms: 1000,
+            topic_data: vec![TopicProduceData {
+                name: "capped".into(),
+                partition_data: vec![PartitionProduceData {
+                    index: 0,
+                    records: Some(batch.into()),
+                }],
+            }],
+            ..Default::default()
+        };
+        let r = call(&mut s, 0, 9, |out| req.encode(9, out).unwrap()).await;
+        let resp = ProduceResponse::decode(&mut body_of(&r, 0, 9), 9).unwrap();
+        assert_eq!(resp.responses[0].partition_responses[0].error_code, 0);
+    }
+    let req = FetchRequest {
+        replica_id: -1,
+        max_wait_ms: 0,
+        min_bytes: 1,
+        max_bytes: 1 << 20,
+        session_epoch: -1,
+        topics: vec![FetchTopic {
+            topic: "capped".into(),
+            partitions: vec![FetchPartition {
+                partition: 0,
+                fetch_offset: 0,
+                partition_max_bytes: 1 << 20,
+                log_start_offset: -1,
+                current_leader_epoch: -1,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let r = call(&mut s, 1, 12, |out| req.encode(12, out).unwrap()).await;
+    let resp = FetchResponse::decode(&mut body_of(&r, 1, 12), 12).unwrap();
+    let records = resp.responses[0].partitions[0].records.clone().unwrap();
+    let batches = BatchIter::new(&records).count();
+    assert_eq!(
+        records.len(),
+        sizes[0] + sizes[1],
+        "two whole batches fit in 4096 bytes"
+    );
+    assert_eq!(batches, 2);
+}

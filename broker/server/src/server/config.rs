@@ -19,6 +19,9 @@ pub struct BrokerConfig {
     pub num_partitions: i32,
     /// `socket.request.max.bytes`: the largest request frame. Default 100 MiB.
     pub max_request_bytes: usize,
+    /// `fetch.max.bytes`: the most record bytes in one Fetch response (beyond a first whole
+    /// batch). Default 55 MiB.
+    pub fetch_max_bytes: usize,
     /// `connections.max.idle.ms`: idle connections are closed after this. Default 10 min.
     pub idle_timeout: Duration,
     /// `log.retention.check.interval.ms`: how often retention, compaction and `flush.ms`
@@ -40,6 +43,7 @@ impl Default for BrokerConfig {
             auto_create_topics: true,
             num_partitions: 1,
             max_request_bytes: 100 * 1024 * 1024,
+            fetch_max_bytes: super::handlers::fetch::MAX_FETCH_BYTES,
             idle_timeout: Duration::from_millis(600_000),
             maintenance_interval: Duration::from_millis(300_000),
             log_defaults: LogConfig::default(),
@@ -84,6 +88,13 @@ impl BrokerConfig {
                     return Err(invalid(key, value, "must be between 64 and 2147483647"));
                 }
                 self.max_request_bytes = n;
+            }
+            "fetch.max.bytes" => {
+                let n: usize = parse(key, value)?;
+                if n < 1024 || n > i32::MAX as usize {
+                    return Err(invalid(key, value, "must be between 1024 and 2147483647"));
+                }
+                self.fetch_max_bytes = n;
             }
             "connections.max.idle.ms" => {
                 self.idle_timeout = Duration::from_millis(positive(key, value)?)

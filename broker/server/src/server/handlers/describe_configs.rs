@@ -151,6 +151,7 @@ fn broker_map(c: &BrokerConfig) -> BTreeMap<String, String> {
         c.max_request_bytes.to_string(),
     );
     m.insert("connections.max.idle.ms".into(), ms(c.idle_timeout));
+    m.insert("fetch.max.bytes".into(), c.fetch_max_bytes.to_string());
     m.insert(
         "log.retention.check.interval.ms".into(),
         ms(c.maintenance_interval),

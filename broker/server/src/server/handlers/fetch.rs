@@ -1,5 +1,6 @@
 //! Fetch (key 1): whole stored batches from each partition's fetch offset up to the high
-//! watermark, within `partition_max_bytes` and `max_bytes` (at most [`MAX_FETCH_BYTES`];
+//! watermark, within `partition_max_bytes` and `max_bytes` (at most the broker's
+//! `fetch.max.bytes`, [`MAX_FETCH_BYTES`] by default;
 //! the first partition with data always gets at least one whole batch, as KIP-74
 //! requires), waiting up to `max_wait_ms` for `min_bytes`. Topics are named (v4-12) or
 //! identified by id (v13+). Fetch sessions (KIP-227) are declined: the response's session
@@ -29,8 +30,9 @@ use crate::server::{Broker, ErrorCode};
 
 /// Longest wait honoured, whatever the client asks for.
 const MAX_WAIT: Duration = Duration::from_secs(30);
-/// The most record bytes one response carries, whatever the client asks for (beyond the
-/// first batch, which is always whole): Kafka's broker `fetch.max.bytes` default, 55 MiB.
+/// The default of the broker's `fetch.max.bytes`: the most record bytes one response
+/// carries, whatever the client asks for (beyond the first batch, which is always whole).
+/// Kafka's default, 55 MiB.
 pub const MAX_FETCH_BYTES: usize = 55 << 20;
 
 /// Answers a fetch as a [`FetchResponse`] value (its records share one buffer).
@@ -112,10 +114,11 @@ async fn fetch(
 /// whether any partition had an error (which answers at once).
 fn read_all(broker: &Broker, req: &FetchRequest, version: i16, mut records: Vec<u8>) -> Read {
     let by_id = version >= 13;
+    let cap = broker.config.fetch_max_bytes;
     let mut budget = if req.max_bytes > 0 {
-        (req.max_bytes as usize).min(MAX_FETCH_BYTES)
+        (req.max_bytes as usize).min(cap)
     } else {
-        MAX_FETCH_BYTES
+        cap
     };
     let mut total = 0usize;
     let mut any_error = false;
