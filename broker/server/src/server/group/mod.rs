@@ -183,7 +183,7 @@ impl GroupCoordinator {
                                 leader_epoch: v.leader_epoch,
                                 metadata: v.metadata,
                                 commit_timestamp: v.commit_timestamp,
-                                expire_timestamp: None,
+                                expire_timestamp: v.expire_timestamp,
                             },
                         )
                     })
@@ -898,6 +898,7 @@ impl GroupCoordinator {
                         leader_epoch: committed.leader_epoch,
                         metadata: committed.metadata.clone(),
                         commit_timestamp: committed.commit_timestamp,
+                        expire_timestamp: committed.expire_timestamp,
                     }
                     .encode(),
                 ),

@@ -22,6 +22,9 @@ pub struct OffsetValue {
     pub leader_epoch: i32,
     pub metadata: String,
     pub commit_timestamp: i64,
+    /// An explicit expiry (OffsetCommit v2-v4 `retention_time_ms`): written as value
+    /// version 1, the only one that has the field, as Kafka does.
+    pub expire_timestamp: Option<i64>,
 }
 
 fn put_str(out: &mut Vec<u8>, s: &str) {
@@ -105,7 +108,16 @@ impl OffsetKey {
 }
 
 impl OffsetValue {
+    /// Version 3, or version 1 when there is an explicit expiry.
     pub fn encode(&self) -> Vec<u8> {
+        if let Some(expire) = self.expire_timestamp {
+            let mut out = 1i16.to_be_bytes().to_vec();
+            out.extend_from_slice(&self.offset.to_be_bytes());
+            put_str(&mut out, &self.metadata);
+            out.extend_from_slice(&self.commit_timestamp.to_be_bytes());
+            out.extend_from_slice(&expire.to_be_bytes());
+            return out;
+        }
         let mut out = 3i16.to_be_bytes().to_vec();
         out.extend_from_slice(&self.offset.to_be_bytes());
         out.extend_from_slice(&self.leader_epoch.to_be_bytes());
@@ -114,18 +126,24 @@ impl OffsetValue {
         out
     }
 
-    /// Decodes value version 3; `None` for other versions or truncated input.
+    /// Decodes value versions 0 to 3 (Kafka's layouts); `None` for other versions,
+    /// truncated input or trailing bytes.
     pub fn decode(bytes: &[u8]) -> Option<OffsetValue> {
         let mut r = Reader(bytes);
-        if r.i16()? != 3 {
-            return None;
-        }
-        Some(OffsetValue {
-            offset: r.i64()?,
-            leader_epoch: r.i32()?,
-            metadata: r.string()?,
-            commit_timestamp: r.i64()?,
-        })
+        let version = r.i16()?;
+        let offset = r.i64()?;
+        let leader_epoch = if version >= 3 { r.i32()? } else { -1 };
+        let v = match version {
+            0..=3 => OffsetValue {
+                offset,
+                leader_epoch,
+                metadata: r.string()?,
+                commit_timestamp: r.i64()?,
+                expire_timestamp: if version == 1 { Some(r.i64()?) } else { None },
+            },
+            _ => return None,
+        };
+        r.0.is_empty().then_some(v)
     }
 }
 
@@ -272,7 +290,16 @@ mod tests {
             leader_epoch: -1,
             metadata: "m".into(),
             commit_timestamp: 7,
+            expire_timestamp: None,
         };
+        let with_expiry = OffsetValue {
+            expire_timestamp: Some(99),
+            ..v.clone()
+        };
+        let eb = with_expiry.encode();
+        assert_eq!(&eb[..2], &[0, 1], "an expiry is written as value version 1");
+        let back = OffsetValue::decode(&eb).unwrap();
+        assert_eq!((back.offset, back.expire_timestamp), (42, Some(99)));
         let vb = v.encode();
         assert_eq!(OffsetValue::decode(&vb), Some(v));
         for n in 0..vb.len() {

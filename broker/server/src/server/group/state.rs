@@ -89,7 +89,7 @@ pub struct Committed {
     pub leader_epoch: i32,
     pub metadata: String,
     pub commit_timestamp: i64,
-    /// An explicit expiry (OffsetCommit v2-v4 `retention_time_ms`), in memory only.
+    /// An explicit expiry (OffsetCommit v2-v4 `retention_time_ms`).
     pub expire_timestamp: Option<i64>,
 }
 

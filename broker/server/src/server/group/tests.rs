@@ -753,3 +753,40 @@ mod model {
         }
     }
 }
+
+#[test]
+fn an_explicit_retention_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = GroupConfig {
+        offsets_retention: Duration::from_secs(3600),
+        offsets_retention_check: Duration::from_millis(20),
+        ..no_delay()
+    };
+    let (c, topics) = open(dir.path(), config.clone());
+    let part = CommitPartition {
+        topic: "t".into(),
+        partition: 0,
+        offset: 5,
+        leader_epoch: -1,
+        metadata: None,
+        commit_timestamp: -1,
+    };
+    // OffsetCommit v2-v4 may ask for its own retention: here 400 ms instead of an hour.
+    assert_eq!(
+        c.commit("g", -1, "", None, 400, vec![part]),
+        vec![ErrorCode::None]
+    );
+    c.stop();
+    drop(c);
+    drop(topics);
+    let c = reopen(dir.path(), config);
+    assert_eq!(c.fetch_offsets("g", None)[0].1[0].offset, 5);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !c.list(&[]).is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the explicit expiry was lost"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
