@@ -18,6 +18,7 @@ mod connection;
 pub mod errors;
 pub mod group;
 pub mod handlers;
+pub mod in_process;
 pub mod producer_ids;
 pub mod topics;
 
