@@ -8,6 +8,8 @@ use brook_broker::log::dump::dump_segment;
 use brook_broker::server::{self, Broker, BrokerConfig};
 use clap::{Parser, Subcommand};
 
+mod cli;
+
 #[derive(Parser)]
 #[command(
     name = "brook",
@@ -27,6 +29,16 @@ enum Command {
     Log {
         #[command(subcommand)]
         command: LogCommand,
+    },
+    /// Create, list, describe, alter and delete topics (like kafka-topics.sh).
+    Topics {
+        #[command(subcommand)]
+        command: cli::topics::TopicsCommand,
+    },
+    /// List, describe (with lag) and delete consumer groups (like kafka-consumer-groups.sh).
+    Groups {
+        #[command(subcommand)]
+        command: cli::groups::GroupsCommand,
     },
 }
 
@@ -246,6 +258,8 @@ fn main() -> anyhow::Result<()> {
             }
             r => r,
         },
+        Command::Topics { command } => cli::finish(cli::topics::run(command)),
+        Command::Groups { command } => cli::finish(cli::groups::run(command)),
     }
 }
 
