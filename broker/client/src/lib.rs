@@ -27,6 +27,10 @@
 //! - [`Admin`] ([`admin`]) is Kafka's admin client over a `Cluster`: topics, partitions,
 //!   configs, offsets, groups and consumer lag, record deletion; per-topic and per-partition
 //!   errors come back as values.
+//! - [`Consumer`] ([`consumer`]) is Kafka's consumer over a `Cluster`, in assign mode so
+//!   far: `poll` with prefetching, one fetch in flight per leader, every codec decoded and
+//!   CRCs checked; positions, seeks, offset lookups, pause/resume, `auto.offset.reset`, and
+//!   commits with a `group.id`.
 //!
 //! Errors are [`ClientError`] for a failed call and [`KafkaError`] (an [`ErrorCode`] with Kafka's
 //! name, and the broker's message) for what a broker answered; nothing read from the network is
@@ -34,13 +38,16 @@
 
 pub mod admin;
 pub mod cluster;
+pub mod consumer;
 pub mod error;
 pub mod tcp;
 pub mod transport;
 
 pub use admin::{Admin, AdminConfig, ConfigResource, NewTopic, OffsetSpec, TopicPartition};
 pub use cluster::{BrokerInfo, Cluster, Metadata, PartitionMetadata, TopicMetadata};
+pub use consumer::{Consumer, ConsumerConfig, ConsumerRecord};
 pub use error::{ClientError, ErrorCode, KafkaError};
 pub use tcp::{TcpConfig, TcpConnector, TcpTransport};
 pub use transport::{ApiRequest, ApiVersions, Connector, Transport};
 pub mod producer;
+pub use producer::{DeliveryFuture, Producer, ProducerConfig, ProducerRecord, RecordMetadata};

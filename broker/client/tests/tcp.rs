@@ -330,7 +330,7 @@ async fn dropped_connection_fails_everything_in_flight() {
             tokio::spawn(async move { request(&*t, 12, MetadataRequest::default()).await })
         })
         .collect();
-    let started = std::time::Instant::now();
+    // Each fails as disconnected, not by its 500 ms request timeout (a Timeout error).
     for task in tasks {
         let e = task.await.unwrap().unwrap_err();
         assert!(
@@ -338,7 +338,6 @@ async fn dropped_connection_fails_everything_in_flight() {
             "{e}"
         );
     }
-    assert!(started.elapsed() < Duration::from_millis(400));
     // A request without a response fails too once the connection is gone.
     let e = t
         .send(11, RequestBody::Produce(ProduceRequest::default()))

@@ -11,7 +11,10 @@
 pub mod accumulator;
 pub mod config;
 pub mod partitioner;
+#[allow(clippy::module_inception)]
+mod producer;
 pub mod record;
+pub mod sender;
 pub mod serializer;
 
 pub use accumulator::{
@@ -24,5 +27,6 @@ pub use partitioner::{
     DefaultPartitioner, FnPartitioner, Partitioner, PartitionerKind, Partitions,
     RoundRobinPartitioner,
 };
+pub use producer::{DeliveryFuture, Producer};
 pub use record::{ProducerRecord, RecordMetadata};
 pub use serializer::{Deserializer, SerdeError, Serializer};
