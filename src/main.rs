@@ -40,6 +40,10 @@ enum Command {
         #[command(subcommand)]
         command: cli::groups::GroupsCommand,
     },
+    /// Write lines of stdin to a topic as records (like kafka-console-producer.sh).
+    Produce(cli::produce::ProduceArgs),
+    /// Print a topic's records (like kafka-console-consumer.sh).
+    Consume(cli::consume::ConsumeArgs),
 }
 
 #[derive(clap::Args)]
@@ -260,6 +264,8 @@ fn main() -> anyhow::Result<()> {
         },
         Command::Topics { command } => cli::finish(cli::topics::run(command)),
         Command::Groups { command } => cli::finish(cli::groups::run(command)),
+        Command::Produce(args) => cli::finish(cli::produce::run(args)),
+        Command::Consume(args) => cli::finish(cli::consume::run(args)),
     }
 }
 

@@ -4,7 +4,9 @@
 //! a clear message (Kafka's error names, "cannot reach the broker at ...") and a nonzero exit
 //! code.
 
+pub mod consume;
 pub mod groups;
+pub mod produce;
 pub mod topics;
 
 use std::future::Future;
