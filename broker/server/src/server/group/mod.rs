@@ -297,7 +297,7 @@ impl GroupCoordinator {
         client: Client,
     ) -> Reply<JoinGroupResponse> {
         let fail = |e: ErrorCode| Reply::Now(join_error(e, &req.member_id));
-        if req.group_id.is_empty() {
+        if req.group_id.is_empty() || req.group_id.len() > records::MAX_STRING {
             return fail(ErrorCode::InvalidGroupId);
         }
         let session = Duration::from_millis(req.session_timeout_ms.max(0) as u64);
@@ -823,7 +823,7 @@ impl GroupCoordinator {
         partitions: Vec<CommitPartition>,
     ) -> Vec<ErrorCode> {
         let all = |e: ErrorCode| vec![e; partitions.len()];
-        if group_id.is_empty() {
+        if group_id.is_empty() || group_id.len() > records::MAX_STRING {
             return all(ErrorCode::InvalidGroupId);
         }
         let now = Instant::now();

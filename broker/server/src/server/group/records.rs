@@ -27,10 +27,19 @@ pub struct OffsetValue {
     pub expire_timestamp: Option<i64>,
 }
 
+/// The longest string an `int16` length can carry.
+pub const MAX_STRING: usize = i16::MAX as usize;
+
+/// Writes an `int16`-length string. Longer strings (the coordinator refuses group ids that
+/// long; a client id can come close) are cut at a character boundary, so the record still
+/// decodes.
 fn put_str(out: &mut Vec<u8>, s: &str) {
-    let len = i16::try_from(s.len()).unwrap_or(i16::MAX);
-    out.extend_from_slice(&len.to_be_bytes());
-    out.extend_from_slice(&s.as_bytes()[..len as usize]);
+    let mut len = s.len().min(MAX_STRING);
+    while !s.is_char_boundary(len) {
+        len -= 1;
+    }
+    out.extend_from_slice(&(len as i16).to_be_bytes());
+    out.extend_from_slice(&s.as_bytes()[..len]);
 }
 
 fn put_opt_str(out: &mut Vec<u8>, s: Option<&str>) {
@@ -314,6 +323,10 @@ mod tests {
             Some("grp")
         );
         assert_eq!(decode_group_key(&kb), None);
+        // Too long for an int16 length: cut at a character boundary, still decodable.
+        let long = "é".repeat(MAX_STRING);
+        let cut = decode_group_key(&encode_group_key(&long)).unwrap();
+        assert!(cut.len() <= MAX_STRING && long.starts_with(&cut));
     }
 
     #[test]

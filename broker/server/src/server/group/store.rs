@@ -84,7 +84,10 @@ impl OffsetsTopic {
             return Ok(());
         }
         let p = partition_for(group, self.partitions());
-        let log = &self.logs[p as usize];
+        let log = self
+            .logs
+            .get(p as usize)
+            .ok_or(StoreError::Offline { partition: p })?;
         let mut b = BatchBuilder::new(Compression::None, now_ms);
         for (k, v) in entries {
             b.try_append(now_ms, Some(k), v.as_deref(), &[])

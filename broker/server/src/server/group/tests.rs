@@ -290,6 +290,24 @@ fn session_timeouts_outside_the_bounds_are_refused() {
         c.list(&[]).is_empty(),
         "refused joins leave no group behind"
     );
+    // A group id an int16-length record cannot hold is refused, not stored cut short.
+    let long = "g".repeat(records::MAX_STRING + 1);
+    let p = CommitPartition {
+        topic: "t".into(),
+        partition: 0,
+        offset: 1,
+        leader_epoch: -1,
+        metadata: None,
+        commit_timestamp: -1,
+    };
+    assert_eq!(
+        c.commit(&long, -1, "", None, -1, vec![p]),
+        vec![ErrorCode::InvalidGroupId]
+    );
+    let mut req = join_req("", None, b"m");
+    req.group_id = long;
+    let r = now_or_wait(c.join(req, 5, client()));
+    assert_eq!(r.error_code, ErrorCode::InvalidGroupId.code());
 }
 
 #[test]
