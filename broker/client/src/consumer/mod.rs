@@ -585,7 +585,7 @@ impl Consumer {
             let n = room.min(buf.records.len());
             out.extend(buf.records.drain(..n));
             if let Some(last) = out.last() {
-                state.position = Some(last.offset + 1);
+                state.position = Some(last.offset.saturating_add(1));
             }
             if buf.records.is_empty() {
                 state.position = Some(state.position.unwrap_or(0).max(buf.next_offset));

@@ -80,6 +80,10 @@ pub(crate) fn decode_partition(
     let mut aborting: BTreeMap<i64, ()> = BTreeMap::new();
     let read_committed = aborted.is_some();
 
+    // One budget of decompressed bytes for the whole partition, so a response of many
+    // small compressed batches cannot expand without bound; the first batch always gets the
+    // full limit, and a batch that does not fit waits for the next fetch.
+    let mut remaining = max_uncompressed;
     let mut iter = BatchIter::new(data);
     for item in iter.by_ref() {
         let (header, bytes) = match item {
@@ -100,7 +104,20 @@ pub(crate) fn decode_partition(
                 }
             }
         }
-        let batch = RecordBatch::decode(bytes, max_uncompressed)?;
+        let first = out.next_offset == fetch_offset;
+        let limit = if first { max_uncompressed } else { remaining };
+        let batch = match RecordBatch::decode(bytes, limit) {
+            Err(RecordError::TooLarge { .. }) if !first => break,
+            decoded => decoded?,
+        };
+        let size: usize = batch
+            .records
+            .iter()
+            .map(|r| {
+                r.key.as_ref().map_or(0, |k| k.len()) + r.value.as_ref().map_or(0, |v| v.len())
+            })
+            .sum();
+        remaining = remaining.saturating_sub(size);
         out.next_offset = out.next_offset.max(header.next_offset());
         if header.is_control() {
             if read_committed {
@@ -172,6 +189,21 @@ mod tests {
         assert_eq!(d.next_offset, 10);
         assert_eq!(d.records[0].key.as_deref(), Some(&b"k3"[..]));
         assert_eq!(d.records[0].timestamp, 1003);
+    }
+
+    #[test]
+    fn a_response_expands_within_one_budget() {
+        // Three gzip batches of 200 records; the budget fits about one batch's records.
+        let mut data = Vec::new();
+        for base in [0, 200, 400] {
+            data.extend(batch(base, 200, Compression::Gzip));
+        }
+        let budget = 3000;
+        let d = decode_partition("t", 0, 0, &data, None, budget).unwrap();
+        assert_eq!(d.records.len(), 200, "the first batch always decodes whole");
+        assert_eq!(d.next_offset, 200, "the rest waits for the next fetch");
+        let d = decode_partition("t", 0, 200, &data, None, budget).unwrap();
+        assert_eq!(d.records.first().map(|r| r.offset), Some(200));
     }
 
     #[test]

@@ -78,7 +78,7 @@ impl PendingRecord {
             offset: if base_offset < 0 {
                 -1
             } else {
-                base_offset + i64::from(self.index)
+                base_offset.saturating_add(i64::from(self.index))
             },
             timestamp: if log_append_time >= 0 {
                 log_append_time

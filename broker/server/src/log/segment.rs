@@ -633,9 +633,14 @@ impl Segment {
         len: usize,
     ) -> Result<usize, LogError> {
         if buf.len() < at + len {
-            // Exactly: the caller bounds what it asks for, and a doubled capacity would be
-            // memory that nothing uses.
-            buf.reserve_exact(at + len - buf.len());
+            // The first read of a buffer reserves exactly (the caller bounds what it asks
+            // for); later ones, appending partition after partition, grow it amortized so
+            // a many-partition fetch does not copy everything read so far each time.
+            if at == 0 {
+                buf.reserve_exact(len.saturating_sub(buf.len()));
+            } else {
+                buf.reserve(at + len - buf.len());
+            }
             buf.resize(at + len, 0);
         }
         self.file

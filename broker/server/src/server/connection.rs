@@ -78,6 +78,9 @@ enum Outbound {
 struct Response {
     head: Vec<u8>,
     body: Body,
+    /// Its share of [`QUEUED_BYTES`] of responses waiting for the socket, released once
+    /// written: a peer that stops reading holds at most that much.
+    _unsent: Option<OwnedSemaphorePermit>,
 }
 
 enum Body {
@@ -111,8 +114,14 @@ pub async fn serve(stream: TcpStream, broker: Arc<Broker>) -> Result<(), String>
         broker.config.max_request_bytes,
         in_tx,
     ));
-    let writer = tokio::spawn(write_loop(wr, out_rx, pool.clone()));
-    execute_loop(&broker, &format!("/{peer}"), in_rx, out_tx, &pool).await;
+    let writer = tokio::spawn(write_loop(
+        wr,
+        out_rx,
+        pool.clone(),
+        broker.config.idle_timeout,
+    ));
+    let unsent = Arc::new(Semaphore::new(QUEUED_BYTES));
+    execute_loop(&broker, &format!("/{peer}"), in_rx, out_tx, &pool, &unsent).await;
     reader.abort();
     writer
         .await
@@ -234,6 +243,7 @@ async fn execute_loop(
     mut rx: mpsc::Receiver<Inbound>,
     tx: mpsc::Sender<Outbound>,
     pool: &BufferPool,
+    unsent: &Arc<Semaphore>,
 ) {
     while let Some(item) = rx.recv().await {
         let out = match item {
@@ -244,6 +254,17 @@ async fn execute_loop(
             },
             Inbound::Ready(r) => Outbound::Response(r),
             Inbound::Close(r) => Outbound::Close(r),
+        };
+        let out = match out {
+            Outbound::Response(mut r) => {
+                let share = (r.head.len() + r.body.len()).min(QUEUED_BYTES) as u32;
+                let Ok(permit) = unsent.clone().acquire_many_owned(share).await else {
+                    return;
+                };
+                r._unsent = Some(permit);
+                Outbound::Response(r)
+            }
+            close => close,
         };
         let close = matches!(out, Outbound::Close(_));
         if tx.send(out).await.is_err() || close {
@@ -299,7 +320,11 @@ fn response(key: i16, version: i16, correlation_id: i32, body: Body) -> Result<R
     let len = i32::try_from(head.len() - 4 + body.len())
         .map_err(|_| format!("response of {} bytes is too large", body.len()))?;
     head[..4].copy_from_slice(&len.to_be_bytes());
-    Ok(Response { head, body })
+    Ok(Response {
+        head,
+        body,
+        _unsent: None,
+    })
 }
 
 /// Writes responses in order, gathering those already waiting into one vectored write.
@@ -307,6 +332,7 @@ async fn write_loop(
     mut wr: OwnedWriteHalf,
     mut rx: mpsc::Receiver<Outbound>,
     pool: BufferPool,
+    idle: Duration,
 ) -> Result<(), String> {
     let mut batch = Vec::with_capacity(WRITE_BATCH);
     while let Some(first) = rx.recv().await {
@@ -324,9 +350,11 @@ async fn write_loop(
                 next = rx.try_recv().ok();
             }
         }
-        write_all(&mut wr, &batch)
-            .await
-            .map_err(|e| e.to_string())?;
+        // A peer that reads nothing for the idle timeout is dropped, with what it holds.
+        match timeout(idle, write_all(&mut wr, &batch)).await {
+            Err(_) => return Err("timed out writing to a peer that does not read".into()),
+            Ok(r) => r.map_err(|e| e.to_string())?,
+        }
         for r in batch.drain(..) {
             if let Body::Fetch(reply) = r.body {
                 pool.put(reply.into_buffer());
