@@ -58,7 +58,10 @@ pub struct TopicMetadata {
 
 impl TopicMetadata {
     pub fn partition(&self, partition: i32) -> Option<&PartitionMetadata> {
-        self.partitions.iter().find(|p| p.partition == partition)
+        self.partitions
+            .binary_search_by_key(&partition, |p| p.partition)
+            .ok()
+            .map(|i| &self.partitions[i])
     }
 }
 
@@ -268,6 +271,18 @@ impl Cluster {
 
     /// The leader of `topic`-`partition`.
     pub async fn leader(&self, topic: &str, partition: i32) -> Result<i32, ClientError> {
+        // The common case reads the snapshot in place: no copy of the topic's metadata.
+        if !self.stale.load(Ordering::Relaxed) {
+            let m = self.metadata();
+            if let Some(leader) = m
+                .topics
+                .get(topic)
+                .and_then(|t| t.partition(partition))
+                .and_then(|p| p.leader)
+            {
+                return Ok(leader);
+            }
+        }
         let t = self.topic(topic).await?;
         let p = t
             .partition(partition)
