@@ -43,7 +43,9 @@
 //! # }
 //! ```
 
+pub mod assignor;
 pub mod config;
+pub mod protocol;
 pub mod record;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
