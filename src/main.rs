@@ -44,6 +44,12 @@ enum Command {
     Produce(cli::produce::ProduceArgs),
     /// Print a topic's records (like kafka-console-consumer.sh).
     Consume(cli::consume::ConsumeArgs),
+    /// Load-test a broker: throughput and latency of producers and consumers (like
+    /// kafka-producer-perf-test.sh and the OpenMessaging Benchmark).
+    Perf {
+        #[command(subcommand)]
+        command: cli::perf::PerfCommand,
+    },
 }
 
 #[derive(clap::Args)]
@@ -266,6 +272,7 @@ fn main() -> anyhow::Result<()> {
         Command::Groups { command } => cli::finish(cli::groups::run(command)),
         Command::Produce(args) => cli::finish(cli::produce::run(args)),
         Command::Consume(args) => cli::finish(cli::consume::run(args)),
+        Command::Perf { command } => cli::finish(cli::perf::run(command)),
     }
 }
 

@@ -6,6 +6,7 @@
 
 pub mod consume;
 pub mod groups;
+pub mod perf;
 pub mod produce;
 pub mod topics;
 
