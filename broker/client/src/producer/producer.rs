@@ -18,7 +18,7 @@
 //! returned futures (or a bounded number of them awaited at a time) are the caller's
 //! backpressure.
 
-use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::AtomicBool;
@@ -109,6 +109,36 @@ pub(crate) enum WaitReason {
     Behind,
 }
 
+/// A partition's batches in flight, numbered in the order they were drained.
+#[derive(Debug, Default)]
+pub(crate) struct PartitionFlight {
+    /// The number each batch in flight was drained with.
+    pub batches: BTreeMap<BatchId, u64>,
+    /// Retries among them: while one is in flight, nothing else of the partition is sent
+    /// (whatever is sent after it could push it out of the broker's memory of the last
+    /// five batches, and then a retry of a batch that was written would be refused).
+    pub retries: BTreeSet<BatchId>,
+    /// The number of the next batch drained.
+    pub next: u64,
+}
+
+impl PartitionFlight {
+    /// Whether one more batch may go out while `limit` may be in flight. Counted from the
+    /// oldest batch still in flight, not by how many are in flight now: answers can come
+    /// back out of order (after a reconnect, old and new connections both carry batches),
+    /// and a broker remembers only the last five batches of a producer to recognise a
+    /// retry as a duplicate, so no more than `limit` batches may be sent from the oldest
+    /// unanswered one on.
+    pub fn has_room(&self, limit: u64) -> bool {
+        self.retries.is_empty()
+            && self
+                .batches
+            .values()
+            .min()
+            .is_none_or(|oldest| self.next - oldest < limit)
+    }
+}
+
 /// Everything the producer's tasks share under one lock.
 pub(crate) struct State {
     pub acc: RecordAccumulator,
@@ -124,9 +154,15 @@ pub(crate) struct State {
     pub force_closed: bool,
     /// A fatal error (InitProducerId refused): every record fails with it.
     pub fatal: Option<KafkaError>,
-    /// Partitions with a batch in flight: one batch per partition is in flight at a time,
-    /// which keeps order per partition across retries.
-    pub muted: HashSet<crate::TopicPartition>,
+    /// The batches in flight per partition (a batch waiting for a retry goes out alone,
+    /// after these).
+    pub part_in_flight: HashMap<crate::TopicPartition, PartitionFlight>,
+    /// A batch with sequence numbers failed for good: no batch is drained until nothing
+    /// is in flight, then the producer bumps its epoch (KIP-360).
+    pub bump_pending: bool,
+    /// Batches drained while an earlier batch of their partition was in flight: if the
+    /// broker refuses their sequence, the earlier one may simply not have arrived yet.
+    pub sent_behind: HashSet<BatchId>,
     /// Produce requests in flight per node.
     pub in_flight: HashMap<i32, usize>,
     pub in_flight_batches: usize,
@@ -316,7 +352,9 @@ impl Producer {
             closed: false,
             force_closed: false,
             fatal: None,
-            muted: HashSet::new(),
+            part_in_flight: HashMap::new(),
+            bump_pending: false,
+            sent_behind: HashSet::new(),
             in_flight: HashMap::new(),
             in_flight_batches: 0,
             last_error: HashMap::new(),
