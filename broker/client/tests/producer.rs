@@ -848,10 +848,8 @@ impl brook_client::Connector for LossyConnector {
         &'a self,
         host: &'a str,
         port: u16,
-    ) -> brook_client::transport::BoxFuture<
-        'a,
-        Result<Arc<dyn brook_client::Transport>, ClientError>,
-    > {
+    ) -> brook_client::transport::BoxFuture<'a, Result<Arc<dyn brook_client::Transport>, ClientError>>
+    {
         Box::pin(async move {
             let inner = self.tcp.connect(host, port).await?;
             let seed = {
@@ -863,7 +861,8 @@ impl brook_client::Connector for LossyConnector {
                 inner,
                 rng: std::sync::Mutex::new(seed | 1),
             });
-            Ok(Arc::new(CountingFaults(t, self.faults.clone())) as Arc<dyn brook_client::Transport>)
+            Ok(Arc::new(CountingFaults(t, self.faults.clone()))
+                as Arc<dyn brook_client::Transport>)
         })
     }
 }
@@ -967,11 +966,12 @@ async fn pipelined_batches_survive_lost_requests_and_responses_exactly_once_in_o
             faults.load(Ordering::Relaxed)
         );
         for (partition, sent) in &acked {
-            let stored: Vec<(i64, String)> = records_of(&stored_batches(&p, topic, *partition).await)
-                .into_iter()
-                .map(|(o, _, v)| (o, String::from_utf8(v).unwrap()))
-                .filter(|(_, v)| v.starts_with(&format!("s{seed}-")))
-                .collect();
+            let stored: Vec<(i64, String)> =
+                records_of(&stored_batches(&p, topic, *partition).await)
+                    .into_iter()
+                    .map(|(o, _, v)| (o, String::from_utf8(v).unwrap()))
+                    .filter(|(_, v)| v.starts_with(&format!("s{seed}-")))
+                    .collect();
             // Exactly once, in send order, at the acknowledged offsets.
             assert_eq!(&stored, sent, "seed {seed} partition {partition}");
         }

@@ -133,9 +133,9 @@ impl PartitionFlight {
         self.retries.is_empty()
             && self
                 .batches
-            .values()
-            .min()
-            .is_none_or(|oldest| self.next - oldest < limit)
+                .values()
+                .min()
+                .is_none_or(|oldest| self.next - oldest < limit)
     }
 }
 

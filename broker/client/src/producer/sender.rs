@@ -212,14 +212,16 @@ pub(crate) async fn run(shared: Arc<Shared>) {
                     if in_flight >= max_in_flight {
                         break;
                     }
-                    let allowed: Vec<&crate::TopicPartition> =
-                        tps.iter().filter(|tp| drainable(st, tp, max_in_flight)).collect();
+                    let allowed: Vec<&crate::TopicPartition> = tps
+                        .iter()
+                        .filter(|tp| drainable(st, tp, max_in_flight))
+                        .collect();
                     if allowed.is_empty() {
                         break;
                     }
-                    let drained = st.acc.drain_with(now, config.max_request_size, |tp| {
-                        allowed.contains(&tp)
-                    });
+                    let drained = st
+                        .acc
+                        .drain_with(now, config.max_request_size, |tp| allowed.contains(&tp));
                     for f in drained.failed {
                         let e = KafkaError::new(
                             ErrorCode::INVALID_RECORD,
@@ -233,7 +235,10 @@ pub(crate) async fn run(shared: Arc<Shared>) {
                         break;
                     }
                     for b in &drained.batches {
-                        let f = st.part_in_flight.entry(b.topic_partition.clone()).or_default();
+                        let f = st
+                            .part_in_flight
+                            .entry(b.topic_partition.clone())
+                            .or_default();
                         if !f.batches.is_empty() {
                             st.sent_behind.insert(b.id);
                         }

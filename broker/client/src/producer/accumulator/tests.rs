@@ -723,7 +723,11 @@ fn retries_stamped_before_an_epoch_bump_are_restamped_in_order() {
             // decode checks the CRC, which covers the rewritten fields.
             let d = RecordBatch::decode(&b.records, 1 << 20).unwrap();
             assert_eq!(
-                (d.header.producer_id, d.header.producer_epoch, d.header.base_sequence),
+                (
+                    d.header.producer_id,
+                    d.header.producer_epoch,
+                    d.header.base_sequence
+                ),
                 (b.producer_id, b.producer_epoch, b.base_sequence)
             );
             (
