@@ -978,3 +978,80 @@ async fn pipelined_batches_survive_lost_requests_and_responses_exactly_once_in_o
         p.close(Duration::from_secs(10)).await.unwrap();
     }
 }
+
+/// Stamps a header and counts outcomes.
+#[derive(Default)]
+struct Stamp {
+    sent: AtomicUsize,
+    acked: AtomicUsize,
+    failed: AtomicUsize,
+}
+
+impl brook_client::producer::ProducerInterceptor for Stamp {
+    fn on_send(&self, record: ProducerRecord) -> ProducerRecord {
+        let n = self.sent.fetch_add(1, Ordering::SeqCst);
+        record.with_header("stamp", Some(format!("{n}").as_bytes()))
+    }
+
+    fn on_acknowledgement(&self, outcome: &Result<RecordMetadata, ClientError>) {
+        match outcome {
+            Ok(_) => self.acked.fetch_add(1, Ordering::SeqCst),
+            Err(_) => self.failed.fetch_add(1, Ordering::SeqCst),
+        };
+    }
+}
+
+#[tokio::test]
+async fn interceptors_see_every_record_and_outcome_in_order() {
+    let (server, _dir) = start().await;
+    create_topic(&server.bootstrap(), "stamped", 1).await;
+    let p = Producer::connect(config(&server.bootstrap(), &[("max.request.size", "2000")]))
+        .await
+        .unwrap();
+    let first = Arc::new(Stamp::default());
+    let second = Arc::new(Stamp::default());
+    p.add_interceptor(first.clone());
+    p.add_interceptor(second.clone());
+    let futures: Vec<_> = (0..50)
+        .map(|i| p.send(record("stamped", "k", &format!("v{i}"))))
+        .collect();
+    // Too large for max.request.size: fails, and the interceptors hear of it.
+    let big = p.send(record("stamped", "k", &"x".repeat(5_000)));
+    for f in futures {
+        f.await.unwrap();
+    }
+    assert!(big.await.is_err());
+    for s in [&first, &second] {
+        assert_eq!(s.sent.load(Ordering::SeqCst), 51);
+        assert_eq!(s.acked.load(Ordering::SeqCst), 50);
+        assert_eq!(s.failed.load(Ordering::SeqCst), 1);
+    }
+    let batches = stored_batches(&p, "stamped", 0).await;
+    let stamps: Vec<Vec<(String, String)>> = batches
+        .iter()
+        .flat_map(|b| b.records.iter())
+        .map(|r| {
+            r.headers
+                .iter()
+                .map(|h| {
+                    (
+                        h.key.clone(),
+                        String::from_utf8(h.value.clone().unwrap().to_vec()).unwrap(),
+                    )
+                })
+                .collect()
+        })
+        .collect();
+    assert_eq!(stamps.len(), 50);
+    for (i, s) in stamps.iter().enumerate() {
+        // Both interceptors ran, in the order added.
+        assert_eq!(
+            s,
+            &vec![
+                ("stamp".to_owned(), i.to_string()),
+                ("stamp".to_owned(), i.to_string())
+            ]
+        );
+    }
+    p.close(Duration::from_secs(5)).await.unwrap();
+}

@@ -33,6 +33,7 @@ use tokio::task::JoinHandle;
 
 use super::accumulator::{AppendError, AppendResult, BatchId, RecordAccumulator, RecordToAppend};
 use super::config::{ConfigError, ProducerConfig};
+use super::interceptor::ProducerInterceptor;
 use super::partitioner::{Partitioner, Partitions};
 use super::record::{ProducerRecord, RecordMetadata};
 use super::sender;
@@ -181,6 +182,8 @@ pub(crate) struct Shared {
     pub progress: watch::Sender<u64>,
     /// Set when a response said the metadata is stale.
     pub need_metadata: AtomicBool,
+    /// [`Producer::add_interceptor`]'s, in order.
+    pub interceptors: std::sync::RwLock<Vec<Arc<dyn ProducerInterceptor>>>,
 }
 
 impl Shared {
@@ -367,6 +370,7 @@ impl Producer {
             wake_appender: Notify::new(),
             progress: watch::channel(0).0,
             need_metadata: AtomicBool::new(false),
+            interceptors: std::sync::RwLock::new(Vec::new()),
         });
         let tasks = vec![
             handle.spawn(sender::run(shared.clone())),
@@ -395,8 +399,42 @@ impl Producer {
     /// once; nothing here blocks.
     pub fn send(&self, record: ProducerRecord) -> DeliveryFuture {
         let (tx, rx) = oneshot::channel();
-        self.enqueue(record, Completion::Future(tx));
+        self.intercept(record, Completion::Future(tx));
         DeliveryFuture { rx }
+    }
+
+    /// Adds an interceptor that sees every record sent from now on, and its outcome
+    /// ([`ProducerInterceptor`]); interceptors run in the order added.
+    pub fn add_interceptor(&self, interceptor: Arc<dyn ProducerInterceptor>) {
+        self.shared
+            .interceptors
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(interceptor);
+    }
+
+    /// Runs the interceptors' `on_send` and wraps the completion in their
+    /// `on_acknowledgement`, then enqueues.
+    fn intercept(&self, mut record: ProducerRecord, done: Completion) {
+        let interceptors = self
+            .shared
+            .interceptors
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if interceptors.is_empty() {
+            return self.enqueue(record, done);
+        }
+        for i in &interceptors {
+            record = i.on_send(record);
+        }
+        let done = Completion::Callback(Box::new(move |r| {
+            for i in &interceptors {
+                i.on_acknowledgement(&r);
+            }
+            done.fire(r)
+        }));
+        self.enqueue(record, done)
     }
 
     /// [`send`](Self::send) with a callback instead of a future, called once with the
@@ -406,7 +444,7 @@ impl Producer {
         record: ProducerRecord,
         callback: impl FnOnce(Result<RecordMetadata, ClientError>) + Send + 'static,
     ) {
-        self.enqueue(record, Completion::Callback(Box::new(callback)));
+        self.intercept(record, Completion::Callback(Box::new(callback)));
     }
 
     fn enqueue(&self, record: ProducerRecord, done: Completion) {
