@@ -12,7 +12,6 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use brook_protocol::messages::codec::{get_array_len, get_bytes, get_i16, get_i32, get_str};
 use brook_protocol::messages::create_partitions_request::CreatePartitionsTopic;
 use brook_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
 use brook_protocol::messages::delete_records_request::{
@@ -1112,25 +1111,12 @@ impl Answer for DeleteRecordsRequest {
 }
 
 /// Decodes a consumer protocol assignment (`ConsumerProtocolAssignment`: version, then
-/// topics with their partitions, then user data). Total: `None` for malformed input.
+/// topics with their partitions, then user data) into its partitions. Total: `None` for
+/// malformed input. See [`crate::consumer::protocol::decode_assignment`].
 pub fn decode_assignment(bytes: &[u8]) -> Option<Vec<TopicPartition>> {
-    if bytes.is_empty() {
-        return Some(Vec::new());
-    }
-    let mut buf = bytes;
-    let _version = get_i16(&mut buf).ok()?;
-    let n = get_array_len(&mut buf, false, 6).ok()?;
-    let mut out = Vec::new();
-    for _ in 0..n {
-        let topic = get_str(&mut buf, false).ok()?;
-        let m = get_array_len(&mut buf, false, 4).ok()?;
-        for _ in 0..m {
-            out.push(TopicPartition::new(topic.clone(), get_i32(&mut buf).ok()?));
-        }
-    }
-    // User data may follow; it is not needed here.
-    let _ = get_bytes(&mut buf, false);
-    Some(out)
+    crate::consumer::protocol::decode_assignment(bytes)
+        .ok()
+        .map(|a| a.partitions)
 }
 
 #[cfg(test)]
