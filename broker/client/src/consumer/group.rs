@@ -291,7 +291,10 @@ async fn join_once(p: &JoinParams) -> Result<Joined, ClientError> {
         protocols,
         reason: Some(p.reason.clone()),
     };
-    let (_, r) = p.cluster.call(node, max::JOIN_GROUP, req).await?;
+    let (_, r) = p
+        .cluster
+        .call_coordinator(node, max::JOIN_GROUP, req)
+        .await?;
     let code = ErrorCode(r.error_code);
     if code == ErrorCode::MEMBER_ID_REQUIRED {
         p.member.lock().member_id = r.member_id;
@@ -335,7 +338,10 @@ async fn join_once(p: &JoinParams) -> Result<Joined, ClientError> {
         protocol_name: Some(protocol.clone()),
         assignments,
     };
-    let (_, s) = p.cluster.call(node, max::SYNC_GROUP, req).await?;
+    let (_, s) = p
+        .cluster
+        .call_coordinator(node, max::SYNC_GROUP, req)
+        .await?;
     KafkaError::check(s.error_code, Some("SyncGroup"))?;
     let assignment: Assignment =
         decode_assignment(&s.assignment).map_err(|e| ClientError::Protocol {
@@ -470,7 +476,7 @@ pub(crate) async fn heartbeat(
             member_id: member_id.clone(),
             group_instance_id: member.instance_id.clone(),
         };
-        let code = match cluster.call(node, max::HEARTBEAT, req).await {
+        let code = match cluster.call_coordinator(node, max::HEARTBEAT, req).await {
             Ok((_, r)) => ErrorCode(r.error_code),
             Err(e) => {
                 tracing::debug!(group = %group, error = %e, "heartbeat failed");
@@ -522,8 +528,9 @@ pub(crate) async fn leave(
         return Ok(());
     }
     let node = cluster.coordinator(&member.group_id).await?;
-    let transport = cluster.transport(node).await?;
-    let version = transport
+    let version = cluster
+        .transport(node)
+        .await?
         .version_for(LeaveGroupRequest::API_KEY, max::LEAVE_GROUP)
         .ok_or(ClientError::UnsupportedVersion {
             api: "LeaveGroup",
@@ -546,7 +553,7 @@ pub(crate) async fn leave(
             members: Vec::new(),
         }
     };
-    let (_, r) = cluster.call_on(&transport, version, req).await?;
+    let (_, r) = cluster.call_coordinator(node, version, req).await?;
     KafkaError::check(r.error_code, Some("LeaveGroup"))?;
     if let Some(m) = r.members.iter().find(|m| m.error_code != 0) {
         // UNKNOWN_MEMBER_ID: already gone, which is what was asked.
