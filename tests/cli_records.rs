@@ -180,7 +180,12 @@ fn produce_then_consume_keyed_records() {
 #[test]
 fn group_commits_what_it_consumed() {
     let data = tempfile::tempdir().unwrap();
-    let server = Server::start(data.path());
+    // A new group's first rebalance would otherwise wait 3 s for more members, longer
+    // than the --timeout-ms below.
+    let server = Server::start_with(
+        data.path(),
+        &["--set", "group.initial.rebalance.delay.ms=0"],
+    );
     let pairs = setup(&server, "events");
 
     let args = [
@@ -208,6 +213,57 @@ fn group_commits_what_it_consumed() {
 
     let described = server.brook(&["groups", "describe", "g"]).success();
     assert!(described.stdout.contains("events"), "{}", described.stdout);
+}
+
+#[test]
+fn consumers_of_one_group_share_the_partitions() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start_with(
+        data.path(),
+        &["--set", "group.initial.rebalance.delay.ms=0"],
+    );
+    let pairs = setup(&server, "shared-events");
+    let args = [
+        "consume",
+        "shared-events",
+        "--group",
+        "sharing",
+        "--from-beginning",
+        "--print-key",
+        "--print-partition",
+        "--timeout-ms",
+        "3000",
+        "--bootstrap-server",
+        &server.addr,
+    ];
+    // Two members at once: each prints what it owned; what one printed before a
+    // rebalance moved a partition was committed on revocation, so nothing is printed twice.
+    let spawn = || {
+        cli_support::brook()
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    assert!(a.status.success() && b.status.success());
+    let mut seen = Vec::new();
+    let mut partitions_of = Vec::new();
+    for out in [&a.stdout, &b.stdout] {
+        let text = String::from_utf8(out.clone()).unwrap();
+        let mut parts = std::collections::BTreeSet::new();
+        for line in text.lines() {
+            let mut f = line.splitn(3, '\t');
+            let (p, k, v) = (f.next().unwrap(), f.next().unwrap(), f.next().unwrap());
+            parts.insert(p.to_owned());
+            seen.push((k.to_owned(), v.to_owned()));
+        }
+        partitions_of.push(parts);
+    }
+    assert_eq!(seen.len(), pairs.len(), "every record once, none twice");
+    assert_eq!(sorted(seen), sorted(pairs));
 }
 
 #[test]

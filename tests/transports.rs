@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use brook_client::admin::PartitionLag;
 use brook_client::consumer::OffsetAndTimestamp;
-use brook_client::{ConfigResource, ErrorCode, NewTopic, OffsetSpec, ProducerRecord};
+use brook_client::{ConfigResource, Consumer, ErrorCode, NewTopic, OffsetSpec, ProducerRecord};
 use brook_protocol::record::{Compression, Header, TimestampType};
 
 mod client_suite;
@@ -55,6 +55,7 @@ client_suite! {
     consumer_group_lag,
     delete_records_then_consume_from_the_new_log_start,
     acks_zero_produce,
+    group_members_share_partitions_and_rebalance,
 }
 
 /// 2023-11-14T22:13:20Z.
@@ -747,4 +748,111 @@ async fn acks_zero_produce(env: Env) {
             (0..(N / 2) as i64).collect::<Vec<_>>()
         );
     }
+}
+
+/// Two members of a consumer group (cooperative-sticky) split a topic, commit what they
+/// processed, and the survivor takes everything back when the other closes: nothing is
+/// lost and, with commits after processing and on revocation, nothing is read twice.
+async fn group_members_share_partitions_and_rebalance(env: Env) {
+    env.create_topic("shared", 4).await;
+    let producer = env.producer(&[("linger.ms", "0")]).await;
+    let send = |range: std::ops::Range<usize>| {
+        let futures: Vec<_> = range
+            .map(|i| {
+                let mut r = ProducerRecord::new("shared", format!("v{i}").into());
+                r.partition = Some((i % 4) as i32);
+                producer.send(r)
+            })
+            .collect();
+        async move {
+            for f in futures {
+                f.await.unwrap();
+            }
+        }
+    };
+    send(0..400).await;
+    let props = [
+        ("group.id", "sharing"),
+        ("auto.offset.reset", "earliest"),
+        ("partition.assignment.strategy", "cooperative-sticky"),
+        ("heartbeat.interval.ms", "100"),
+        ("max.poll.records", "40"),
+        ("fetch.max.wait.ms", "50"),
+    ];
+    let mut a = env.consumer(&props).await;
+    let mut b = env.consumer(&props).await;
+    a.subscribe(&["shared"]).unwrap();
+    let mut seen: Vec<String> = Vec::new();
+    async fn poll_once(c: &mut Consumer, seen: &mut Vec<String>) {
+        let records = c.poll(Duration::from_millis(30)).await.unwrap();
+        if !records.is_empty() {
+            seen.extend(values_of(&records));
+            // Refused while the group rebalances (as by Kafka): then the positions of
+            // the partitions that move are committed when they are revoked
+            // (enable.auto.commit), and the others at the next commit.
+            if let Err(e) = c.commit_sync(&c.positions()).await {
+                assert!(
+                    e.code() == Some(ErrorCode::REBALANCE_IN_PROGRESS)
+                        || e.code() == Some(ErrorCode::ILLEGAL_GENERATION),
+                    "{e}"
+                );
+            }
+        }
+    }
+    // a alone reads a part, then b joins and they split the partitions two and two.
+    while seen.len() < 100 {
+        poll_once(&mut a, &mut seen).await;
+    }
+    assert_eq!(a.assignment().len(), 4);
+    b.subscribe(&["shared"]).unwrap();
+    let mut rounds = 0;
+    loop {
+        poll_once(&mut a, &mut seen).await;
+        poll_once(&mut b, &mut seen).await;
+        let (x, y) = (a.assignment(), b.assignment());
+        if x.len() == 2 && y.len() == 2 && x.iter().all(|tp| !y.contains(tp)) {
+            break;
+        }
+        rounds += 1;
+        assert!(rounds < 2_000, "no 2/2 split: {x:?} {y:?}");
+    }
+    send(400..600).await;
+    while seen.len() < 600 {
+        poll_once(&mut a, &mut seen).await;
+        poll_once(&mut b, &mut seen).await;
+        rounds += 1;
+        assert!(rounds < 4_000, "only {} of 600 read", seen.len());
+    }
+    // b leaves; a takes its partitions back from b's commits.
+    b.close().await.unwrap();
+    send(600..800).await;
+    while seen.len() < 800 || a.assignment().len() < 4 {
+        poll_once(&mut a, &mut seen).await;
+        rounds += 1;
+        assert!(rounds < 6_000, "only {} of 800 read", seen.len());
+    }
+    let mut want: Vec<String> = (0..800).map(|i| format!("v{i}")).collect();
+    want.sort();
+    seen.sort();
+    assert_eq!(seen, want, "every record once");
+    // The group settles with a alone (a follow-up rebalance may still be running).
+    let admin = env.admin().await;
+    let mut settled = None;
+    for _ in 0..200 {
+        poll_once(&mut a, &mut seen).await;
+        let d = admin.describe_groups(&["sharing"]).await.unwrap();
+        let d = d["sharing"].as_ref().unwrap().clone();
+        if d.state == "Stable" {
+            settled = Some(d);
+            break;
+        }
+    }
+    let d = settled.expect("the group settles");
+    assert_eq!(
+        (d.members.len(), d.protocol.as_str()),
+        (1, "cooperative-sticky")
+    );
+    assert_eq!(seen.len(), 800, "nothing more to read");
+    a.close().await.unwrap();
+    producer.close(Duration::from_secs(5)).await.unwrap();
 }

@@ -1,15 +1,25 @@
-//! `brook consume TOPIC`, like `kafka-console-consumer.sh` (and `kcat -C`): brook-client's
-//! [`Consumer`] in assign mode over every partition of the topic (or the one given),
-//! starting from the end, the beginning, an offset or a timestamp; with `--group`, from the
-//! group's committed offsets where it has some, committing what was printed at exit. One
-//! line per record: the asked-for fields, then the key (with `--print-key`) and the value,
-//! separated by `--key-separator`.
+//! `brook consume TOPIC`, like `kafka-console-consumer.sh` (and `kcat -C`).
+//!
+//! - With `--group G` (and no `--partition`, `--offset` or `--timestamp`): brook-client's
+//!   [`Consumer`] subscribes as a member of the consumer group, so several `brook consume
+//!   --group G` share the topic's partitions and rebalance as they come and go. Partitions
+//!   start from the group's committed offsets, else from the end (or the beginning with
+//!   `--from-beginning`). What was printed is committed when partitions are revoked and at
+//!   exit, which leaves the group.
+//! - Otherwise in assign mode over every partition of the topic (or the one given),
+//!   starting from the end, the beginning, an offset or a timestamp; with `--group`, from
+//!   the group's committed offsets where it has some, committing what was printed at exit.
+//!
+//! One line per record: the asked-for fields, then the key (with `--print-key`) and the
+//! value, separated by `--key-separator`.
 
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{anyhow, bail};
+use brook_client::consumer::{ConsumerRebalanceListener, RebalanceContext};
 use brook_client::{ClientError, Consumer, ConsumerConfig, ConsumerRecord, TopicPartition};
 use brook_protocol::record::TimestampType;
 use tokio::time::Instant;
@@ -137,6 +147,8 @@ async fn consume(args: ConsumeArgs) -> anyhow::Result<()> {
         ("client.id", "brook-cli"),
         ("auto.offset.reset", reset),
         ("fetch.max.wait.ms", "200"),
+        // What was printed is committed (on revocation and at exit), not what was polled.
+        ("enable.auto.commit", "false"),
     ] {
         config.set(k, v).map_err(|e| anyhow!("{e}"))?;
     }
@@ -161,6 +173,20 @@ async fn consume(args: ConsumeArgs) -> anyhow::Result<()> {
         ),
         Err(e) => return Err(broker_error(&bootstrap, e)),
     };
+    // The next offset to read after what was printed, per partition: what is committed.
+    let consumed: Arc<Mutex<BTreeMap<TopicPartition, i64>>> = Arc::default();
+    let subscribe = args.group.is_some()
+        && args.partition.is_none()
+        && args.offset.is_none()
+        && args.timestamp.is_none();
+    if subscribe {
+        consumer.subscribe(&[&args.topic]).map_err(|e| anyhow!(e))?;
+        consumer
+            .set_rebalance_listener(CommitPrinted(consumed.clone()))
+            .map_err(|e| anyhow!(e))?;
+        let _ = topic;
+        return print_records(&args, consumer, consumed).await;
+    }
     let parts: Vec<TopicPartition> = match args.partition {
         Some(p) if topic.partition(p).is_none() => bail!(
             "topic `{}` has no partition {p} (it has {})",
@@ -221,11 +247,46 @@ async fn consume(args: ConsumeArgs) -> anyhow::Result<()> {
         }
     }
 
+    print_records(&args, consumer, consumed).await
+}
+
+/// Commits what was printed of the partitions a rebalance revokes.
+struct CommitPrinted(Arc<Mutex<BTreeMap<TopicPartition, i64>>>);
+
+impl ConsumerRebalanceListener for CommitPrinted {
+    fn on_partitions_revoked(
+        &mut self,
+        ctx: &mut RebalanceContext<'_>,
+        partitions: &[TopicPartition],
+    ) {
+        let mut consumed = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let offsets: Vec<(TopicPartition, i64)> = partitions
+            .iter()
+            .filter_map(|tp| consumed.remove(tp).map(|o| (tp.clone(), o)))
+            .collect();
+        ctx.commit(&offsets);
+    }
+
+    fn on_partitions_lost(&mut self, _: &mut RebalanceContext<'_>, partitions: &[TopicPartition]) {
+        // Another member owns them now: what this one printed is not its to commit.
+        let mut consumed = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        for tp in partitions {
+            consumed.remove(tp);
+        }
+    }
+}
+
+/// Polls and prints until `--max-messages`, `--timeout-ms` of silence, Ctrl-C or a closed
+/// stdout; then commits what was printed (with `--group`) and closes the consumer.
+async fn print_records(
+    args: &ConsumeArgs,
+    mut consumer: Consumer,
+    consumed: Arc<Mutex<BTreeMap<TopicPartition, i64>>>,
+) -> anyhow::Result<()> {
+    let bootstrap = args.bootstrap_server.clone();
     let idle = args.timeout_ms.map(Duration::from_millis);
     let mut deadline = idle.map(|d| Instant::now() + d);
     let mut printed = 0u64;
-    // The next offset to read after what was printed, per partition: what is committed.
-    let mut consumed: BTreeMap<TopicPartition, i64> = BTreeMap::new();
     let stdout = std::io::stdout();
     let result: anyhow::Result<()> = async {
         let ctrl_c = tokio::signal::ctrl_c();
@@ -256,14 +317,17 @@ async fn consume(args: ConsumeArgs) -> anyhow::Result<()> {
                 if args.max_messages.is_some_and(|m| printed >= m) {
                     break;
                 }
-                if let Err(e) = writeln!(out, "{}", format_record(&args, r)) {
+                if let Err(e) = writeln!(out, "{}", format_record(args, r)) {
                     if e.kind() == std::io::ErrorKind::BrokenPipe {
                         break 'outer;
                     }
                     return Err(anyhow!("writing to stdout: {e}"));
                 }
                 printed += 1;
-                consumed.insert(TopicPartition::new(&r.topic, r.partition), r.offset + 1);
+                consumed
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(TopicPartition::new(&r.topic, r.partition), r.offset + 1);
             }
             if let Err(e) = out.flush() {
                 if e.kind() == std::io::ErrorKind::BrokenPipe {
@@ -276,14 +340,21 @@ async fn consume(args: ConsumeArgs) -> anyhow::Result<()> {
         Ok(())
     }
     .await;
-    if args.group.is_some() && !consumed.is_empty() {
-        let offsets: Vec<_> = consumed.into_iter().collect();
-        let committed = consumer
+    let offsets: Vec<_> = std::mem::take(&mut *consumed.lock().unwrap_or_else(|e| e.into_inner()))
+        .into_iter()
+        .collect();
+    let committed = if args.group.is_some() && !offsets.is_empty() {
+        consumer
             .commit_sync(&offsets)
             .await
-            .map_err(|e| anyhow!("committing the offsets consumed: {e}"));
-        result?;
-        return committed;
+            .map_err(|e| anyhow!("committing the offsets consumed: {e}"))
+    } else {
+        Ok(())
+    };
+    // Leaves the group (a subscription); nothing more to commit.
+    if let Err(e) = consumer.close().await {
+        tracing::debug!(error = %e, "closing the consumer");
     }
-    result
+    result?;
+    committed
 }

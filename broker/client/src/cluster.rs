@@ -124,6 +124,9 @@ pub struct Cluster {
     bootstrap_conn: Mutex<Option<Arc<dyn Transport>>>,
     /// Group coordinators by group id.
     coordinators: Mutex<HashMap<String, i32>>,
+    /// Second transports to coordinator nodes, for the group membership requests
+    /// ([`call_coordinator`](Self::call_coordinator)).
+    group_connections: Mutex<HashMap<i32, Arc<dyn Transport>>>,
     /// Serialises metadata refreshes.
     refreshing: tokio::sync::Mutex<()>,
 }
@@ -147,6 +150,7 @@ impl Cluster {
             connections: Mutex::new(HashMap::new()),
             bootstrap_conn: Mutex::new(None),
             coordinators: Mutex::new(HashMap::new()),
+            group_connections: Mutex::new(HashMap::new()),
             refreshing: tokio::sync::Mutex::new(()),
         })
     }
@@ -236,12 +240,14 @@ impl Cluster {
             merged.topics.insert(name.clone(), t.clone());
         }
         // Drop connections to nodes that left, or whose address changed.
-        lock(&self.connections).retain(|id, t| {
-            merged
-                .brokers
-                .get(id)
-                .is_some_and(|b| format_addr(&b.host, b.port) == t.peer())
-        });
+        for conns in [&self.connections, &self.group_connections] {
+            lock(conns).retain(|id, t| {
+                merged
+                    .brokers
+                    .get(id)
+                    .is_some_and(|b| format_addr(&b.host, b.port) == t.peer())
+            });
+        }
         *self.metadata.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(merged);
         self.stale.store(false, Ordering::Relaxed);
         Ok(result)
@@ -383,6 +389,7 @@ impl Cluster {
     /// Forgets a transport that failed, so the next use reconnects.
     pub fn forget_transport(&self, transport: &Arc<dyn Transport>) {
         lock(&self.connections).retain(|_, t| !Arc::ptr_eq(t, transport));
+        lock(&self.group_connections).retain(|_, t| !Arc::ptr_eq(t, transport));
         let mut b = lock(&self.bootstrap_conn);
         if b.as_ref().is_some_and(|t| Arc::ptr_eq(t, transport)) {
             *b = None;
@@ -466,6 +473,50 @@ impl Cluster {
         req: R,
     ) -> Result<(i16, R::Response), ClientError> {
         let transport = self.transport(node_id).await?;
+        self.call_on(&transport, our_max, req).await
+    }
+
+    /// Sends a group membership request (JoinGroup, SyncGroup, Heartbeat, LeaveGroup) to
+    /// coordinator node `node_id` over a connection of its own, as Java's client does: a
+    /// broker answers a connection's requests in order and holds a JoinGroup until the
+    /// rebalance completes, which must not hold up the member's fetches and commits.
+    pub async fn call_coordinator<R: ApiRequest>(
+        &self,
+        node_id: i32,
+        our_max: i16,
+        req: R,
+    ) -> Result<(i16, R::Response), ClientError> {
+        let existing = lock(&self.group_connections)
+            .get(&node_id)
+            .filter(|t| !t.is_closed())
+            .cloned();
+        let transport = match existing {
+            Some(t) => t,
+            None => {
+                if !self.metadata().brokers.contains_key(&node_id) {
+                    self.refresh().await?;
+                }
+                let broker = self
+                    .metadata()
+                    .brokers
+                    .get(&node_id)
+                    .cloned()
+                    .ok_or_else(|| {
+                        ClientError::NoBroker(format!(
+                            "coordinator {node_id} is not in the cluster metadata"
+                        ))
+                    })?;
+                let t = self.connector.connect(&broker.host, broker.port).await?;
+                let mut conns = lock(&self.group_connections);
+                match conns.get(&node_id) {
+                    Some(other) if !other.is_closed() => other.clone(),
+                    _ => {
+                        conns.insert(node_id, t.clone());
+                        t
+                    }
+                }
+            }
+        };
         self.call_on(&transport, our_max, req).await
     }
 

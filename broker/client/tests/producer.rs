@@ -759,3 +759,299 @@ async fn log_append_time_is_reported() {
     );
     p.close(Duration::from_secs(5)).await.unwrap();
 }
+
+/// A transport that loses Produce requests on a seeded schedule: some fail before they
+/// reach the broker, some reach it and lose their response (the producer cannot know
+/// whether they were written). Everything else passes through to TCP.
+#[derive(Debug)]
+struct Lossy {
+    inner: Arc<dyn brook_client::Transport>,
+    rng: std::sync::Mutex<u64>,
+}
+
+impl Lossy {
+    /// 0: pass, 1: fail before sending, 2: drop the response.
+    fn roll(&self) -> u8 {
+        let mut s = self.rng.lock().unwrap();
+        // xorshift64*
+        *s ^= *s >> 12;
+        *s ^= *s << 25;
+        *s ^= *s >> 27;
+        match s.wrapping_mul(0x2545_f491_4f6c_dd1d) % 100 {
+            0..=5 => 1,
+            6..=11 => 2,
+            _ => 0,
+        }
+    }
+}
+
+impl brook_client::Transport for Lossy {
+    fn call(
+        &self,
+        version: i16,
+        body: brook_protocol::messages::RequestBody,
+    ) -> brook_client::transport::BoxFuture<
+        '_,
+        Result<brook_protocol::messages::ResponseBody, ClientError>,
+    > {
+        Box::pin(async move {
+            let produce = matches!(body, brook_protocol::messages::RequestBody::Produce(_));
+            let fault = if produce { self.roll() } else { 0 };
+            if fault == 1 {
+                return Err(ClientError::Disconnected {
+                    addr: "lossy".into(),
+                    reason: "injected before sending".into(),
+                });
+            }
+            let r = self.inner.call(version, body).await;
+            if fault == 2 && r.is_ok() {
+                return Err(ClientError::Timeout {
+                    api: "Produce",
+                    addr: "lossy".into(),
+                    after: Duration::ZERO,
+                });
+            }
+            r
+        })
+    }
+
+    fn send(
+        &self,
+        version: i16,
+        body: brook_protocol::messages::RequestBody,
+    ) -> brook_client::transport::BoxFuture<'_, Result<(), ClientError>> {
+        self.inner.send(version, body)
+    }
+
+    fn api_versions(&self) -> &brook_client::ApiVersions {
+        self.inner.api_versions()
+    }
+
+    fn is_closed(&self) -> bool {
+        self.inner.is_closed()
+    }
+
+    fn peer(&self) -> &str {
+        self.inner.peer()
+    }
+}
+
+#[derive(Debug)]
+struct LossyConnector {
+    tcp: brook_client::TcpConnector,
+    seed: std::sync::Mutex<u64>,
+    faults: Arc<AtomicUsize>,
+}
+
+impl brook_client::Connector for LossyConnector {
+    fn connect<'a>(
+        &'a self,
+        host: &'a str,
+        port: u16,
+    ) -> brook_client::transport::BoxFuture<'a, Result<Arc<dyn brook_client::Transport>, ClientError>>
+    {
+        Box::pin(async move {
+            let inner = self.tcp.connect(host, port).await?;
+            let seed = {
+                let mut s = self.seed.lock().unwrap();
+                *s = s.wrapping_add(0x9e37_79b9_7f4a_7c15);
+                *s
+            };
+            let t: Arc<dyn brook_client::Transport> = Arc::new(Lossy {
+                inner,
+                rng: std::sync::Mutex::new(seed | 1),
+            });
+            Ok(Arc::new(CountingFaults(t, self.faults.clone()))
+                as Arc<dyn brook_client::Transport>)
+        })
+    }
+}
+
+/// Forwards to a [`Lossy`] transport and adds its faults to a shared tally.
+#[derive(Debug)]
+struct CountingFaults(Arc<dyn brook_client::Transport>, Arc<AtomicUsize>);
+
+impl brook_client::Transport for CountingFaults {
+    fn call(
+        &self,
+        version: i16,
+        body: brook_protocol::messages::RequestBody,
+    ) -> brook_client::transport::BoxFuture<
+        '_,
+        Result<brook_protocol::messages::ResponseBody, ClientError>,
+    > {
+        Box::pin(async move {
+            let r = self.0.call(version, body).await;
+            if matches!(
+                r,
+                Err(ClientError::Disconnected { .. } | ClientError::Timeout { .. })
+            ) {
+                self.1.fetch_add(1, Ordering::Relaxed);
+            }
+            r
+        })
+    }
+
+    fn send(
+        &self,
+        version: i16,
+        body: brook_protocol::messages::RequestBody,
+    ) -> brook_client::transport::BoxFuture<'_, Result<(), ClientError>> {
+        self.0.send(version, body)
+    }
+
+    fn api_versions(&self) -> &brook_client::ApiVersions {
+        self.0.api_versions()
+    }
+
+    fn is_closed(&self) -> bool {
+        self.0.is_closed()
+    }
+
+    fn peer(&self) -> &str {
+        self.0.peer()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelined_batches_survive_lost_requests_and_responses_exactly_once_in_order() {
+    let (server, _dir) = start().await;
+    create_topic(&server.bootstrap(), "lossy", 3).await;
+    for seed in 1u64..=6 {
+        let topic = "lossy";
+        let faults = Arc::new(AtomicUsize::new(0));
+        let connector = Arc::new(LossyConnector {
+            tcp: brook_client::TcpConnector::default(),
+            seed: std::sync::Mutex::new(seed),
+            faults: faults.clone(),
+        });
+        let cluster = brook_client::Cluster::connect(&server.bootstrap(), connector)
+            .await
+            .unwrap();
+        // Small batches, no linger: many batches of each partition in flight at once.
+        let p = Producer::with_cluster(
+            Arc::new(cluster),
+            config(
+                &server.bootstrap(),
+                &[
+                    ("batch.size", "600"),
+                    ("linger.ms", "0"),
+                    ("retry.backoff.ms", "5"),
+                    ("max.in.flight.requests.per.connection", "5"),
+                ],
+            ),
+        )
+        .unwrap();
+        let n = 8_000;
+        let futures: Vec<_> = (0..n)
+            .map(|i| {
+                p.send(record(
+                    topic,
+                    &format!("k{}", i % 30),
+                    &format!("s{seed}-{i:05}"),
+                ))
+            })
+            .collect();
+        let mut acked: BTreeMap<i32, Vec<(i64, String)>> = BTreeMap::new();
+        for (i, f) in futures.into_iter().enumerate() {
+            let m = f.await.unwrap_or_else(|e| panic!("record {i}: {e}"));
+            acked
+                .entry(m.partition)
+                .or_default()
+                .push((m.offset, format!("s{seed}-{i:05}")));
+        }
+        assert!(
+            faults.load(Ordering::Relaxed) > 10,
+            "faults were injected: {}",
+            faults.load(Ordering::Relaxed)
+        );
+        for (partition, sent) in &acked {
+            let stored: Vec<(i64, String)> =
+                records_of(&stored_batches(&p, topic, *partition).await)
+                    .into_iter()
+                    .map(|(o, _, v)| (o, String::from_utf8(v).unwrap()))
+                    .filter(|(_, v)| v.starts_with(&format!("s{seed}-")))
+                    .collect();
+            // Exactly once, in send order, at the acknowledged offsets.
+            assert_eq!(&stored, sent, "seed {seed} partition {partition}");
+        }
+        p.close(Duration::from_secs(10)).await.unwrap();
+    }
+}
+
+/// Stamps a header and counts outcomes.
+#[derive(Default)]
+struct Stamp {
+    sent: AtomicUsize,
+    acked: AtomicUsize,
+    failed: AtomicUsize,
+}
+
+impl brook_client::producer::ProducerInterceptor for Stamp {
+    fn on_send(&self, record: ProducerRecord) -> ProducerRecord {
+        let n = self.sent.fetch_add(1, Ordering::SeqCst);
+        record.with_header("stamp", Some(format!("{n}").as_bytes()))
+    }
+
+    fn on_acknowledgement(&self, outcome: &Result<RecordMetadata, ClientError>) {
+        match outcome {
+            Ok(_) => self.acked.fetch_add(1, Ordering::SeqCst),
+            Err(_) => self.failed.fetch_add(1, Ordering::SeqCst),
+        };
+    }
+}
+
+#[tokio::test]
+async fn interceptors_see_every_record_and_outcome_in_order() {
+    let (server, _dir) = start().await;
+    create_topic(&server.bootstrap(), "stamped", 1).await;
+    let p = Producer::connect(config(&server.bootstrap(), &[("max.request.size", "2000")]))
+        .await
+        .unwrap();
+    let first = Arc::new(Stamp::default());
+    let second = Arc::new(Stamp::default());
+    p.add_interceptor(first.clone());
+    p.add_interceptor(second.clone());
+    let futures: Vec<_> = (0..50)
+        .map(|i| p.send(record("stamped", "k", &format!("v{i}"))))
+        .collect();
+    // Too large for max.request.size: fails, and the interceptors hear of it.
+    let big = p.send(record("stamped", "k", &"x".repeat(5_000)));
+    for f in futures {
+        f.await.unwrap();
+    }
+    assert!(big.await.is_err());
+    for s in [&first, &second] {
+        assert_eq!(s.sent.load(Ordering::SeqCst), 51);
+        assert_eq!(s.acked.load(Ordering::SeqCst), 50);
+        assert_eq!(s.failed.load(Ordering::SeqCst), 1);
+    }
+    let batches = stored_batches(&p, "stamped", 0).await;
+    let stamps: Vec<Vec<(String, String)>> = batches
+        .iter()
+        .flat_map(|b| b.records.iter())
+        .map(|r| {
+            r.headers
+                .iter()
+                .map(|h| {
+                    (
+                        h.key.clone(),
+                        String::from_utf8(h.value.clone().unwrap().to_vec()).unwrap(),
+                    )
+                })
+                .collect()
+        })
+        .collect();
+    assert_eq!(stamps.len(), 50);
+    for (i, s) in stamps.iter().enumerate() {
+        // Both interceptors ran, in the order added.
+        assert_eq!(
+            s,
+            &vec![
+                ("stamp".to_owned(), i.to_string()),
+                ("stamp".to_owned(), i.to_string())
+            ]
+        );
+    }
+    p.close(Duration::from_secs(5)).await.unwrap();
+}

@@ -99,6 +99,38 @@ pub struct ConsumerConfig {
     pub check_crcs: bool,
     /// `retry.backoff.ms`: pause after an error before fetching again. Default 100 ms.
     pub retry_backoff: Duration,
+    /// `group.instance.id`: makes the member static (KIP-345): a restart within
+    /// `session.timeout.ms` gets its partitions back without a rebalance, and `close`
+    /// does not leave the group. Default none.
+    pub group_instance_id: Option<String>,
+    /// `session.timeout.ms`: the coordinator removes a member it has not heard from for
+    /// this long. Default 45 s.
+    pub session_timeout: Duration,
+    /// `heartbeat.interval.ms`: how often the background task heartbeats. Default 3 s.
+    pub heartbeat_interval: Duration,
+    /// `max.poll.interval.ms`: the longest the application may go between polls before
+    /// the consumer leaves the group (its partitions are then lost); also the rebalance
+    /// timeout it joins with. Default 5 min.
+    pub max_poll_interval: Duration,
+    /// `enable.auto.commit`: commit the positions every `auto.commit.interval.ms` from
+    /// `poll`, before a rebalance revokes partitions, and at `close`. Default true (it
+    /// only acts with a `group.id`).
+    pub enable_auto_commit: bool,
+    /// `auto.commit.interval.ms`. Default 5 s.
+    pub auto_commit_interval: Duration,
+    /// `partition.assignment.strategy`: the assignors offered when joining, in order of
+    /// preference, by Java's names (`range`, `roundrobin`, `sticky`,
+    /// `cooperative-sticky`) or class names. Default `range, cooperative-sticky`, as Java's
+    /// (the group uses range until every member offers cooperative-sticky).
+    pub partition_assignment_strategy: Vec<String>,
+    /// `metadata.max.age.ms`: how often a subscription checks for new topics matching its
+    /// pattern and for partition count changes. Default 5 min.
+    pub metadata_max_age: Duration,
+    /// `client.rack`: sent in the subscription for rack-aware assignors. Default none.
+    pub client_rack: Option<String>,
+    /// `exclude.internal.topics`: a pattern subscription never matches internal topics
+    /// (`__consumer_offsets`, ...). Default true.
+    pub exclude_internal_topics: bool,
 }
 
 impl Default for ConsumerConfig {
@@ -117,7 +149,25 @@ impl Default for ConsumerConfig {
             request_timeout: Duration::from_secs(30),
             check_crcs: true,
             retry_backoff: Duration::from_millis(100),
+            group_instance_id: None,
+            session_timeout: Duration::from_secs(45),
+            heartbeat_interval: Duration::from_secs(3),
+            max_poll_interval: Duration::from_secs(300),
+            enable_auto_commit: true,
+            auto_commit_interval: Duration::from_secs(5),
+            partition_assignment_strategy: vec!["range".into(), "cooperative-sticky".into()],
+            metadata_max_age: Duration::from_secs(300),
+            client_rack: None,
+            exclude_internal_topics: true,
         }
+    }
+}
+
+fn parse_bool(key: &'static str, value: &str) -> Result<bool, ConfigError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(invalid(key, value, "expected true or false")),
     }
 }
 
@@ -221,14 +271,60 @@ impl ConsumerConfig {
             "request.timeout.ms" => {
                 self.request_timeout = parse_ms("request.timeout.ms", value, 1)?
             }
-            "check.crcs" => {
-                self.check_crcs = match v.to_ascii_lowercase().as_str() {
-                    "true" => true,
-                    "false" => false,
-                    _ => return Err(invalid("check.crcs", value, "expected true or false")),
-                }
-            }
+            "check.crcs" => self.check_crcs = parse_bool("check.crcs", value)?,
             "retry.backoff.ms" => self.retry_backoff = parse_ms("retry.backoff.ms", value, 0)?,
+            "group.instance.id" => self.group_instance_id = (!v.is_empty()).then(|| v.to_owned()),
+            "session.timeout.ms" => {
+                self.session_timeout = parse_ms("session.timeout.ms", value, 1)?
+            }
+            "heartbeat.interval.ms" => {
+                self.heartbeat_interval = parse_ms("heartbeat.interval.ms", value, 1)?
+            }
+            "max.poll.interval.ms" => {
+                self.max_poll_interval = parse_ms("max.poll.interval.ms", value, 1)?
+            }
+            "enable.auto.commit" => {
+                self.enable_auto_commit = parse_bool("enable.auto.commit", value)?
+            }
+            "auto.commit.interval.ms" => {
+                self.auto_commit_interval = parse_ms("auto.commit.interval.ms", value, 0)?
+            }
+            "partition.assignment.strategy" => {
+                let names: Vec<String> = v
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|n| !n.is_empty())
+                    .map(str::to_owned)
+                    .collect();
+                if names.is_empty() {
+                    return Err(invalid(
+                        "partition.assignment.strategy",
+                        value,
+                        "name at least one assignor",
+                    ));
+                }
+                if let Some(bad) = names
+                    .iter()
+                    .find(|n| crate::consumer::assignor::by_name(n).is_none())
+                {
+                    return Err(invalid(
+                        "partition.assignment.strategy",
+                        value,
+                        format!(
+                            "unknown assignor {bad:?} (expected range, roundrobin, sticky or \
+                             cooperative-sticky)"
+                        ),
+                    ));
+                }
+                self.partition_assignment_strategy = names;
+            }
+            "metadata.max.age.ms" => {
+                self.metadata_max_age = parse_ms("metadata.max.age.ms", value, 0)?
+            }
+            "client.rack" => self.client_rack = (!v.is_empty()).then(|| v.to_owned()),
+            "exclude.internal.topics" => {
+                self.exclude_internal_topics = parse_bool("exclude.internal.topics", value)?
+            }
             _ => return Err(ConfigError::UnknownKey(key.to_owned())),
         }
         Ok(())
@@ -261,6 +357,14 @@ mod tests {
         assert_eq!(c.isolation_level, IsolationLevel::ReadUncommitted);
         assert!(c.check_crcs);
         assert_eq!(c.group_id, None);
+        assert_eq!(c.session_timeout, Duration::from_secs(45));
+        assert_eq!(c.heartbeat_interval, Duration::from_secs(3));
+        assert_eq!(c.max_poll_interval, Duration::from_secs(300));
+        assert!(c.enable_auto_commit);
+        assert_eq!(
+            c.partition_assignment_strategy,
+            ["range", "cooperative-sticky"]
+        );
 
         let c = ConsumerConfig::from_properties([
             ("bootstrap.servers", "a:1,b:2"),
@@ -269,8 +373,20 @@ mod tests {
             ("auto.offset.reset", "none"),
             ("fetch.max.wait.ms", "10"),
             ("check.crcs", "false"),
+            (
+                "partition.assignment.strategy",
+                "cooperative-sticky, roundrobin",
+            ),
+            ("group.instance.id", "worker-1"),
+            ("enable.auto.commit", "false"),
         ])
         .unwrap();
+        assert_eq!(
+            c.partition_assignment_strategy,
+            ["cooperative-sticky", "roundrobin"]
+        );
+        assert_eq!(c.group_instance_id.as_deref(), Some("worker-1"));
+        assert!(!c.enable_auto_commit);
         assert_eq!(c.bootstrap_servers, "a:1,b:2");
         assert_eq!(c.group_id.as_deref(), Some("g"));
         assert_eq!(c.isolation_level, IsolationLevel::ReadCommitted);
@@ -290,6 +406,10 @@ mod tests {
             ("isolation.level", "serializable"),
             ("check.crcs", "yes"),
             ("fetch.max.wait.ms", "-1"),
+            ("partition.assignment.strategy", "fair"),
+            ("partition.assignment.strategy", " , "),
+            ("enable.auto.commit", "sometimes"),
+            ("session.timeout.ms", "0"),
         ] {
             let e = c.set(k, v).unwrap_err();
             assert!(e.to_string().contains(k), "{e}");

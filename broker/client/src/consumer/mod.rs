@@ -1,5 +1,7 @@
-//! [`Consumer`]: Kafka's consumer over a [`Cluster`], in assign mode (the application picks
-//! the partitions; group membership, `subscribe` and rebalancing are not here yet).
+//! [`Consumer`]: Kafka's consumer over a [`Cluster`]: in a consumer group with
+//! [`subscribe`](Consumer::subscribe) / [`subscribe_pattern`](Consumer::subscribe_pattern)
+//! (the classic group protocol, [`group`]), or on partitions the application picks with
+//! [`assign`](Consumer::assign).
 //!
 //! Each [`poll`](Consumer::poll) returns up to `max.poll.records` records from the
 //! partitions assigned and not paused, in offset order per partition. Fetches go to each
@@ -8,6 +10,23 @@
 //! soon as a poll has records to hand out it sends the next fetch for the nodes with none in
 //! flight, so the next batch of records is fetched and decoded while the application
 //! processes this one.
+//!
+//! **Groups.** With a subscription, `poll` also runs the member's side of the group: it
+//! joins (in the background, so `poll` keeps its timeout), applies the assignment the
+//! leader computed with one of `partition.assignment.strategy`'s assignors ([`assignor`]),
+//! calls the [`ConsumerRebalanceListener`] and rejoins when a heartbeat reports a
+//! rebalance, when the subscribed topics or their partition counts change (checked every
+//! `metadata.max.age.ms`; a pattern subscription picks up new matching topics this way),
+//! or after losing its partitions (session expired, fenced, or `max.poll.interval.ms`
+//! passed without a poll, in which case the heartbeat task left the group). Under the
+//! eager protocol everything is revoked before rejoining; under the cooperative one
+//! (every assignor cooperative, i.e. `cooperative-sticky`) the member keeps fetching what
+//! it owns during the rebalance, revokes only what moved, and rejoins once more so that the
+//! revoked partitions reach their new owner. With `enable.auto.commit` (the default) the
+//! positions are committed every `auto.commit.interval.ms` from `poll` (so what the
+//! previous polls returned), before partitions are revoked, and at
+//! [`close`](Consumer::close), which also leaves the group (static members, with a
+//! `group.instance.id`, stay until their session expires, as in Java).
 //!
 //! Positions: a partition's position is the offset of the next record to return. It starts
 //! from the group's committed offset when there is a `group.id` and a commit, else from
@@ -20,32 +39,40 @@
 //! Record batches are decoded with [`RecordBatch::decode`](brook_protocol::record::RecordBatch)
 //! (every codec, CRC32C checked); control batches are skipped, so are records below the
 //! position inside a batch, and under `read_committed` the records of aborted transactions.
-//! Commits (`commit_sync`, `commit_async`) go to the group coordinator as OffsetCommit with
-//! generation -1 and an empty member id, which a coordinator accepts from a client that is
-//! not a group member.
+//! Commits (`commit_sync`, `commit_async`) go to the group coordinator as OffsetCommit, with
+//! the member's id and generation in a group; in assign mode with generation -1 and an
+//! empty member id, which a coordinator accepts from a client that is not a group member.
+//! A commit refused because the generation is over (ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID,
+//! REBALANCE_IN_PROGRESS) fails with that error and makes the next `poll` rejoin.
 //!
 //! ```no_run
 //! use std::time::Duration;
-//! use brook_client::{Consumer, ConsumerConfig, TopicPartition};
+//! use brook_client::{Consumer, ConsumerConfig};
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let mut config = ConsumerConfig::new("localhost:9092");
 //! config.set("group.id", "billing")?;
 //! config.set("auto.offset.reset", "earliest")?;
+//! config.set("enable.auto.commit", "false")?;
 //! let mut consumer = Consumer::connect(config).await?;
-//! consumer.assign(&[TopicPartition::new("orders", 0), TopicPartition::new("orders", 1)]);
+//! consumer.subscribe(&["orders"])?;
 //! loop {
-//!     for record in consumer.poll(Duration::from_secs(1)).await? {
+//!     let records = consumer.poll(Duration::from_secs(1)).await?;
+//!     for record in &records {
 //!         println!("{}-{}@{}: {:?}", record.topic, record.partition, record.offset, record.value);
 //!     }
-//!     consumer.commit_sync(&consumer.positions()).await?;
+//!     if !records.is_empty() {
+//!         consumer.commit_sync(&consumer.positions()).await?;
+//!     }
 //! }
 //! # }
 //! ```
 
 pub mod assignor;
 pub mod config;
+pub mod group;
 pub mod protocol;
+mod rebalance;
 pub mod record;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
@@ -68,7 +95,11 @@ use crate::tcp::TcpConnector;
 use crate::transport::Connector;
 
 pub use config::{ConfigError, ConsumerConfig, IsolationLevel, OffsetReset};
+pub use group::{ConsumerRebalanceListener, RebalanceContext};
 pub use record::ConsumerRecord;
+
+use assignor::{PartitionAssignor, RebalanceProtocol};
+use group::{Joined, Member};
 
 use record::{decode_partition, DecodedRecords};
 
@@ -148,8 +179,72 @@ fn ms(d: Duration) -> i32 {
     i32::try_from(d.as_millis()).unwrap_or(i32::MAX)
 }
 
-/// Kafka's consumer, in assign mode. Not shared between tasks: its methods take `&mut self`
-/// as Java's consumer is single-threaded; commits can run concurrently through
+/// The first auto-commit is due one interval after start.
+fn config_auto_commit(config: &ConsumerConfig) -> Duration {
+    config.auto_commit_interval
+}
+
+/// What a consumer subscribes to.
+#[derive(Debug, Clone)]
+enum Subscribed {
+    /// The topics named (kept in the group state's `topics`).
+    Topics,
+    /// Anchored: the whole topic name must match, as with Java's `Pattern`.
+    Pattern(regex::Regex),
+}
+
+/// A subscribed consumer's group state.
+struct GroupState {
+    member: Arc<Member>,
+    assignors: Vec<Arc<dyn PartitionAssignor>>,
+    protocol: RebalanceProtocol,
+    subscribed: Subscribed,
+    /// The topics subscribed to now (for a pattern: those that matched at the last check).
+    topics: BTreeSet<String>,
+    /// In a mutex only so that the consumer stays `Sync` (futures of `&self` methods are
+    /// `Send`); it is only ever used from `&mut self`.
+    listener: Option<std::sync::Mutex<Box<dyn ConsumerRebalanceListener>>>,
+    heartbeat: Option<JoinHandle<()>>,
+    joining: Option<JoinHandle<Result<Joined, ClientError>>>,
+    /// Why the member must (re)join, if it must.
+    rejoin: Option<String>,
+    /// The assignment of the last completed join and its generation (-1 before any): the
+    /// sticky assignors' memory.
+    last_assignment: Vec<TopicPartition>,
+    last_generation: i32,
+    next_auto_commit: Instant,
+    next_metadata_check: Instant,
+    /// Partition counts of the member's topics, and for the leader of every member's
+    /// topics, as of the last check: a change means a rebalance.
+    own_partitions: Option<BTreeMap<String, i32>>,
+    group_partitions: BTreeMap<String, i32>,
+}
+
+impl std::fmt::Debug for GroupState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GroupState")
+            .field("member", &self.member)
+            .field("protocol", &self.protocol)
+            .field("topics", &self.topics)
+            .field("joining", &self.joining.is_some())
+            .field("rejoin", &self.rejoin)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for GroupState {
+    fn drop(&mut self) {
+        if let Some(h) = self.heartbeat.take() {
+            h.abort();
+        }
+        if let Some(h) = self.joining.take() {
+            h.abort();
+        }
+    }
+}
+
+/// Kafka's consumer. Not shared between tasks: its methods take `&mut self` as Java's
+/// consumer is single-threaded; commits can run concurrently through
 /// [`commit_async`](Self::commit_async).
 #[derive(Debug)]
 pub struct Consumer {
@@ -166,6 +261,10 @@ pub struct Consumer {
     node_backoff: HashMap<i32, Instant>,
     /// Where the next drain starts, for fairness between partitions.
     next_drain: usize,
+    /// With a subscription: the group membership.
+    group: Option<GroupState>,
+    /// `enable.auto.commit` in assign mode: when to commit next.
+    next_auto_commit: Instant,
 }
 
 impl Consumer {
@@ -188,7 +287,6 @@ impl Consumer {
         );
         Consumer {
             cluster,
-            config,
             admin,
             parts: BTreeMap::new(),
             buffered: BTreeMap::new(),
@@ -197,6 +295,9 @@ impl Consumer {
             task_nodes: HashMap::new(),
             node_backoff: HashMap::new(),
             next_drain: 0,
+            group: None,
+            next_auto_commit: Instant::now() + config_auto_commit(&config),
+            config,
         }
     }
 
@@ -210,7 +311,27 @@ impl Consumer {
 
     /// Replaces the assignment with `partitions`. Partitions that stay keep their position
     /// and pause state; new ones start from the committed offset or `auto.offset.reset`.
+    ///
+    /// This ends a subscription: the member leaves its group in the background, without
+    /// calling the rebalance listener or committing (call [`unsubscribe`](Self::unsubscribe)
+    /// first for that).
     pub fn assign(&mut self, partitions: &[TopicPartition]) {
+        if let Some(g) = self.group.take() {
+            let (cluster, member) = (self.cluster.clone(), g.member.clone());
+            drop(g);
+            if member.instance_id.is_none() {
+                tokio::spawn(async move {
+                    if let Err(e) = group::leave(&cluster, &member, "switched to assign").await {
+                        tracing::debug!(error = %e, "LeaveGroup failed");
+                    }
+                });
+            }
+        }
+        self.set_assignment(partitions);
+    }
+
+    /// The assignment itself, kept by [`assign`](Self::assign) and by rebalances.
+    fn set_assignment(&mut self, partitions: &[TopicPartition]) {
         let new: BTreeSet<&TopicPartition> = partitions.iter().collect();
         self.parts.retain(|tp, _| new.contains(tp));
         self.buffered.retain(|tp, _| new.contains(tp));
@@ -532,6 +653,8 @@ impl Consumer {
     pub async fn poll(&mut self, timeout: Duration) -> Result<Vec<ConsumerRecord>, ClientError> {
         let deadline = Instant::now() + timeout;
         loop {
+            self.group_poll().await?;
+            self.maybe_auto_commit();
             self.update_positions().await?;
             while let Some(done) = self.in_flight.try_join_next_with_id() {
                 self.complete(done)?;
@@ -547,14 +670,32 @@ impl Consumer {
             if now >= deadline {
                 return Ok(Vec::new());
             }
-            if self.in_flight.is_empty() {
-                tokio::time::sleep_until(deadline.min(now + self.config.retry_backoff)).await;
-                continue;
-            }
-            match tokio::time::timeout_at(deadline, self.in_flight.join_next_with_id()).await {
-                Ok(Some(done)) => self.complete(done)?,
-                Ok(None) => {}
-                Err(_) => return Ok(Vec::new()),
+            // Wait for a fetch, the end of a join, or the deadline (or, with nothing in
+            // flight, a backoff before looking again).
+            let wake = if self.in_flight.is_empty() {
+                deadline.min(now + self.config.retry_backoff)
+            } else {
+                deadline
+            };
+            let joining = self.group.as_mut().and_then(|g| g.joining.as_mut());
+            tokio::select! {
+                done = self.in_flight.join_next_with_id(), if !self.in_flight.is_empty() => {
+                    if let Some(done) = done {
+                        self.complete(done)?;
+                    }
+                }
+                joined = async {
+                    match joining {
+                        Some(h) => h.await,
+                        None => std::future::pending().await,
+                    }
+                } => {
+                    if let Some(g) = self.group.as_mut() {
+                        g.joining = None;
+                    }
+                    self.complete_join(joined).await?;
+                }
+                _ = tokio::time::sleep_until(wake) => {}
             }
         }
     }
@@ -829,9 +970,24 @@ impl Consumer {
 
     /// Commits `offsets` (the offset of the next record to read, per partition) for the
     /// group and waits for the coordinator's answer.
+    ///
+    /// In a group the commit carries the member id and generation; if the generation is
+    /// over it fails with ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID or REBALANCE_IN_PROGRESS
+    /// (Java's `CommitFailedException`: the partitions may already be someone else's) and
+    /// the next `poll` rejoins.
     pub async fn commit_sync(&self, offsets: &[(TopicPartition, i64)]) -> Result<(), ClientError> {
         let group = self.config.group_id.as_deref().ok_or_else(no_group)?;
-        commit(&self.cluster, group, offsets, self.config.retry_backoff).await
+        let member = self.commit_identity();
+        let r = commit(
+            &self.cluster,
+            group,
+            &member,
+            offsets,
+            self.config.retry_backoff,
+        )
+        .await;
+        self.note_commit_error(&r);
+        r
     }
 
     /// Commits `offsets` in the background; the handle resolves to the outcome (it may
@@ -844,10 +1000,42 @@ impl Consumer {
         let group = self.config.group_id.clone();
         let offsets = offsets.to_vec();
         let backoff = self.config.retry_backoff;
+        let identity = self.commit_identity();
+        let member = self.group.as_ref().map(|g| g.member.clone());
         tokio::spawn(async move {
             let group = group.ok_or_else(no_group)?;
-            commit(&cluster, &group, &offsets, backoff).await
+            let r = commit(&cluster, &group, &identity, &offsets, backoff).await;
+            if let (Err(e), Some(m)) = (&r, member) {
+                if e.code().is_some_and(generation_over) {
+                    m.lock().rejoin = true;
+                }
+            }
+            r
         })
+    }
+
+    /// The member id, generation and instance id commits carry: the group member's, or
+    /// those of a client outside the group (empty, -1) in assign mode.
+    fn commit_identity(&self) -> CommitIdentity {
+        match &self.group {
+            Some(g) => {
+                let (member_id, generation) = g.member.identity();
+                CommitIdentity {
+                    member_id,
+                    generation,
+                    instance_id: g.member.instance_id.clone(),
+                }
+            }
+            None => CommitIdentity::outside(),
+        }
+    }
+
+    fn note_commit_error(&self, r: &Result<(), ClientError>) {
+        if let (Err(e), Some(g)) = (r, &self.group) {
+            if e.code().is_some_and(generation_over) {
+                g.member.lock().rejoin = true;
+            }
+        }
     }
 
     /// The current positions of every assigned partition that has one, sorted: what to
@@ -917,14 +1105,44 @@ async fn fetch(
     Ok(out)
 }
 
-/// OffsetCommit for a client outside the group (generation -1, empty member id), through
-/// the group coordinator, rediscovering it if it moved.
+/// Who a commit is from.
+#[derive(Debug, Clone)]
+struct CommitIdentity {
+    member_id: String,
+    generation: i32,
+    instance_id: Option<String>,
+}
+
+impl CommitIdentity {
+    /// A client outside the group.
+    fn outside() -> CommitIdentity {
+        CommitIdentity {
+            member_id: String::new(),
+            generation: -1,
+            instance_id: None,
+        }
+    }
+}
+
+/// Whether a commit error means the member's generation is over.
+fn generation_over(c: ErrorCode) -> bool {
+    c == ErrorCode::ILLEGAL_GENERATION
+        || c == ErrorCode::UNKNOWN_MEMBER_ID
+        || c == ErrorCode::REBALANCE_IN_PROGRESS
+        || c == ErrorCode::FENCED_INSTANCE_ID
+}
+
+/// OffsetCommit through the group coordinator, rediscovering it if it moved.
 async fn commit(
     cluster: &Cluster,
     group: &str,
+    who: &CommitIdentity,
     offsets: &[(TopicPartition, i64)],
     backoff: Duration,
 ) -> Result<(), ClientError> {
+    if offsets.is_empty() {
+        return Ok(());
+    }
     if let Some((tp, o)) = offsets.iter().find(|(_, o)| *o < 0) {
         return Err(ClientError::Config {
             key: "offset",
@@ -946,9 +1164,9 @@ async fn commit(
     }
     let req = OffsetCommitRequest {
         group_id: group.to_owned(),
-        generation_id_or_member_epoch: -1,
-        member_id: String::new(),
-        group_instance_id: None,
+        generation_id_or_member_epoch: who.generation,
+        member_id: who.member_id.clone(),
+        group_instance_id: who.instance_id.clone(),
         retention_time_ms: -1,
         topics: by_topic
             .into_iter()
@@ -974,7 +1192,16 @@ async fn commit(
                 .map(|(t, p)| {
                     ClientError::Kafka(KafkaError::new(
                         ErrorCode(p.error_code),
-                        Some(format!("commit {}-{}", t.name, p.partition_index)),
+                        Some(if generation_over(ErrorCode(p.error_code)) {
+                            format!(
+                                "commit {}-{}: the group rebalanced, so the partition may \
+                                 belong to another member now (generation {} of member {:?} \
+                                 is over); poll again to rejoin",
+                                t.name, p.partition_index, who.generation, who.member_id
+                            )
+                        } else {
+                            format!("commit {}-{}", t.name, p.partition_index)
+                        }),
                     ))
                 }),
             Err(e) => Some(e),
@@ -1015,6 +1242,8 @@ mod tests {
         is_send(&c.end_offsets(&[]));
         is_send(&c.position(&tp));
         is_send(&c.poll(Duration::ZERO));
+        is_send(&c.close());
+        is_send(&c.unsubscribe());
     }
 
     #[test]

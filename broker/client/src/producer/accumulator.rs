@@ -26,7 +26,14 @@ use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use brook_protocol::record::varint::{varint_len, varlong_len};
-use brook_protocol::record::{BatchBuilder, Compression, Header, RecordError, BATCH_HEADER_LEN};
+use brook_protocol::record::{
+    compute_crc, BatchBuilder, Compression, Header, RecordError, ATTRIBUTES_OFFSET,
+    BATCH_HEADER_LEN, CRC_OFFSET,
+};
+
+/// Offset of the producer id in a v2 batch header; the epoch (2 bytes) and the base
+/// sequence (4 bytes) follow it.
+const PRODUCER_ID_OFFSET: usize = 43;
 use bytes::Bytes;
 use thiserror::Error;
 
@@ -178,6 +185,29 @@ impl ProducerBatch {
             batch: self.id,
             index,
         }
+    }
+
+    /// Rewrites the producer id, epoch and base sequence in the encoded batch (and its
+    /// CRC, which covers them), as Kafka's `ProducerBatch.resetProducerState` does when a
+    /// batch outlives the epoch it was stamped with.
+    pub fn restamp(&mut self, identity: ProducerIdentity, base_sequence: i32) {
+        let mut bytes = self.records.to_vec();
+        if bytes.len() < BATCH_HEADER_LEN {
+            // Not a batch this accumulator built; leave it for the broker to refuse.
+            return;
+        }
+        bytes[PRODUCER_ID_OFFSET..PRODUCER_ID_OFFSET + 8]
+            .copy_from_slice(&identity.producer_id.to_be_bytes());
+        bytes[PRODUCER_ID_OFFSET + 8..PRODUCER_ID_OFFSET + 10]
+            .copy_from_slice(&identity.producer_epoch.to_be_bytes());
+        bytes[PRODUCER_ID_OFFSET + 10..PRODUCER_ID_OFFSET + 14]
+            .copy_from_slice(&base_sequence.to_be_bytes());
+        let crc = compute_crc(&bytes);
+        bytes[CRC_OFFSET..ATTRIBUTES_OFFSET].copy_from_slice(&crc.to_be_bytes());
+        self.records = Bytes::from(bytes);
+        self.producer_id = identity.producer_id;
+        self.producer_epoch = identity.producer_epoch;
+        self.base_sequence = base_sequence;
     }
 
     /// The sequence number of the batch's last record (`-1` without idempotence).
@@ -651,6 +681,18 @@ impl RecordAccumulator {
                 Queued::Retry(mut b) => {
                     b.attempts += 1;
                     b.last_attempt = now;
+                    if let Some(id) = identity {
+                        // Stamped before an epoch bump (or a new producer id): it goes
+                        // out under the current identity with the partition's next
+                        // sequences, still ahead of the batches created after it.
+                        if b.producer_id >= 0
+                            && (b.producer_id, b.producer_epoch)
+                                != (id.producer_id, id.producer_epoch)
+                        {
+                            b.restamp(id, q.next_sequence);
+                            q.next_sequence = increment_sequence(q.next_sequence, b.record_count);
+                        }
+                    }
                     out.batches.push(b);
                     compression_failed = None;
                 }
@@ -720,6 +762,28 @@ impl RecordAccumulator {
     /// good. The producer completes its records' futures itself.
     pub fn complete(&mut self, batch: ProducerBatch) {
         self.release(batch.reserved);
+    }
+
+    /// Whether the head of `tp`'s queue is a batch waiting for a retry: the sender sends
+    /// it alone, once nothing else of the partition is in flight, so that order holds.
+    pub fn head_is_retry(&self, tp: &TopicPartition) -> bool {
+        self.topics
+            .get(&tp.topic)
+            .and_then(|t| t.get(&tp.partition))
+            .and_then(|q| q.batches.front())
+            .is_some_and(|b| matches!(b, Queued::Retry(_)))
+    }
+
+    /// Whether a batch of `tp` created before `id` waits for a retry.
+    pub fn retry_queued_before(&self, tp: &TopicPartition, id: BatchId) -> bool {
+        self.topics
+            .get(&tp.topic)
+            .and_then(|t| t.get(&tp.partition))
+            .is_some_and(|q| {
+                q.batches
+                    .iter()
+                    .any(|b| matches!(b, Queued::Retry(_)) && b.id() < id)
+            })
     }
 
     /// Puts a drained batch back at the front of its partition's queue for a retry

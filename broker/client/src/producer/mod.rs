@@ -10,6 +10,7 @@
 
 pub mod accumulator;
 pub mod config;
+pub mod interceptor;
 pub mod partitioner;
 #[allow(clippy::module_inception)]
 mod producer;
@@ -23,6 +24,7 @@ pub use accumulator::{
     TopicPartition,
 };
 pub use config::{Acks, ConfigError, ProducerConfig};
+pub use interceptor::ProducerInterceptor;
 pub use partitioner::{
     DefaultPartitioner, FnPartitioner, Partitioner, PartitionerKind, Partitions,
     RoundRobinPartitioner,

@@ -18,7 +18,7 @@
 //! returned futures (or a bounded number of them awaited at a time) are the caller's
 //! backpressure.
 
-use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::AtomicBool;
@@ -33,6 +33,7 @@ use tokio::task::JoinHandle;
 
 use super::accumulator::{AppendError, AppendResult, BatchId, RecordAccumulator, RecordToAppend};
 use super::config::{ConfigError, ProducerConfig};
+use super::interceptor::ProducerInterceptor;
 use super::partitioner::{Partitioner, Partitions};
 use super::record::{ProducerRecord, RecordMetadata};
 use super::sender;
@@ -109,6 +110,36 @@ pub(crate) enum WaitReason {
     Behind,
 }
 
+/// A partition's batches in flight, numbered in the order they were drained.
+#[derive(Debug, Default)]
+pub(crate) struct PartitionFlight {
+    /// The number each batch in flight was drained with.
+    pub batches: BTreeMap<BatchId, u64>,
+    /// Retries among them: while one is in flight, nothing else of the partition is sent
+    /// (whatever is sent after it could push it out of the broker's memory of the last
+    /// five batches, and then a retry of a batch that was written would be refused).
+    pub retries: BTreeSet<BatchId>,
+    /// The number of the next batch drained.
+    pub next: u64,
+}
+
+impl PartitionFlight {
+    /// Whether one more batch may go out while `limit` may be in flight. Counted from the
+    /// oldest batch still in flight, not by how many are in flight now: answers can come
+    /// back out of order (after a reconnect, old and new connections both carry batches),
+    /// and a broker remembers only the last five batches of a producer to recognise a
+    /// retry as a duplicate, so no more than `limit` batches may be sent from the oldest
+    /// unanswered one on.
+    pub fn has_room(&self, limit: u64) -> bool {
+        self.retries.is_empty()
+            && self
+                .batches
+                .values()
+                .min()
+                .is_none_or(|oldest| self.next - oldest < limit)
+    }
+}
+
 /// Everything the producer's tasks share under one lock.
 pub(crate) struct State {
     pub acc: RecordAccumulator,
@@ -124,9 +155,15 @@ pub(crate) struct State {
     pub force_closed: bool,
     /// A fatal error (InitProducerId refused): every record fails with it.
     pub fatal: Option<KafkaError>,
-    /// Partitions with a batch in flight: one batch per partition is in flight at a time,
-    /// which keeps order per partition across retries.
-    pub muted: HashSet<crate::TopicPartition>,
+    /// The batches in flight per partition (a batch waiting for a retry goes out alone,
+    /// after these).
+    pub part_in_flight: HashMap<crate::TopicPartition, PartitionFlight>,
+    /// A batch with sequence numbers failed for good: no batch is drained until nothing
+    /// is in flight, then the producer bumps its epoch (KIP-360).
+    pub bump_pending: bool,
+    /// Batches drained while an earlier batch of their partition was in flight: if the
+    /// broker refuses their sequence, the earlier one may simply not have arrived yet.
+    pub sent_behind: HashSet<BatchId>,
     /// Produce requests in flight per node.
     pub in_flight: HashMap<i32, usize>,
     pub in_flight_batches: usize,
@@ -145,6 +182,8 @@ pub(crate) struct Shared {
     pub progress: watch::Sender<u64>,
     /// Set when a response said the metadata is stale.
     pub need_metadata: AtomicBool,
+    /// [`Producer::add_interceptor`]'s, in order.
+    pub interceptors: std::sync::RwLock<Vec<Arc<dyn ProducerInterceptor>>>,
 }
 
 impl Shared {
@@ -316,7 +355,9 @@ impl Producer {
             closed: false,
             force_closed: false,
             fatal: None,
-            muted: HashSet::new(),
+            part_in_flight: HashMap::new(),
+            bump_pending: false,
+            sent_behind: HashSet::new(),
             in_flight: HashMap::new(),
             in_flight_batches: 0,
             last_error: HashMap::new(),
@@ -329,6 +370,7 @@ impl Producer {
             wake_appender: Notify::new(),
             progress: watch::channel(0).0,
             need_metadata: AtomicBool::new(false),
+            interceptors: std::sync::RwLock::new(Vec::new()),
         });
         let tasks = vec![
             handle.spawn(sender::run(shared.clone())),
@@ -357,8 +399,42 @@ impl Producer {
     /// once; nothing here blocks.
     pub fn send(&self, record: ProducerRecord) -> DeliveryFuture {
         let (tx, rx) = oneshot::channel();
-        self.enqueue(record, Completion::Future(tx));
+        self.intercept(record, Completion::Future(tx));
         DeliveryFuture { rx }
+    }
+
+    /// Adds an interceptor that sees every record sent from now on, and its outcome
+    /// ([`ProducerInterceptor`]); interceptors run in the order added.
+    pub fn add_interceptor(&self, interceptor: Arc<dyn ProducerInterceptor>) {
+        self.shared
+            .interceptors
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(interceptor);
+    }
+
+    /// Runs the interceptors' `on_send` and wraps the completion in their
+    /// `on_acknowledgement`, then enqueues.
+    fn intercept(&self, mut record: ProducerRecord, done: Completion) {
+        let interceptors = self
+            .shared
+            .interceptors
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if interceptors.is_empty() {
+            return self.enqueue(record, done);
+        }
+        for i in &interceptors {
+            record = i.on_send(record);
+        }
+        let done = Completion::Callback(Box::new(move |r| {
+            for i in &interceptors {
+                i.on_acknowledgement(&r);
+            }
+            done.fire(r)
+        }));
+        self.enqueue(record, done)
     }
 
     /// [`send`](Self::send) with a callback instead of a future, called once with the
@@ -368,7 +444,7 @@ impl Producer {
         record: ProducerRecord,
         callback: impl FnOnce(Result<RecordMetadata, ClientError>) + Send + 'static,
     ) {
-        self.enqueue(record, Completion::Callback(Box::new(callback)));
+        self.intercept(record, Completion::Callback(Box::new(callback)));
     }
 
     fn enqueue(&self, record: ProducerRecord, done: Completion) {

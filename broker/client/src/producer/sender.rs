@@ -5,11 +5,18 @@
 //!   exhausted); the task sleeps until [`next_ready_in`](RecordAccumulator::next_ready_in)
 //!   or until it is woken by an append, a completion or a flush.
 //! - **Requests**: per leader node, at most `max.in.flight.requests.per.connection`
-//!   Produce requests in flight, each at most `max.request.size` bytes (one batch per
-//!   partition), at the highest Produce version both sides speak (up to v11), with `acks`
-//!   and `request.timeout.ms`. A partition has one batch in flight at a time (it is
-//!   "muted" meanwhile), so a retried batch always goes out before the batches behind it:
-//!   order per partition holds across retries with or without idempotence.
+//!   Produce requests in flight (pipelined on one connection, which the broker answers in
+//!   order), each at most `max.request.size` bytes (one batch per partition), at the
+//!   highest Produce version both sides speak (up to v11), with `acks` and
+//!   `request.timeout.ms`. So a partition has up to that many batches in flight.
+//! - **Order**: a batch put back for a retry waits until nothing else of its partition is
+//!   in flight and then goes out alone, ahead of the batches created after it; the
+//!   batches that were in flight behind it come back too (with idempotence the broker
+//!   refuses them with OUT_OF_ORDER_SEQUENCE_NUMBER, which counts as retriable while an
+//!   earlier batch of the partition is unacknowledged) and follow it in order. With
+//!   idempotence (the default) order per partition therefore holds across retries; without
+//!   it, a retry may land behind a later batch that succeeded, as in Kafka, unless
+//!   `max.in.flight.requests.per.connection=1`.
 //! - **Metadata** is refreshed after errors that mean it is stale, for partitions without
 //!   a leader, and at least every `metadata.max.age.ms`.
 //! - **Retries**: a retriable error (a lost connection, a timeout, a retriable Kafka code)
@@ -26,9 +33,10 @@
 //!   UNKNOWN_PRODUCER_ID, retries or delivery timeout exhausted, any other error), its
 //!   records fail with that error and the producer bumps its epoch locally (KIP-360; a new
 //!   id once the epoch is exhausted), so every partition's sequences restart at 0 and later
-//!   batches are not refused for the gap. Batches already stamped with the old epoch (in
-//!   flight or queued for a retry) still go first on their partitions, where the broker
-//!   accepts the old epoch until the new one arrives.
+//!   batches are not refused for the gap. The bump waits until nothing is in flight (no
+//!   batch is drained meanwhile); batches stamped with the old epoch that come back for a
+//!   retry are restamped with the new epoch and fresh sequences when they are drained
+//!   again, still ahead of the batches created after them.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::Ordering;
@@ -39,7 +47,7 @@ use brook_protocol::messages::produce_request::{PartitionProduceData, TopicProdu
 use brook_protocol::messages::{InitProducerIdRequest, ProduceRequest, RequestBody};
 
 use super::accumulator::{ProducerBatch, ProducerIdentity, RecordAccumulator};
-use super::producer::{Completion, Shared};
+use super::producer::{Completion, Shared, State};
 use super::record::RecordMetadata;
 use crate::error::{ClientError, ErrorCode, KafkaError};
 use crate::transport::{request_at, Transport};
@@ -160,7 +168,11 @@ pub(crate) async fn run(shared: Arc<Shared>) {
             let expired = st.acc.expire(now, delivery_timeout);
             if !expired.is_empty() && st.acc.producer_identity().is_some() {
                 // A batch that had sequences (a retry) may be among them: restart them.
+                st.bump_pending = true;
+            }
+            if st.bump_pending && st.in_flight_batches == 0 {
                 bump_epoch(&mut st.acc);
+                st.bump_pending = false;
             }
             for b in expired {
                 let mut reason = format!(
@@ -181,7 +193,7 @@ pub(crate) async fn run(shared: Arc<Shared>) {
             }
             let mut by_node: BTreeMap<i32, Vec<crate::TopicPartition>> = BTreeMap::new();
             for tp in st.acc.ready_partitions(now) {
-                if st.muted.contains(&tp) {
+                if !drainable(st, &tp, max_in_flight) {
                     continue;
                 }
                 let leader = meta
@@ -200,10 +212,16 @@ pub(crate) async fn run(shared: Arc<Shared>) {
                     if in_flight >= max_in_flight {
                         break;
                     }
-                    let muted = &st.muted;
-                    let drained = st.acc.drain_with(now, config.max_request_size, |tp| {
-                        tps.contains(tp) && !muted.contains(tp)
-                    });
+                    let allowed: Vec<&crate::TopicPartition> = tps
+                        .iter()
+                        .filter(|tp| drainable(st, tp, max_in_flight))
+                        .collect();
+                    if allowed.is_empty() {
+                        break;
+                    }
+                    let drained = st
+                        .acc
+                        .drain_with(now, config.max_request_size, |tp| allowed.contains(&tp));
                     for f in drained.failed {
                         let e = KafkaError::new(
                             ErrorCode::INVALID_RECORD,
@@ -217,7 +235,18 @@ pub(crate) async fn run(shared: Arc<Shared>) {
                         break;
                     }
                     for b in &drained.batches {
-                        st.muted.insert(b.topic_partition.clone());
+                        let f = st
+                            .part_in_flight
+                            .entry(b.topic_partition.clone())
+                            .or_default();
+                        if !f.batches.is_empty() {
+                            st.sent_behind.insert(b.id);
+                        }
+                        f.batches.insert(b.id, f.next);
+                        if b.attempts > 1 {
+                            f.retries.insert(b.id);
+                        }
+                        f.next += 1;
                     }
                     st.in_flight_batches += drained.batches.len();
                     *st.in_flight.entry(node).or_default() += 1;
@@ -253,6 +282,23 @@ pub(crate) async fn run(shared: Arc<Shared>) {
             _ = shared.wake_sender.notified() => {}
             _ = tokio::time::sleep(timeout) => {}
         }
+    }
+}
+
+/// Whether the sender may drain a batch of `tp` now: not while an epoch bump waits for
+/// the requests in flight, and a batch waiting for a retry only once nothing else of its
+/// partition is in flight.
+fn drainable(st: &State, tp: &crate::TopicPartition, max_in_flight: usize) -> bool {
+    if st.bump_pending {
+        return false;
+    }
+    let Some(f) = st.part_in_flight.get(tp) else {
+        return true;
+    };
+    if st.acc.head_is_retry(tp) {
+        f.batches.is_empty()
+    } else {
+        f.has_room(max_in_flight as u64)
     }
 }
 
@@ -475,8 +521,18 @@ fn finish(shared: &Shared, node: i32, batches: Vec<ProducerBatch>, outcomes: Vec
         }
         for (batch, outcome) in batches.into_iter().zip(outcomes) {
             st.in_flight_batches = st.in_flight_batches.saturating_sub(1);
-            st.muted.remove(&batch.topic_partition);
+            let earlier_in_flight = match st.part_in_flight.get_mut(&batch.topic_partition) {
+                Some(f) => {
+                    f.batches.remove(&batch.id);
+                    f.retries.remove(&batch.id);
+                    f.batches
+                        .first_key_value()
+                        .is_some_and(|(first, _)| *first < batch.id)
+                }
+                None => false,
+            };
             st.last_error.remove(&batch.id);
+            let sent_behind = st.sent_behind.remove(&batch.id);
             match outcome {
                 Outcome::Written {
                     base_offset,
@@ -498,7 +554,27 @@ fn finish(shared: &Shared, node: i32, batches: Vec<ProducerBatch>, outcomes: Vec
                         shared.need_metadata.store(true, Ordering::Relaxed);
                     }
                     let age = now.saturating_duration_since(batch.created);
-                    if e.is_retriable()
+                    let current = st.acc.producer_identity().is_some_and(|id| {
+                        id.producer_id == batch.producer_id
+                            && id.producer_epoch == batch.producer_epoch
+                    });
+                    // The broker refused the sequence because an earlier batch of the
+                    // partition was missing when it arrived (still in flight, perhaps on
+                    // another connection after a reconnect; or failed and queued for a
+                    // retry), or the batch was stamped before an epoch bump: it goes
+                    // again, in order, restamped if need be. A batch sent alone that is
+                    // refused again fails for good, so this cannot loop.
+                    let sequence_gap = batch.producer_id >= 0
+                        && e.code().is_some_and(|c| {
+                            c == ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER
+                                || c == ErrorCode::UNKNOWN_PRODUCER_ID
+                                || c == ErrorCode::INVALID_PRODUCER_EPOCH
+                        })
+                        && (!current
+                            || sent_behind
+                            || earlier_in_flight
+                            || st.acc.retry_queued_before(&batch.topic_partition, batch.id));
+                    if (e.is_retriable() || sequence_gap)
                         && !st.force_closed
                         && batch.attempts <= retries
                         && age < delivery_timeout
@@ -515,13 +591,8 @@ fn finish(shared: &Shared, node: i32, batches: Vec<ProducerBatch>, outcomes: Vec
                         continue;
                     }
                     let e = explain(&e, &batch, age, delivery_timeout);
-                    if batch.producer_id >= 0
-                        && st.acc.producer_identity().is_some_and(|id| {
-                            id.producer_id == batch.producer_id
-                                && id.producer_epoch == batch.producer_epoch
-                        })
-                    {
-                        bump_epoch(&mut st.acc);
+                    if batch.producer_id >= 0 && current {
+                        st.bump_pending = true;
                     }
                     for r in st.records.remove(&batch.id).unwrap_or_default() {
                         done.push((r.no, r.done, Err(clone_error(&e))));

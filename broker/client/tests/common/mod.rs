@@ -16,17 +16,24 @@ pub struct TestBroker {
 }
 
 pub async fn start() -> TestBroker {
+    start_with(BrokerConfig::default()).await
+}
+
+/// A broker whose groups rebalance at once (no `group.initial.rebalance.delay.ms`) and
+/// whose offsets topic has few partitions, for group tests.
+pub async fn start_for_groups() -> TestBroker {
+    let mut config = BrokerConfig::default();
+    config.set("group.initial.rebalance.delay.ms", "0").unwrap();
+    config.set("offsets.topic.num.partitions", "3").unwrap();
+    start_with(config).await
+}
+
+pub async fn start_with(config: BrokerConfig) -> TestBroker {
     let dir = tempfile::tempdir().unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let broker = Arc::new(
-        Broker::open(
-            dir.path(),
-            BrokerConfig::default(),
-            ("127.0.0.1".into(), addr.port()),
-        )
-        .unwrap(),
-    );
+    let broker =
+        Arc::new(Broker::open(dir.path(), config, ("127.0.0.1".into(), addr.port())).unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(server::run(listener, broker.clone(), async {
         let _ = stopped.await;

@@ -673,3 +673,78 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn retries_stamped_before_an_epoch_bump_are_restamped_in_order() {
+    let t0 = Instant::now();
+    let mut acc = RecordAccumulator::new(AccumulatorConfig {
+        linger: Duration::ZERO,
+        retry_backoff: Duration::ZERO,
+        batch_size: 1,
+        ..config()
+    });
+    let old = ProducerIdentity {
+        producer_id: 7,
+        producer_epoch: 1,
+    };
+    acc.set_producer_identity(Some(old));
+    // Three single-record batches of one partition, drained one at a time.
+    for v in [&b"a"[..], b"b", b"c"] {
+        appended(acc.append("t", 0, &rec(v), false, t0));
+    }
+    let mut first = Vec::new();
+    for _ in 0..3 {
+        first.extend(acc.drain(t0, usize::MAX).batches);
+    }
+    let seqs: Vec<i32> = first.iter().map(|b| b.base_sequence).collect();
+    assert_eq!(seqs, [0, 1, 2]);
+    // The first succeeds; the other two come back (out of order) for a retry.
+    let mut first = first.into_iter();
+    acc.complete(first.next().unwrap());
+    let (b, c) = (first.next().unwrap(), first.next().unwrap());
+    acc.reenqueue(c, t0);
+    acc.reenqueue(b, t0);
+    assert!(acc.head_is_retry(&TopicPartition::new("t", 0)));
+    // A new batch behind them, then the epoch is bumped.
+    appended(acc.append("t", 0, &rec(b"d"), false, t0));
+    let new = ProducerIdentity {
+        producer_id: 7,
+        producer_epoch: 2,
+    };
+    acc.set_producer_identity(Some(new));
+    let mut again = Vec::new();
+    for _ in 0..3 {
+        again.extend(acc.drain(t0, usize::MAX).batches);
+    }
+    assert!(!acc.head_is_retry(&TopicPartition::new("t", 0)));
+    let seen: Vec<(Vec<u8>, i16, i32, u32)> = again
+        .iter()
+        .map(|b| {
+            // decode checks the CRC, which covers the rewritten fields.
+            let d = RecordBatch::decode(&b.records, 1 << 20).unwrap();
+            assert_eq!(
+                (
+                    d.header.producer_id,
+                    d.header.producer_epoch,
+                    d.header.base_sequence
+                ),
+                (b.producer_id, b.producer_epoch, b.base_sequence)
+            );
+            (
+                d.records[0].value.as_deref().unwrap().to_vec(),
+                d.header.producer_epoch,
+                d.header.base_sequence,
+                b.attempts,
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (b"b".to_vec(), 2, 0, 2),
+            (b"c".to_vec(), 2, 1, 2),
+            (b"d".to_vec(), 2, 2, 1)
+        ]
+    );
+    assert_eq!(acc.next_sequence("t", 0), 3);
+}
