@@ -341,7 +341,14 @@ impl Queued {
 struct PartitionQueue {
     batches: VecDeque<Queued>,
     next_sequence: i32,
+    /// The last batch closed full: the next one gets all of `batch.size` up front, so a
+    /// busy partition's batches never grow (and copy) on the way.
+    busy: bool,
 }
+
+/// The first allocation of a batch of a partition that is not busy: small partitions
+/// with a large `batch.size` do not hold a batch's worth of memory each.
+const SMALL_BATCH_CAPACITY: usize = 16 * 1024;
 
 /// Per-partition queues of batches; see the [module docs](self).
 #[derive(Debug)]
@@ -483,7 +490,9 @@ impl RecordAccumulator {
         let queued = queue.batches.len();
 
         // Try the open batch at the back of the queue.
+        let mut busy = queue.busy;
         if let Some(Queued::Open(open)) = queue.batches.back_mut() {
+            busy = open.full;
             if !open.full {
                 let size = record_size(
                     record,
@@ -525,6 +534,7 @@ impl RecordAccumulator {
                     });
                 }
                 open.full = true;
+                busy = true;
             }
         }
 
@@ -538,7 +548,16 @@ impl RecordAccumulator {
                 available: buffer_memory.saturating_sub(buffered),
             });
         }
-        let mut builder = BatchBuilder::new(self.config.compression, record.timestamp);
+        let capacity = if busy {
+            batch_size.min(self.config.max_request_size)
+        } else {
+            batch_size.min(SMALL_BATCH_CAPACITY)
+        };
+        let mut builder = BatchBuilder::with_capacity(
+            self.config.compression,
+            record.timestamp,
+            capacity.max(alone),
+        );
         builder.try_append(record.timestamp, record.key, record.value, record.headers)?;
         debug_assert_eq!(builder.uncompressed_size(), alone);
         let id = BatchId(self.next_batch_id);
@@ -699,6 +718,7 @@ impl RecordAccumulator {
                 Queued::Open(open) => {
                     let count = open.builder.len() as i32;
                     let reserved = open.builder.uncompressed_size();
+                    q.busy = open.full;
                     let mut builder = open.builder;
                     let (producer_id, producer_epoch, base_sequence) = match identity {
                         Some(id) => (id.producer_id, id.producer_epoch, q.next_sequence),
@@ -710,9 +730,8 @@ impl RecordAccumulator {
                             .producer_epoch(producer_epoch)
                             .base_sequence(base_sequence);
                     }
-                    let mut bytes = Vec::with_capacity(reserved);
-                    match builder.build_into(0, &mut bytes) {
-                        Ok(()) => {
+                    match builder.into_batch(0) {
+                        Ok(bytes) => {
                             if identity.is_some() {
                                 q.next_sequence = increment_sequence(q.next_sequence, count);
                             }

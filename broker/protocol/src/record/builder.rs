@@ -31,6 +31,8 @@ use super::{BatchHeader, Compression, ControlRecord, Header, RecordError, Timest
 pub struct BatchBuilder {
     header: BatchHeader,
     compression: Compression,
+    /// `BATCH_HEADER_LEN` bytes of room for the header, then the encoded records: an
+    /// uncompressed batch is finished in place ([`into_batch`](Self::into_batch)).
     records: Vec<u8>,
     count: i32,
     max_timestamp: i64,
@@ -40,6 +42,19 @@ impl BatchBuilder {
     /// An empty batch whose records will be compressed with `compression` and whose
     /// timestamps are deltas from `base_timestamp`.
     pub fn new(compression: Compression, base_timestamp: i64) -> BatchBuilder {
+        BatchBuilder::with_capacity(compression, base_timestamp, 0)
+    }
+
+    /// [`new`](Self::new), with room for `capacity` bytes of batch (header included)
+    /// before the buffer grows: a producer that knows its batches fill up saves the copies
+    /// of growing.
+    pub fn with_capacity(
+        compression: Compression,
+        base_timestamp: i64,
+        capacity: usize,
+    ) -> BatchBuilder {
+        let mut records = Vec::with_capacity(capacity.max(BATCH_HEADER_LEN));
+        records.resize(BATCH_HEADER_LEN, 0);
         let mut header = BatchHeader {
             base_timestamp,
             max_timestamp: base_timestamp,
@@ -49,7 +64,7 @@ impl BatchBuilder {
         BatchBuilder {
             header,
             compression,
-            records: Vec::new(),
+            records,
             count: 0,
             max_timestamp: base_timestamp,
         }
@@ -144,7 +159,7 @@ impl BatchBuilder {
             headers,
         };
         let len = parts.encoded_len()?;
-        let total = BATCH_HEADER_LEN + self.records.len() + len;
+        let total = self.records.len() + len;
         to_i32(total)?;
         parts.encode(&mut self.records)?;
         self.count += 1;
@@ -173,7 +188,7 @@ impl BatchBuilder {
     /// Size of the batch if it were built uncompressed: an upper bound for producers that
     /// cap batch sizes (compression only shrinks what it is worth compressing).
     pub fn uncompressed_size(&self) -> usize {
-        BATCH_HEADER_LEN + self.records.len()
+        self.records.len()
     }
 
     /// The header the batch will have (without length, count and CRC).
@@ -211,14 +226,33 @@ impl BatchBuilder {
         start: usize,
     ) -> Result<(), RecordError> {
         out.resize(start + BATCH_HEADER_LEN, 0);
-        compress(self.compression, &self.records, out)?;
-        let header = BatchHeader {
+        compress(self.compression, &self.records[BATCH_HEADER_LEN..], out)?;
+        finish_batch(out, start, self.final_header(base_offset), self.count)
+    }
+
+    fn final_header(&self, base_offset: i64) -> BatchHeader {
+        BatchHeader {
             base_offset,
             last_offset_delta: (self.count - 1).max(0),
             max_timestamp: self.max_timestamp,
             ..self.header
-        };
-        finish_batch(out, start, header, self.count)
+        }
+    }
+
+    /// Builds the batch with `base_offset`, consuming the builder: an uncompressed batch is
+    /// finished in the builder's own buffer, with no copy of its records; a compressed one
+    /// is compressed into a new buffer.
+    pub fn into_batch(self, base_offset: i64) -> Result<Vec<u8>, RecordError> {
+        if self.compression != Compression::None {
+            let mut out = Vec::with_capacity(self.uncompressed_size());
+            self.build_into(base_offset, &mut out)?;
+            return Ok(out);
+        }
+        let header = self.final_header(base_offset);
+        let count = self.count;
+        let mut out = self.records;
+        finish_batch(&mut out, 0, header, count)?;
+        Ok(out)
     }
 }
 
@@ -227,6 +261,27 @@ mod tests {
     use super::*;
     use crate::record::{verify_crc, ControlRecordType, Record, RecordBatch};
     use bytes::Bytes;
+
+    #[test]
+    fn into_batch_builds_the_same_bytes_in_place() {
+        for c in Compression::ALL {
+            let mut b = BatchBuilder::with_capacity(c, 9, 4096).producer_id(3);
+            for i in 0..20u8 {
+                b.append(9 + i64::from(i), Some(&[i]), Some(&[i; 50]), &[]);
+            }
+            let built = b.build(5);
+            let capacity = b.records.capacity();
+            let ptr = b.records.as_ptr();
+            let batch = b.into_batch(5).unwrap();
+            assert_eq!(batch, built, "{c:?}");
+            if c == Compression::None {
+                assert_eq!(batch.as_ptr(), ptr, "no copy");
+                assert_eq!(batch.capacity(), capacity);
+            }
+        }
+        let empty = BatchBuilder::new(Compression::None, 0);
+        assert_eq!(empty.build(0), empty.clone().into_batch(0).unwrap());
+    }
 
     #[test]
     fn builds_what_decode_reads() {
