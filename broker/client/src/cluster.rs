@@ -54,6 +54,9 @@ pub struct TopicMetadata {
     pub is_internal: bool,
     /// Sorted by partition index.
     pub partitions: Vec<PartitionMetadata>,
+    /// The indexes of the partitions that have a leader, sorted (what a partitioner may
+    /// choose from), kept so that the producer does not work it out per record.
+    pub available: Vec<i32>,
 }
 
 impl TopicMetadata {
@@ -576,6 +579,11 @@ fn to_metadata(r: MetadataResponse) -> MetadataResult {
             })
             .collect();
         partitions.sort_by_key(|p| p.partition);
+        let available = partitions
+            .iter()
+            .filter(|p| p.leader.is_some())
+            .map(|p| p.partition)
+            .collect();
         metadata.topics.insert(
             name.clone(),
             TopicMetadata {
@@ -583,6 +591,7 @@ fn to_metadata(r: MetadataResponse) -> MetadataResult {
                 topic_id: t.topic_id,
                 is_internal: t.is_internal,
                 partitions,
+                available,
             },
         );
     }

@@ -140,6 +140,56 @@ impl PartitionFlight {
     }
 }
 
+/// The numbers of the records sent and not yet completed. Records are numbered in send
+/// order and mostly complete in that order, so this is a window from the oldest one
+/// outstanding: O(1) per record where a set would allocate and rebalance.
+#[derive(Debug, Default)]
+pub(crate) struct Outstanding {
+    /// The number of `done[0]`.
+    base: u64,
+    done: VecDeque<bool>,
+    pending: usize,
+}
+
+impl Outstanding {
+    /// Adds record `no`, the next number (numbers are handed out in order).
+    pub fn insert(&mut self, no: u64) {
+        debug_assert_eq!(no, self.base + self.done.len() as u64);
+        if self.done.is_empty() {
+            self.base = no;
+        }
+        self.done.push_back(false);
+        self.pending += 1;
+    }
+
+    /// Marks record `no` complete.
+    pub fn remove(&mut self, no: u64) {
+        let Some(i) = no.checked_sub(self.base) else {
+            return;
+        };
+        match self.done.get_mut(i as usize) {
+            Some(d) if !*d => {
+                *d = true;
+                self.pending -= 1;
+            }
+            _ => return,
+        }
+        while self.done.front() == Some(&true) {
+            self.done.pop_front();
+            self.base += 1;
+        }
+    }
+
+    /// The oldest record not completed.
+    pub fn first(&self) -> Option<u64> {
+        (self.pending > 0).then_some(self.base)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.pending == 0
+    }
+}
+
 /// Everything the producer's tasks share under one lock.
 pub(crate) struct State {
     pub acc: RecordAccumulator,
@@ -149,7 +199,7 @@ pub(crate) struct State {
     pub blocked: VecDeque<Blocked>,
     pub next_no: u64,
     /// Numbers of the records sent and not yet completed.
-    pub outstanding: BTreeSet<u64>,
+    pub outstanding: Outstanding,
     pub flushing: usize,
     pub closed: bool,
     pub force_closed: bool,
@@ -211,7 +261,7 @@ impl Shared {
         {
             let mut st = self.lock();
             for no in nos {
-                st.outstanding.remove(&no);
+                st.outstanding.remove(no);
             }
         }
         self.bump_progress();
@@ -350,7 +400,7 @@ impl Producer {
             records: HashMap::new(),
             blocked: VecDeque::new(),
             next_no: 0,
-            outstanding: BTreeSet::new(),
+            outstanding: Outstanding::default(),
             flushing: 0,
             closed: false,
             force_closed: false,
@@ -480,7 +530,7 @@ impl Producer {
                 st.records
                     .entry(appended.batch)
                     .or_default()
-                    .push(appended.pending(no, &record, done));
+                    .push(appended.pending(no, record, done));
                 drop(st);
                 if appended.wake {
                     shared.wake_sender.notify_one();
@@ -499,7 +549,7 @@ impl Producer {
                 shared.wake_sender.notify_one();
             }
             Err(Attempt::Failed(e)) => {
-                st.outstanding.remove(&no);
+                st.outstanding.remove(no);
                 drop(st);
                 done.fire(Err(e));
             }
@@ -521,7 +571,7 @@ impl Producer {
         loop {
             let done = {
                 let st = self.shared.lock();
-                st.outstanding.first().is_none_or(|&n| n >= last)
+                st.outstanding.first().is_none_or(|n| n >= last)
             };
             if done || rx.changed().await.is_err() {
                 break;
@@ -634,15 +684,17 @@ pub(crate) struct Appended {
 }
 
 impl Appended {
-    fn pending(&self, no: u64, record: &ProducerRecord, done: Completion) -> PendingRecord {
+    /// The record's entry until its batch is answered; takes the record's topic rather
+    /// than copying it (the record's bytes are in the batch now).
+    fn pending(&self, no: u64, record: ProducerRecord, done: Completion) -> PendingRecord {
         PendingRecord {
             no,
-            topic: record.topic.clone(),
+            key_size: RecordMetadata::serialized_size(record.key.as_deref()),
+            value_size: RecordMetadata::serialized_size(record.value.as_deref()),
+            topic: record.topic,
             partition: self.partition,
             index: self.index,
             timestamp: self.timestamp,
-            key_size: RecordMetadata::serialized_size(record.key.as_deref()),
-            value_size: RecordMetadata::serialized_size(record.value.as_deref()),
             done,
         }
     }
@@ -668,13 +720,7 @@ pub(crate) fn try_append(
         return Err(Attempt::Wait(WaitReason::Metadata(record.topic.clone())));
     };
     let count = i32::try_from(topic.partitions.len()).unwrap_or(i32::MAX);
-    let available: Vec<i32> = topic
-        .partitions
-        .iter()
-        .filter(|p| p.leader.is_some())
-        .map(|p| p.partition)
-        .collect();
-    let Some(parts) = Partitions::new(count, &available) else {
+    let Some(parts) = Partitions::new(count, &topic.available) else {
         return Err(Attempt::Wait(WaitReason::Metadata(record.topic.clone())));
     };
     let timestamp = record.timestamp.unwrap_or_else(now_ms);
@@ -815,7 +861,7 @@ async fn run_appender(shared: Arc<Shared>) {
                 };
                 match try_append(&mut st, &meta, &b.record, now) {
                     Ok(a) => {
-                        let p = a.pending(b.no, &b.record, b.done);
+                        let p = a.pending(b.no, b.record, b.done);
                         st.records.entry(a.batch).or_default().push(p);
                         appended_any = true;
                     }
@@ -855,6 +901,37 @@ async fn run_appender(shared: Arc<Shared>) {
             _ = shared.wake_appender.notified() => {}
             _ = progress.changed() => {}
             _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Outstanding;
+    use proptest::prelude::*;
+    use std::collections::BTreeSet;
+
+    proptest! {
+        /// The window answers as a set of outstanding numbers would.
+        #[test]
+        fn outstanding_matches_a_set(ops in proptest::collection::vec((any::<bool>(), 0u64..40), 0..200)) {
+            let mut w = Outstanding::default();
+            let mut model = BTreeSet::new();
+            let mut next = 0u64;
+            for (add, pick) in ops {
+                if add || model.is_empty() {
+                    w.insert(next);
+                    model.insert(next);
+                    next += 1;
+                } else {
+                    // Complete one outstanding record (any of them), or one already done.
+                    let no = pick % next;
+                    w.remove(no);
+                    model.remove(&no);
+                }
+                prop_assert_eq!(w.first(), model.first().copied());
+                prop_assert_eq!(w.is_empty(), model.is_empty());
+            }
         }
     }
 }

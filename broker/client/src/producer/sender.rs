@@ -513,6 +513,7 @@ fn finish(shared: &Shared, node: i32, batches: Vec<ProducerBatch>, outcomes: Vec
     let retries = u32::try_from(config.retries).unwrap_or(0);
     let now = Instant::now();
     let mut done: Done = Vec::new();
+    let mut written = Vec::new();
     {
         let mut st = shared.lock();
         let st = &mut *st;
@@ -538,9 +539,9 @@ fn finish(shared: &Shared, node: i32, batches: Vec<ProducerBatch>, outcomes: Vec
                     base_offset,
                     log_append_time,
                 } => {
-                    for r in st.records.remove(&batch.id).unwrap_or_default() {
-                        let m = r.metadata(base_offset, log_append_time);
-                        done.push((r.no, r.done, Ok(m)));
+                    // Their metadata is made after the lock is released.
+                    if let Some(rs) = st.records.remove(&batch.id) {
+                        written.push((rs, base_offset, log_append_time));
                     }
                     st.acc.complete(batch);
                 }
@@ -600,6 +601,12 @@ fn finish(shared: &Shared, node: i32, batches: Vec<ProducerBatch>, outcomes: Vec
                     st.acc.complete(batch);
                 }
             }
+        }
+    }
+    for (records, base_offset, log_append_time) in written {
+        for r in records {
+            let m = r.metadata(base_offset, log_append_time);
+            done.push((r.no, r.done, Ok(m)));
         }
     }
     shared.complete(done);
