@@ -21,6 +21,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use brook_protocol::messages::*;
+use bytes::Bytes;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
@@ -94,7 +95,9 @@ struct Pending {
 
 /// A frame for the writer.
 struct Outgoing {
-    frame: Vec<u8>,
+    /// The frame, length prefix first, in segments (a Produce request's record batches
+    /// are segments of their own, written from the producer's buffers without a copy).
+    frame: Vec<Bytes>,
     /// `None` for requests without a response.
     pending: Option<Pending>,
     /// Told once the frame is written (requests without a response).
@@ -274,7 +277,7 @@ impl TcpTransport {
         &self.shared.addr
     }
 
-    fn encode(&self, version: i16, body: &RequestBody) -> Result<(i32, Vec<u8>), ClientError> {
+    fn encode(&self, version: i16, body: &RequestBody) -> Result<(i32, Vec<Bytes>), ClientError> {
         let api_key = body.api_key();
         let header_version =
             request_header_version(api_key, version).ok_or(ClientError::UnsupportedVersion {
@@ -282,23 +285,30 @@ impl TcpTransport {
                 api_key,
             })?;
         let correlation_id = self.next_correlation_id.fetch_add(1, Ordering::Relaxed);
-        let mut frame = vec![0; 4];
+        let mut head = Vec::new();
         RequestHeader {
             request_api_key: api_key,
             request_api_version: version,
             correlation_id,
             client_id: self.client_id.clone(),
         }
-        .encode(header_version, &mut frame)?;
-        body.encode(version, &mut frame)?;
-        let len = i32::try_from(frame.len() - 4).map_err(|_| {
+        .encode(header_version, &mut head)?;
+        let mut segments = match body {
+            RequestBody::Produce(p) => p.encode_segmented(version, head)?,
+            other => {
+                other.encode(version, &mut head)?;
+                vec![Bytes::from(head)]
+            }
+        };
+        let total: usize = segments.iter().map(Bytes::len).sum();
+        let len = i32::try_from(total).map_err(|_| {
             ClientError::Encode(EncodeError::TooLong {
                 what: "request",
-                len: frame.len(),
+                len: total,
             })
         })?;
-        frame[..4].copy_from_slice(&len.to_be_bytes());
-        Ok((correlation_id, frame))
+        segments.insert(0, Bytes::copy_from_slice(&len.to_be_bytes()));
+        Ok((correlation_id, segments))
     }
 
     fn closed_error(&self) -> ClientError {
@@ -433,9 +443,11 @@ async fn write_loop(mut rx: mpsc::Receiver<Outgoing>, wr: OwnedWriteHalf, shared
                 }
                 continue;
             }
-            if let Err(e) = wr.write_all(&out.frame).await {
-                shared.fail(format!("write failed: {e}"));
-                return;
+            for segment in &out.frame {
+                if let Err(e) = wr.write_all(segment).await {
+                    shared.fail(format!("write failed: {e}"));
+                    return;
+                }
             }
             if let Some(w) = out.written {
                 acks.push(w);

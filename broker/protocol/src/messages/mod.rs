@@ -8,6 +8,7 @@
 
 pub mod codec;
 pub mod generated;
+mod segmented;
 
 pub use codec::{DecodeError, EncodeError, Uuid};
 pub use generated::*;
