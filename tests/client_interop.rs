@@ -29,11 +29,13 @@
 //! CI (`CI` set), where `scripts/setup.sh` has installed the clients and a missing one is a
 //! failure.
 
+mod server_support;
+use server_support::{tail, Server};
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::{mpsc, Arc, Mutex};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use brook_client::producer::partitioner::partition_for_key;
@@ -51,118 +53,6 @@ const CODECS: [&str; 5] = ["none", "gzip", "snappy", "lz4", "zstd"];
 
 // ---------------------------------------------------------------------------------------
 // The server and the client processes.
-
-/// A `brook server` on 127.0.0.1 with an OS-chosen port; killed on drop so that a failing
-/// test leaves nothing running.
-struct Server {
-    child: Child,
-    addr: String,
-    log: Arc<Mutex<Vec<String>>>,
-}
-
-impl Server {
-    fn start(data: &Path, settings: &[&str]) -> Server {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_brook"));
-        cmd.arg("server")
-            .arg("--data-dir")
-            .arg(data)
-            .args(["--listen", "127.0.0.1:0"]);
-        for s in settings {
-            cmd.args(["--set", s]);
-        }
-        let mut child = cmd
-            .env("RUST_LOG", "info")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawning brook server");
-        let stderr = child.stderr.take().expect("the server's stderr");
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let (tx, rx) = mpsc::channel();
-        let lines = Arc::clone(&log);
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let line = strip_ansi(&line);
-                lines.lock().unwrap().push(line.clone());
-                let _ = tx.send(line);
-            }
-        });
-        let mut server = Server {
-            child,
-            addr: String::new(),
-            log,
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-                Ok(line) => {
-                    if let Some(addr) = listener_addr(&line) {
-                        server.addr = addr;
-                        return server;
-                    }
-                }
-                Err(_) => panic!(
-                    "no `kafka_listener=` line from the server (exit status {:?}); its stderr:\n{}",
-                    server.child.try_wait(),
-                    server.stderr()
-                ),
-            }
-        }
-    }
-
-    fn stderr(&self) -> String {
-        tail(&self.log.lock().unwrap().join("\n"), 40)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Removes ANSI colour sequences, in case the server's log is coloured after all.
-fn strip_ansi(line: &str) -> String {
-    let mut out = String::with_capacity(line.len());
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        if c == '\x1b' {
-            for c in chars.by_ref() {
-                if c.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// The address in a log line containing `kafka_listener=ADDR` (quoted or not).
-fn listener_addr(line: &str) -> Option<String> {
-    let rest = &line[line.find("kafka_listener=")? + "kafka_listener=".len()..];
-    let addr = rest
-        .split(|c: char| c.is_whitespace() || c == ',' || c == '}')
-        .next()?
-        .trim_matches('"');
-    (!addr.is_empty()).then(|| addr.to_string())
-}
-
-/// The last `n` lines of a long text, for failure messages.
-fn tail(text: &str, n: usize) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    let from = lines.len().saturating_sub(n);
-    let mut out = String::new();
-    if from > 0 {
-        out.push_str(&format!("[{from} lines before]\n"));
-    }
-    out.push_str(&lines[from..].join("\n"));
-    out
-}
 
 struct Output {
     stdout: Vec<u8>,
@@ -693,7 +583,7 @@ fn confluent_kafka_and_kcat_read_what_brooks_producer_wrote_with_every_codec() {
         return;
     }
     let data = tempfile::tempdir().unwrap();
-    let server = Server::start(data.path(), &[]);
+    let server = Server::start(data.path(), "127.0.0.1:0", &[]);
     let rt = runtime();
     let base_ts = now_ms() - 3_600_000;
     let topics: Vec<String> = CODECS.iter().map(|c| format!("from-brook-{c}")).collect();
@@ -888,7 +778,7 @@ fn keyed_records_land_in_the_same_partitions_as_with_javas_partitioner() {
         return;
     }
     let data = tempfile::tempdir().unwrap();
-    let server = Server::start(data.path(), &[]);
+    let server = Server::start(data.path(), "127.0.0.1:0", &[]);
     let rt = runtime();
     let keys = partition_keys();
     let unique: BTreeSet<&Vec<u8>> = keys.iter().collect();
@@ -1035,7 +925,7 @@ fn brooks_consumer_reads_what_confluent_kafka_wrote_with_every_codec() {
         return;
     }
     let data = tempfile::tempdir().unwrap();
-    let server = Server::start(data.path(), &[]);
+    let server = Server::start(data.path(), "127.0.0.1:0", &[]);
     let rt = runtime();
     let topics: Vec<String> = CODECS.iter().map(|c| format!("to-brook-{c}")).collect();
     rt.block_on(create_topics(

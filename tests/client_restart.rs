@@ -18,12 +18,12 @@
 //! they failed, the duplicates, the records out of order, the missing ones and the offsets
 //! that do not match. Every process the test starts is killed on drop.
 
+mod server_support;
+use server_support::Server;
+
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use brook_client::producer::partitioner::partition_for_key;
@@ -38,145 +38,6 @@ const RECORDS: usize = 4000;
 const KEYS: usize = 12;
 /// The producer's `delivery.timeout.ms`: far longer than a restart takes.
 const DELIVERY_TIMEOUT_MS: u64 = 180_000;
-
-// ---------------------------------------------------------------------------------------
-// The server.
-
-/// A `brook server` on 127.0.0.1; killed on drop so that a failing test leaves nothing
-/// running.
-struct Server {
-    child: Child,
-    addr: String,
-    log: Arc<Mutex<Vec<String>>>,
-}
-
-impl Server {
-    /// Starts a server on `listen` (`127.0.0.1:0` for an OS-chosen port, or the address of a
-    /// server that was just stopped, so that its clients reconnect to the new one).
-    fn start_on(data: &Path, listen: &str) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_brook"))
-            .arg("server")
-            .arg("--data-dir")
-            .arg(data)
-            .args(["--listen", listen])
-            .env("RUST_LOG", "info")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawning brook server");
-        let stderr = child.stderr.take().expect("the server's stderr");
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let (tx, rx) = mpsc::channel();
-        let lines = Arc::clone(&log);
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let line = strip_ansi(&line);
-                lines.lock().unwrap().push(line.clone());
-                let _ = tx.send(line);
-            }
-        });
-        let mut server = Server {
-            child,
-            addr: String::new(),
-            log,
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-                Ok(line) => {
-                    if let Some(addr) = listener_addr(&line) {
-                        server.addr = addr;
-                        return server;
-                    }
-                }
-                Err(_) => panic!(
-                    "no `kafka_listener=` line from the server on {listen} (exit status {:?}); \
-                     its stderr:\n{}",
-                    server.child.try_wait(),
-                    server.stderr()
-                ),
-            }
-        }
-    }
-
-    fn stderr(&self) -> String {
-        tail(&self.log.lock().unwrap().join("\n"), 40)
-    }
-
-    /// SIGTERM, then waits for the exit (at most 30 s).
-    fn terminate(&mut self) -> ExitStatus {
-        let pid = self.child.id().to_string();
-        let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        assert!(sent.success(), "kill -TERM {pid}: {sent}");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the server did not exit within 30 s of SIGTERM; its stderr:\n{}",
-                self.stderr()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// SIGKILL, as in a crash.
-    fn kill(&mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Removes ANSI colour sequences, in case the server's log is coloured after all.
-fn strip_ansi(line: &str) -> String {
-    let mut out = String::with_capacity(line.len());
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        if c == '\x1b' {
-            for c in chars.by_ref() {
-                if c.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// The address in a log line containing `kafka_listener=ADDR` (quoted or not).
-fn listener_addr(line: &str) -> Option<String> {
-    let rest = &line[line.find("kafka_listener=")? + "kafka_listener=".len()..];
-    let addr = rest
-        .split(|c: char| c.is_whitespace() || c == ',' || c == '}')
-        .next()?
-        .trim_matches('"');
-    (!addr.is_empty()).then(|| addr.to_string())
-}
-
-/// The last `n` lines of a long text, for failure messages.
-fn tail(text: &str, n: usize) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    let from = lines.len().saturating_sub(n);
-    let mut out = String::new();
-    if from > 0 {
-        out.push_str(&format!("[{from} lines before]\n"));
-    }
-    out.push_str(&lines[from..].join("\n"));
-    out
-}
 
 // ---------------------------------------------------------------------------------------
 // The run.
@@ -197,7 +58,7 @@ type Outcomes = Arc<Mutex<Vec<Option<Result<RecordMetadata, String>>>>>;
 /// Sends `RECORDS` records through a broker restart and checks the log afterwards.
 fn idempotent_producer_through_a_restart(stop: Stop) {
     let data = tempfile::tempdir().unwrap();
-    let mut server = Server::start_on(data.path(), "127.0.0.1:0");
+    let mut server = Server::start(data.path(), "127.0.0.1:0", &[]);
     let addr = server.addr.clone();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -330,7 +191,7 @@ fn idempotent_producer_through_a_restart(stop: Stop) {
     let old_log = server.stderr();
     drop(server);
     let while_down = sent.load(Ordering::SeqCst);
-    let server = Server::start_on(data.path(), &addr);
+    let server = Server::start(data.path(), &addr, &[]);
     assert_eq!(server.addr, addr, "the server is back on the same address");
     restarted.store(true, Ordering::SeqCst);
     eprintln!(

@@ -110,7 +110,10 @@ mod tests {
         let shapes: [&[&[Option<usize>]]; 5] = [
             &[],
             &[&[Some(10)]],
-            &[&[Some(100_000), None, Some(5000)], &[Some(4096), Some(4095)]],
+            &[
+                &[Some(100_000), None, Some(5000)],
+                &[Some(4096), Some(4095)],
+            ],
             &[&[], &[Some(1 << 20)]],
             &[&[None]],
         ];
@@ -126,7 +129,9 @@ mod tests {
                     // Every large batch is its own segment, sharing the request's memory.
                     for t in &r.topic_data {
                         for p in &t.partition_data {
-                            if let Some(b) = p.records.as_ref().filter(|b| b.len() >= REFERENCE_AT_LEAST) {
+                            if let Some(b) =
+                                p.records.as_ref().filter(|b| b.len() >= REFERENCE_AT_LEAST)
+                            {
                                 assert!(segments.iter().any(|s| s.as_ptr() == b.as_ptr()));
                             }
                         }
@@ -135,6 +140,8 @@ mod tests {
             }
         }
         assert!(request(&[], true).encode_segmented(2, Vec::new()).is_err());
-        assert!(request(&[], false).encode_segmented(12, Vec::new()).is_err());
+        assert!(request(&[], false)
+            .encode_segmented(12, Vec::new())
+            .is_err());
     }
 }
