@@ -35,7 +35,8 @@ enum Command {
         #[command(subcommand)]
         command: cli::topics::TopicsCommand,
     },
-    /// List, describe (with lag) and delete consumer groups (like kafka-consumer-groups.sh).
+    /// List, describe (with lag), reset the offsets of and delete consumer groups (like
+    /// kafka-consumer-groups.sh).
     Groups {
         #[command(subcommand)]
         command: cli::groups::GroupsCommand,
