@@ -198,6 +198,7 @@ pub fn start(
             start,
             abort: abort.clone(),
             handle: Handle::current(),
+            chunk: u32::try_from(window / 16).unwrap_or(u32::MAX).max(1),
         };
         drivers.push(tokio::task::spawn_blocking(move || driver.run()));
     }
@@ -220,6 +221,8 @@ struct Driver {
     start: Instant,
     abort: Arc<AtomicBool>,
     handle: Handle,
+    /// The window permits taken at once.
+    chunk: u32,
 }
 
 impl Driver {
@@ -242,6 +245,8 @@ impl Driver {
         let value_bytes = spec.payloads.size() as u64;
         let mut k = 0u64;
         let mut measured = 0u64;
+        // Window permits taken and not yet given to a record.
+        let mut held = 0u64;
         while !self.abort.load(Ordering::Relaxed) {
             let scheduled = interval.map(|s| self.start + Duration::from_secs_f64(s * k as f64));
             let now = Instant::now();
@@ -260,20 +265,24 @@ impl Driver {
             let key = self.keys.next(&mut self.rng);
             let size = spec.payloads.size() + key.as_ref().map_or(0, |k| k.len());
             let permits = u32::try_from(size.max(1)).unwrap_or(u32::MAX);
+            // The window is taken in chunks of a sixteenth (or the record), so the loop
+            // sleeps and is woken once per chunk of acknowledgements, not per record.
             let mut waited = false;
-            match self.stats.window.try_acquire_many(permits) {
-                Ok(p) => p.forget(),
-                Err(_) => {
-                    waited = true;
-                    match self
-                        .handle
-                        .block_on(self.stats.window.acquire_many(permits))
-                    {
-                        Ok(p) => p.forget(),
-                        Err(_) => break,
+            if held < u64::from(permits) {
+                let want = permits.max(self.chunk);
+                match self.stats.window.try_acquire_many(want) {
+                    Ok(p) => p.forget(),
+                    Err(_) => {
+                        waited = true;
+                        match self.handle.block_on(self.stats.window.acquire_many(want)) {
+                            Ok(p) => p.forget(),
+                            Err(_) => break,
+                        }
                     }
                 }
+                held += u64::from(want);
             }
+            held -= u64::from(permits);
             // At the maximum rate the record is meant to go now; waiting for the window
             // is the producer being busy, not latency of this record.
             let intended = match scheduled {
