@@ -767,6 +767,8 @@ async fn log_append_time_is_reported() {
 struct Lossy {
     inner: Arc<dyn brook_client::Transport>,
     rng: std::sync::Mutex<u64>,
+    /// Faults injected, across every connection of the connector.
+    faults: Arc<AtomicUsize>,
 }
 
 impl Lossy {
@@ -798,6 +800,7 @@ impl brook_client::Transport for Lossy {
             let produce = matches!(body, brook_protocol::messages::RequestBody::Produce(_));
             let fault = if produce { self.roll() } else { 0 };
             if fault == 1 {
+                self.faults.fetch_add(1, Ordering::Relaxed);
                 return Err(ClientError::Disconnected {
                     addr: "lossy".into(),
                     reason: "injected before sending".into(),
@@ -805,6 +808,7 @@ impl brook_client::Transport for Lossy {
             }
             let r = self.inner.call(version, body).await;
             if fault == 2 && r.is_ok() {
+                self.faults.fetch_add(1, Ordering::Relaxed);
                 return Err(ClientError::Timeout {
                     api: "Produce",
                     addr: "lossy".into(),
@@ -857,59 +861,12 @@ impl brook_client::Connector for LossyConnector {
                 *s = s.wrapping_add(0x9e37_79b9_7f4a_7c15);
                 *s
             };
-            let t: Arc<dyn brook_client::Transport> = Arc::new(Lossy {
+            Ok(Arc::new(Lossy {
                 inner,
                 rng: std::sync::Mutex::new(seed | 1),
-            });
-            Ok(Arc::new(CountingFaults(t, self.faults.clone()))
-                as Arc<dyn brook_client::Transport>)
+                faults: self.faults.clone(),
+            }) as Arc<dyn brook_client::Transport>)
         })
-    }
-}
-
-/// Forwards to a [`Lossy`] transport and adds its faults to a shared tally.
-#[derive(Debug)]
-struct CountingFaults(Arc<dyn brook_client::Transport>, Arc<AtomicUsize>);
-
-impl brook_client::Transport for CountingFaults {
-    fn call(
-        &self,
-        version: i16,
-        body: brook_protocol::messages::RequestBody,
-    ) -> brook_client::transport::BoxFuture<
-        '_,
-        Result<brook_protocol::messages::ResponseBody, ClientError>,
-    > {
-        Box::pin(async move {
-            let r = self.0.call(version, body).await;
-            if matches!(
-                r,
-                Err(ClientError::Disconnected { .. } | ClientError::Timeout { .. })
-            ) {
-                self.1.fetch_add(1, Ordering::Relaxed);
-            }
-            r
-        })
-    }
-
-    fn send(
-        &self,
-        version: i16,
-        body: brook_protocol::messages::RequestBody,
-    ) -> brook_client::transport::BoxFuture<'_, Result<(), ClientError>> {
-        self.0.send(version, body)
-    }
-
-    fn api_versions(&self) -> &brook_client::ApiVersions {
-        self.0.api_versions()
-    }
-
-    fn is_closed(&self) -> bool {
-        self.0.is_closed()
-    }
-
-    fn peer(&self) -> &str {
-        self.0.peer()
     }
 }
 
