@@ -3,4 +3,21 @@
 //! trait, checkpoints, and one memory budget for all stores. It knows nothing about topics or
 //! brokers; changelogs reach it through that trait.
 //!
-//! Nothing is implemented here yet: the stores arrive with issue 5.
+//! So far (issue 5, in progress): the store traits in bytes ([`store`]: [`KeyValueStore`],
+//! [`WindowStore`], [`SessionStore`], with Kafka Streams' operations and retention rules),
+//! the timestamped values tables keep ([`timestamped`]), and an in-memory implementation of
+//! each ([`memory`]), checked against model maps by property tests. The RocksDB stores,
+//! changelogging, checkpoints and the memory budget come next.
+
+pub mod error;
+pub mod memory;
+pub mod store;
+pub mod timestamped;
+
+pub use error::StoreError;
+pub use memory::{InMemoryKeyValueStore, InMemorySessionStore, InMemoryWindowStore};
+pub use store::{
+    KeyValueIter, KeyValueStore, SessionEntry, SessionIter, SessionStore, SessionWindow,
+    StateStore, WindowIter, WindowStore, WindowedEntry,
+};
+pub use timestamped::ValueAndTimestamp;
