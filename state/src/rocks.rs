@@ -33,7 +33,7 @@ use rocksdb::{
 };
 
 use crate::error::StoreError;
-use crate::memory::{empty_range, in_range};
+use crate::memory::{as_ref, empty_range, in_range, owned};
 use crate::store::{KeyValueIter, KeyValueStore, StateStore};
 
 /// The memory all RocksDB stores of a process share: `state.memory.bytes`.
@@ -304,22 +304,6 @@ impl KeyValueStore for RocksDbKeyValueStore {
             .property_int_value_cf(cf, "rocksdb.estimate-num-keys")
             .map_err(|e| self.err(e))?
             .unwrap_or(0))
-    }
-}
-
-fn owned(b: Bound<&[u8]>) -> Bound<Vec<u8>> {
-    match b {
-        Bound::Included(k) => Bound::Included(k.to_vec()),
-        Bound::Excluded(k) => Bound::Excluded(k.to_vec()),
-        Bound::Unbounded => Bound::Unbounded,
-    }
-}
-
-fn as_ref(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {
-    match b {
-        Bound::Included(k) => Bound::Included(k),
-        Bound::Excluded(k) => Bound::Excluded(k),
-        Bound::Unbounded => Bound::Unbounded,
     }
 }
 

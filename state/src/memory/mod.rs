@@ -37,3 +37,21 @@ pub(crate) fn in_range(key: &[u8], from: Bound<&[u8]>, to: Bound<&[u8]>) -> bool
     };
     above && below
 }
+
+/// An owned copy of a key bound, for iterators that outlive the caller's slices.
+pub(crate) fn owned(b: Bound<&[u8]>) -> Bound<Vec<u8>> {
+    match b {
+        Bound::Included(k) => Bound::Included(k.to_vec()),
+        Bound::Excluded(k) => Bound::Excluded(k.to_vec()),
+        Bound::Unbounded => Bound::Unbounded,
+    }
+}
+
+/// A borrowed view of an owned key bound.
+pub(crate) fn as_ref(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {
+    match b {
+        Bound::Included(k) => Bound::Included(k),
+        Bound::Excluded(k) => Bound::Excluded(k),
+        Bound::Unbounded => Bound::Unbounded,
+    }
+}

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::ops::Bound;
 
-use super::{empty_range, in_range};
+use super::{as_ref, empty_range, in_range, owned};
 use crate::error::StoreError;
 use crate::store::{StateStore, WindowIter, WindowStore, WindowedEntry};
 
@@ -199,22 +199,6 @@ impl WindowStore for InMemoryWindowStore {
 
     fn retention_ms(&self) -> i64 {
         self.retention_ms
-    }
-}
-
-fn owned(b: Bound<&[u8]>) -> Bound<Vec<u8>> {
-    match b {
-        Bound::Included(k) => Bound::Included(k.to_vec()),
-        Bound::Excluded(k) => Bound::Excluded(k.to_vec()),
-        Bound::Unbounded => Bound::Unbounded,
-    }
-}
-
-fn as_ref(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {
-    match b {
-        Bound::Included(k) => Bound::Included(k),
-        Bound::Excluded(k) => Bound::Excluded(k),
-        Bound::Unbounded => Bound::Unbounded,
     }
 }
 

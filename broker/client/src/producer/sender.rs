@@ -212,7 +212,9 @@ pub(crate) async fn run(shared: Arc<Shared>) {
                     if in_flight >= max_in_flight {
                         break;
                     }
-                    let allowed: Vec<&crate::TopicPartition> = tps
+                    // A set: drain_with asks about every queued partition, and a node may
+                    // lead thousands.
+                    let allowed: std::collections::HashSet<&crate::TopicPartition> = tps
                         .iter()
                         .filter(|tp| drainable(st, tp, max_in_flight))
                         .collect();
