@@ -10,7 +10,11 @@
 //!   which keeps file handles and compaction threads in check.
 //!
 //! A column family keeps each store's keys, options and files apart, so a store can still
-//! be dropped alone (`drop_cf`).
+//! be dropped alone (`drop_cf`). The instance is opened multi-threaded
+//! (`DBWithThreadMode<MultiThreaded>`), so column families can be created and dropped through
+//! a shared handle while the task runs: the segmented window and session stores
+//! ([`crate::segmented`]) keep each time segment in a column family of its own and drop it
+//! whole when it expires.
 //!
 //! **Memory: one budget for every instance** ([`MemoryBudget`], `state.memory.bytes`): a
 //! shared LRU block cache of that size, and a write buffer manager charged to the same cache
@@ -23,13 +27,14 @@
 //! was flushed at the last checkpoint, and restoration replays the changelog from the
 //! checkpointed offset.
 
+use std::collections::BTreeSet;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use rocksdb::{
-    BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, Direction, IteratorMode,
-    Options, WriteBatch, WriteBufferManager, WriteOptions, DB,
+    BlockBasedOptions, BoundColumnFamily, Cache, ColumnFamilyDescriptor, Direction, IteratorMode,
+    MultiThreaded, Options, WriteBatch, WriteBufferManager, WriteOptions,
 };
 
 use crate::error::StoreError;
@@ -91,17 +96,30 @@ impl MemoryBudget {
     }
 }
 
-fn storage(store: &str, e: rocksdb::Error) -> StoreError {
+/// The RocksDB instance of a task: multi-threaded, so column families are created and dropped
+/// through `&self`.
+pub(crate) type DB = rocksdb::DBWithThreadMode<MultiThreaded>;
+
+/// The column family RocksDB always has; no store lives in it.
+const DEFAULT_CF: &str = "default";
+
+pub(crate) fn storage(store: &str, e: rocksdb::Error) -> StoreError {
     StoreError::Storage {
         store: store.to_owned(),
         reason: e.into_string(),
     }
 }
 
-/// A task's RocksDB instance, with one column family per store.
+/// A task's RocksDB instance, with one column family per store (and one per time segment of
+/// a segmented store). A clone is another handle on the same instance.
+#[derive(Clone)]
 pub struct TaskDb {
     db: Arc<DB>,
     path: PathBuf,
+    budget: MemoryBudget,
+    /// The names of the column families open now (RocksDB's multi-threaded handle has no
+    /// listing of its own).
+    cfs: Arc<Mutex<BTreeSet<String>>>,
 }
 
 impl std::fmt::Debug for TaskDb {
@@ -133,7 +151,55 @@ impl TaskDb {
         Ok(TaskDb {
             db: Arc::new(db),
             path: path.to_owned(),
+            budget: budget.clone(),
+            cfs: Arc::new(Mutex::new(
+                names.into_iter().filter(|n| n != DEFAULT_CF).collect(),
+            )),
         })
+    }
+
+    /// The directory of the instance.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The names of the column families open now, ascending (RocksDB's `default` family,
+    /// which no store uses, left out).
+    pub fn column_families(&self) -> Vec<String> {
+        self.names().iter().cloned().collect()
+    }
+
+    /// Creates the column family `name` (with the budget's options) unless it exists.
+    pub fn create_column_family(&self, name: &str) -> Result<(), StoreError> {
+        let mut names = self.names();
+        if names.contains(name) {
+            return Ok(());
+        }
+        self.db
+            .create_cf(name, &self.budget.options())
+            .map_err(|e| storage(name, e))?;
+        names.insert(name.to_owned());
+        Ok(())
+    }
+
+    /// Drops the column family `name` and with it every file it has (nothing is left to
+    /// compact away); a family that does not exist is not an error.
+    pub fn drop_column_family(&self, name: &str) -> Result<(), StoreError> {
+        let mut names = self.names();
+        if !names.remove(name) {
+            return Ok(());
+        }
+        self.db.drop_cf(name).map_err(|e| storage(name, e))
+    }
+
+    pub(crate) fn db(&self) -> &Arc<DB> {
+        &self.db
+    }
+
+    fn names(&self) -> MutexGuard<'_, BTreeSet<String>> {
+        // The set stays consistent under a panic elsewhere: every change is one insert or
+        // remove.
+        self.cfs.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The key-value store `name` (one of the stores the instance was opened with).
@@ -176,7 +242,7 @@ impl std::fmt::Debug for RocksDbKeyValueStore {
 }
 
 impl RocksDbKeyValueStore {
-    fn cf(&self) -> Result<&ColumnFamily, StoreError> {
+    fn cf(&self) -> Result<Arc<BoundColumnFamily<'_>>, StoreError> {
         if !self.open {
             return Err(StoreError::Closed(self.name.clone()));
         }
@@ -201,7 +267,7 @@ impl StateStore for RocksDbKeyValueStore {
 
     fn flush(&mut self) -> Result<(), StoreError> {
         let cf = self.cf()?;
-        self.db.flush_cf(cf).map_err(|e| self.err(e))
+        self.db.flush_cf(&cf).map_err(|e| self.err(e))
     }
 
     fn close(&mut self) -> Result<(), StoreError> {
@@ -220,13 +286,13 @@ impl StateStore for RocksDbKeyValueStore {
 impl KeyValueStore for RocksDbKeyValueStore {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         let cf = self.cf()?;
-        self.db.get_cf(cf, key).map_err(|e| self.err(e))
+        self.db.get_cf(&cf, key).map_err(|e| self.err(e))
     }
 
     fn put(&mut self, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
         let cf = self.cf()?;
         self.db
-            .put_cf_opt(cf, key, value, &self.write)
+            .put_cf_opt(&cf, key, value, &self.write)
             .map_err(|e| self.err(e))
     }
 
@@ -235,8 +301,8 @@ impl KeyValueStore for RocksDbKeyValueStore {
         let mut batch = WriteBatch::default();
         for (k, v) in entries {
             match v {
-                Some(v) => batch.put_cf(cf, k, v),
-                None => batch.delete_cf(cf, k),
+                Some(v) => batch.put_cf(&cf, k, v),
+                None => batch.delete_cf(&cf, k),
             }
         }
         self.db
@@ -246,10 +312,10 @@ impl KeyValueStore for RocksDbKeyValueStore {
 
     fn delete(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         let cf = self.cf()?;
-        let old = self.db.get_cf(cf, key).map_err(|e| self.err(e))?;
+        let old = self.db.get_cf(&cf, key).map_err(|e| self.err(e))?;
         if old.is_some() {
             self.db
-                .delete_cf_opt(cf, key, &self.write)
+                .delete_cf_opt(&cf, key, &self.write)
                 .map_err(|e| self.err(e))?;
         }
         Ok(old)
@@ -277,7 +343,7 @@ impl KeyValueStore for RocksDbKeyValueStore {
             (true, _, Bound::Unbounded) => IteratorMode::End,
         };
         let name = self.name.clone();
-        let it = self.db.iterator_cf(cf, mode);
+        let it = self.db.iterator_cf(&cf, mode);
         let (lo2, hi2) = (lo.clone(), hi.clone());
         // Skip what lies before the starting bound (an excluded start key), stop at the
         // first key past the other bound.
@@ -301,7 +367,7 @@ impl KeyValueStore for RocksDbKeyValueStore {
         let cf = self.cf()?;
         Ok(self
             .db
-            .property_int_value_cf(cf, "rocksdb.estimate-num-keys")
+            .property_int_value_cf(&cf, "rocksdb.estimate-num-keys")
             .map_err(|e| self.err(e))?
             .unwrap_or(0))
     }

@@ -225,6 +225,136 @@ pub trait SessionStore: StateStore {
     fn retention_ms(&self) -> i64;
 }
 
+// A boxed store is a store, so wrappers (change-logging, say) can wrap a store chosen at
+// run time.
+
+impl<S: StateStore + ?Sized> StateStore for Box<S> {
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+
+    fn persistent(&self) -> bool {
+        (**self).persistent()
+    }
+
+    fn flush(&mut self) -> Result<(), StoreError> {
+        (**self).flush()
+    }
+
+    fn close(&mut self) -> Result<(), StoreError> {
+        (**self).close()
+    }
+
+    fn is_open(&self) -> bool {
+        (**self).is_open()
+    }
+}
+
+impl<S: KeyValueStore + ?Sized> KeyValueStore for Box<S> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        (**self).get(key)
+    }
+
+    fn put(&mut self, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
+        (**self).put(key, value)
+    }
+
+    fn put_if_absent(&mut self, key: &[u8], value: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        (**self).put_if_absent(key, value)
+    }
+
+    fn write_batch(&mut self, entries: &[(&[u8], Option<&[u8]>)]) -> Result<(), StoreError> {
+        (**self).write_batch(entries)
+    }
+
+    fn delete(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        (**self).delete(key)
+    }
+
+    fn range(
+        &self,
+        from: Bound<&[u8]>,
+        to: Bound<&[u8]>,
+        reverse: bool,
+    ) -> Result<KeyValueIter<'_>, StoreError> {
+        (**self).range(from, to, reverse)
+    }
+
+    fn prefix_scan(&self, prefix: &[u8]) -> Result<KeyValueIter<'_>, StoreError> {
+        (**self).prefix_scan(prefix)
+    }
+
+    fn approximate_num_entries(&self) -> Result<u64, StoreError> {
+        (**self).approximate_num_entries()
+    }
+}
+
+impl<S: WindowStore + ?Sized> WindowStore for Box<S> {
+    fn put(&mut self, key: &[u8], value: Option<&[u8]>, start: i64) -> Result<(), StoreError> {
+        (**self).put(key, value, start)
+    }
+
+    fn fetch(&self, key: &[u8], start: i64) -> Result<Option<Vec<u8>>, StoreError> {
+        (**self).fetch(key, start)
+    }
+
+    fn fetch_key_range(
+        &self,
+        key: &[u8],
+        time_from: i64,
+        time_to: i64,
+        reverse: bool,
+    ) -> Result<WindowIter<'_>, StoreError> {
+        (**self).fetch_key_range(key, time_from, time_to, reverse)
+    }
+
+    fn fetch_range(
+        &self,
+        key_from: Bound<&[u8]>,
+        key_to: Bound<&[u8]>,
+        time_from: i64,
+        time_to: i64,
+    ) -> Result<WindowIter<'_>, StoreError> {
+        (**self).fetch_range(key_from, key_to, time_from, time_to)
+    }
+
+    fn retention_ms(&self) -> i64 {
+        (**self).retention_ms()
+    }
+}
+
+impl<S: SessionStore + ?Sized> SessionStore for Box<S> {
+    fn put(&mut self, key: &[u8], window: SessionWindow, value: &[u8]) -> Result<(), StoreError> {
+        (**self).put(key, window, value)
+    }
+
+    fn remove(&mut self, key: &[u8], window: SessionWindow) -> Result<(), StoreError> {
+        (**self).remove(key, window)
+    }
+
+    fn fetch_session(
+        &self,
+        key: &[u8],
+        window: SessionWindow,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        (**self).fetch_session(key, window)
+    }
+
+    fn find_sessions(
+        &self,
+        key_from: Bound<&[u8]>,
+        key_to: Bound<&[u8]>,
+        earliest_end: i64,
+        latest_start: i64,
+    ) -> Result<SessionIter<'_>, StoreError> {
+        (**self).find_sessions(key_from, key_to, earliest_end, latest_start)
+    }
+
+    fn retention_ms(&self) -> i64 {
+        (**self).retention_ms()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,17 +4,20 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicI64;
 use std::sync::{Arc, Mutex};
 
+use brook_state::changelog::{
+    ChangeLoggingKeyValueStore, ChangeLoggingSessionStore, ChangeLoggingWindowStore,
+    ChangelogContext, ChangelogSink,
+};
 use brook_state::{
-    InMemoryKeyValueStore, InMemorySessionStore, InMemoryWindowStore, KeyValueStore, MemoryBudget,
-    SessionStore, TaskDb, WindowStore,
+    default_segment_interval, InMemoryKeyValueStore, InMemorySessionStore, InMemoryWindowStore,
+    MemoryBudget, RocksDbSessionStore, RocksDbWindowStore, StoreError, TaskDb,
 };
 
 use crate::error::{Result, StreamsError};
-use crate::store::{OpenStore, StoreDef, StoreKind};
-use crate::task::RecordCollector;
+use crate::store::{KvStore, OpenStore, SessStore, StoreDef, StoreKind, WinStore};
+use crate::task::{OutRecord, RecordCollector};
 use crate::TaskId;
 
 /// Opens the stores of tasks.
@@ -24,19 +27,27 @@ pub(crate) trait StoreProvider {
     fn open(&mut self, task: TaskId, defs: &[&StoreDef]) -> Result<Vec<OpenStore>>;
 }
 
+fn shared_kv(s: impl KvStore + 'static) -> OpenStore {
+    OpenStore::KeyValue(Arc::new(Mutex::new(Box::new(s))))
+}
+
+fn shared_window(s: impl WinStore + 'static) -> OpenStore {
+    OpenStore::Window(Arc::new(Mutex::new(Box::new(s))))
+}
+
+fn shared_session(s: impl SessStore + 'static) -> OpenStore {
+    OpenStore::Session(Arc::new(Mutex::new(Box::new(s))))
+}
+
 fn memory_store(def: &StoreDef) -> Result<OpenStore> {
     Ok(match def.kind {
-        StoreKind::KeyValue { .. } => OpenStore::KeyValue(Arc::new(Mutex::new(Box::new(
-            InMemoryKeyValueStore::new(&def.name),
-        )
-            as Box<dyn KeyValueStore>))),
-        StoreKind::Window { retention_ms, .. } => OpenStore::Window(Arc::new(Mutex::new(
-            Box::new(InMemoryWindowStore::new(&def.name, retention_ms)?) as Box<dyn WindowStore>,
-        ))),
-        StoreKind::Session { retention_ms } => OpenStore::Session(Arc::new(Mutex::new(Box::new(
-            InMemorySessionStore::new(&def.name, retention_ms)?,
-        )
-            as Box<dyn SessionStore>))),
+        StoreKind::KeyValue { .. } => shared_kv(InMemoryKeyValueStore::new(&def.name)),
+        StoreKind::Window { retention_ms, .. } => {
+            shared_window(InMemoryWindowStore::new(&def.name, retention_ms)?)
+        }
+        StoreKind::Session { retention_ms } => {
+            shared_session(InMemorySessionStore::new(&def.name, retention_ms)?)
+        }
     })
 }
 
@@ -81,12 +92,8 @@ impl RocksStores {
 
 impl StoreProvider for RocksStores {
     fn open(&mut self, task: TaskId, defs: &[&StoreDef]) -> Result<Vec<OpenStore>> {
-        let persistent: Vec<&str> = defs
-            .iter()
-            .filter(|d| d.persistent)
-            .map(|d| d.name.as_str())
-            .collect();
-        if !persistent.is_empty() {
+        let persistent = defs.iter().any(|d| d.persistent);
+        if persistent && !self.dbs.contains_key(&task) {
             let path = self.task_dir(task).join("rocksdb");
             std::fs::create_dir_all(&path).map_err(|e| {
                 StreamsError::Config(format!(
@@ -94,19 +101,35 @@ impl StoreProvider for RocksStores {
                     path.display()
                 ))
             })?;
-            self.dbs.remove(&task);
-            let db = TaskDb::open(&path, &persistent, &self.budget)?;
+            let db = TaskDb::open(&path, &[], &self.budget)?;
             self.dbs.insert(task, db);
         }
         let mut out = Vec::with_capacity(defs.len());
         for def in defs {
-            let store = match (&def.kind, self.dbs.get(&task)) {
-                (StoreKind::KeyValue { .. }, Some(db)) if def.persistent => OpenStore::KeyValue(
-                    Arc::new(Mutex::new(Box::new(db.key_value_store(&def.name)?))),
-                ),
-                // Window and session stores stay in memory until brook-state's segmented
-                // RocksDB stores are wired in.
-                _ => memory_store(def)?,
+            let db = match self.dbs.get(&task) {
+                Some(db) if def.persistent => db,
+                _ => {
+                    out.push(memory_store(def)?);
+                    continue;
+                }
+            };
+            let store = match def.kind {
+                StoreKind::KeyValue { .. } => {
+                    db.create_column_family(&def.name)?;
+                    shared_kv(db.key_value_store(&def.name)?)
+                }
+                StoreKind::Window { retention_ms, .. } => shared_window(RocksDbWindowStore::open(
+                    db,
+                    &def.name,
+                    retention_ms,
+                    default_segment_interval(retention_ms),
+                )?),
+                StoreKind::Session { retention_ms } => shared_session(RocksDbSessionStore::open(
+                    db,
+                    &def.name,
+                    retention_ms,
+                    default_segment_interval(retention_ms),
+                )?),
             };
             out.push(store);
         }
@@ -114,15 +137,76 @@ impl StoreProvider for RocksStores {
     }
 }
 
+/// Sends the writes of a task's stores to their changelog topics, partition = the task's
+/// partition, through the task's record collector.
+pub(crate) struct TaskChangelogSink {
+    pub collector: Arc<dyn RecordCollector>,
+    pub partition: i32,
+    /// Changelog topic by store.
+    pub topics: HashMap<String, String>,
+}
+
+impl ChangelogSink for TaskChangelogSink {
+    fn append(
+        &mut self,
+        store: &str,
+        key: &[u8],
+        value: Option<&[u8]>,
+        timestamp: i64,
+    ) -> std::result::Result<(), StoreError> {
+        let topic = self
+            .topics
+            .get(store)
+            .ok_or_else(|| StoreError::InvalidArgument {
+                store: store.to_owned(),
+                reason: "the store has no changelog topic".into(),
+            })?;
+        let record = OutRecord {
+            topic: topic.clone(),
+            partition: Some(self.partition),
+            key: Some(bytes::Bytes::copy_from_slice(key)),
+            value: value.map(bytes::Bytes::copy_from_slice),
+            timestamp,
+            headers: Vec::new(),
+        };
+        self.collector
+            .send(record)
+            .map_err(|e| StoreError::Storage {
+                store: store.to_owned(),
+                reason: format!("changelog write failed: {e}"),
+            })
+    }
+}
+
 /// Wraps `store` so its writes go to its changelog, if the store is logged.
 pub(crate) fn with_logging(
     store: OpenStore,
     def: &StoreDef,
-    task: TaskId,
-    application_id: &str,
-    collector: &Arc<dyn RecordCollector>,
-    time: &Arc<AtomicI64>,
+    context: &ChangelogContext,
 ) -> OpenStore {
-    let _ = (def, task, application_id, collector, time);
-    store
+    if !def.logging {
+        return store;
+    }
+    let c = context.clone();
+    match store {
+        OpenStore::KeyValue(s) => match unwrap_shared(s) {
+            Ok(inner) => shared_kv(ChangeLoggingKeyValueStore::new(inner, c)),
+            Err(s) => OpenStore::KeyValue(s),
+        },
+        OpenStore::Window(s) => match unwrap_shared(s) {
+            Ok(inner) => shared_window(ChangeLoggingWindowStore::new(inner, c)),
+            Err(s) => OpenStore::Window(s),
+        },
+        OpenStore::Session(s) => match unwrap_shared(s) {
+            Ok(inner) => shared_session(ChangeLoggingSessionStore::new(inner, c)),
+            Err(s) => OpenStore::Session(s),
+        },
+    }
+}
+
+/// The store inside a freshly opened shared store (nothing else holds it yet).
+fn unwrap_shared<T: ?Sized>(
+    s: Arc<Mutex<Box<T>>>,
+) -> std::result::Result<Box<T>, Arc<Mutex<Box<T>>>> {
+    Arc::try_unwrap(s).map(|m| m.into_inner().unwrap_or_else(|p| p.into_inner()))
 }

@@ -10,15 +10,25 @@ use std::any::Any;
 use std::ops::Bound;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use brook_state::changelog::Restore;
 use brook_state::{KeyValueStore, SessionStore, SessionWindow, ValueAndTimestamp, WindowStore};
 
 use crate::error::{Result, StreamsError};
 use crate::record::Data;
 use crate::serde::SerdeRef;
 
-pub(crate) type SharedKv = Arc<Mutex<Box<dyn KeyValueStore>>>;
-pub(crate) type SharedWindow = Arc<Mutex<Box<dyn WindowStore>>>;
-pub(crate) type SharedSession = Arc<Mutex<Box<dyn SessionStore>>>;
+/// A key-value store that can also be restored from its changelog (without logging
+/// again); likewise for windows and sessions.
+pub(crate) trait KvStore: KeyValueStore + Restore {}
+impl<T: KeyValueStore + Restore> KvStore for T {}
+pub(crate) trait WinStore: WindowStore + Restore {}
+impl<T: WindowStore + Restore> WinStore for T {}
+pub(crate) trait SessStore: SessionStore + Restore {}
+impl<T: SessionStore + Restore> SessStore for T {}
+
+pub(crate) type SharedKv = Arc<Mutex<Box<dyn KvStore>>>;
+pub(crate) type SharedWindow = Arc<Mutex<Box<dyn WinStore>>>;
+pub(crate) type SharedSession = Arc<Mutex<Box<dyn SessStore>>>;
 
 /// What kind of store, with its time parameters.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -251,6 +261,18 @@ impl OpenStore {
             OpenStore::KeyValue(s) => lock(s).flush(),
             OpenStore::Window(s) => lock(s).flush(),
             OpenStore::Session(s) => lock(s).flush(),
+        }
+    }
+
+    /// Applies a batch of its changelog, without logging it again.
+    pub(crate) fn restore(
+        &self,
+        records: &[brook_state::changelog::ChangelogRecord<'_>],
+    ) -> std::result::Result<(), brook_state::StoreError> {
+        match self {
+            OpenStore::KeyValue(s) => lock(s).restore_batch(records),
+            OpenStore::Window(s) => lock(s).restore_batch(records),
+            OpenStore::Session(s) => lock(s).restore_batch(records),
         }
     }
 

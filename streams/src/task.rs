@@ -7,6 +7,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicI64, Ordering};
+
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -163,8 +164,8 @@ pub(crate) struct TaskCore {
     pub stores: HashMap<String, (OpenStore, Arc<StoreDef>)>,
     /// The stores each node may use.
     pub node_stores: Vec<Vec<String>>,
-    /// The current record's timestamp, for the changelog sinks.
-    pub changelog_time: Arc<AtomicI64>,
+    /// What the change-logging stores share: the sink and the current record's timestamp.
+    pub changelog: brook_state::changelog::ChangelogContext,
     /// How many entries each DSL table cache may hold (0: caching off).
     pub cache_max_entries: usize,
     schedules: Vec<Schedule>,
@@ -376,11 +377,16 @@ pub(crate) struct TaskSource {
     pub extractor: Arc<dyn TimestampExtractor>,
 }
 
-/// One partition's queued records.
+/// One input partition: its queued records and progress. A task has a handful, so they
+/// are found by a linear search that neither allocates nor hashes.
 struct PartitionQueue {
+    topic: String,
+    partition: i32,
     records: VecDeque<(i64, ConsumerRecord)>,
     /// The largest time extracted from this partition.
     time: i64,
+    /// The offset after the last processed record.
+    consumed: Option<i64>,
 }
 
 /// A running task.
@@ -388,10 +394,7 @@ pub struct Task {
     pub(crate) inner: TaskInner,
     /// Source by topic (resolved names).
     pub(crate) sources: HashMap<String, TaskSource>,
-    queues: HashMap<(String, i32), PartitionQueue>,
-    /// The offset after the last processed record of each input partition: what commit
-    /// commits.
-    pub(crate) consumed: HashMap<(String, i32), i64>,
+    queues: Vec<PartitionQueue>,
     pub(crate) deserialization: DeserializationHandler,
     /// Records dropped: undecodable (under LogAndContinue) or with negative times.
     pub(crate) skipped: u64,
@@ -408,8 +411,7 @@ impl Task {
         Task {
             inner,
             sources,
-            queues: HashMap::new(),
-            consumed: HashMap::new(),
+            queues: Vec::new(),
             deserialization,
             skipped: 0,
             processed: 0,
@@ -452,13 +454,24 @@ impl Task {
                     r.topic
                 )));
             };
-            let q = self
+            let i = match self
                 .queues
-                .entry((r.topic.clone(), r.partition))
-                .or_insert_with(|| PartitionQueue {
-                    records: VecDeque::new(),
-                    time: i64::MIN,
-                });
+                .iter()
+                .position(|q| q.partition == r.partition && q.topic == r.topic)
+            {
+                Some(i) => i,
+                None => {
+                    self.queues.push(PartitionQueue {
+                        topic: r.topic.clone(),
+                        partition: r.partition,
+                        records: VecDeque::new(),
+                        time: i64::MIN,
+                        consumed: None,
+                    });
+                    self.queues.len() - 1
+                }
+            };
+            let q = &mut self.queues[i];
             let ts = source.extractor.extract(&r, q.time);
             if ts >= 0 {
                 q.time = q.time.max(ts);
@@ -470,7 +483,7 @@ impl Task {
 
     /// How many records are queued.
     pub fn queued(&self) -> usize {
-        self.queues.values().map(|q| q.records.len()).sum()
+        self.queues.iter().map(|q| q.records.len()).sum()
     }
 
     /// Processes the queued record with the smallest timestamp; false if none is queued.
@@ -478,17 +491,15 @@ impl Task {
         let next = self
             .queues
             .iter()
-            .filter_map(|(k, q)| q.records.front().map(|(ts, _)| (*ts, k.clone())))
+            .enumerate()
+            .filter_map(|(i, q)| q.records.front().map(|(ts, _)| (*ts, i)))
             .min_by_key(|(ts, _)| *ts);
-        let Some((_, key)) = next else {
+        let Some((_, i)) = next else {
             return Ok(false);
         };
-        let (ts, record) = self
-            .queues
-            .get_mut(&key)
-            .and_then(|q| q.records.pop_front())
-            .expect("the queue has a head");
-        self.consumed.insert(key, record.offset + 1);
+        let q = &mut self.queues[i];
+        let (ts, record) = q.records.pop_front().expect("the queue has a head");
+        q.consumed = Some(record.offset + 1);
         self.process_record(ts, record)?;
         Ok(true)
     }
@@ -531,7 +542,7 @@ impl Task {
         let node = source.node;
         let core = &mut self.inner.core;
         core.stream_time = core.stream_time.max(ts);
-        core.changelog_time.store(ts, Ordering::Relaxed);
+        core.changelog.set_timestamp(ts);
         core.metadata = Some(RecordMetadata {
             topic: record.topic,
             partition: record.partition,
@@ -586,9 +597,62 @@ impl Task {
     /// The offsets to commit: the offset after the last processed record of each input
     /// partition.
     pub fn consumed_offsets(&self) -> Vec<((String, i32), i64)> {
-        let mut v: Vec<_> = self.consumed.iter().map(|(k, o)| (k.clone(), *o)).collect();
+        let mut v: Vec<_> = self
+            .queues
+            .iter()
+            .filter_map(|q| q.consumed.map(|o| ((q.topic.clone(), q.partition), o)))
+            .collect();
         v.sort();
         v
+    }
+
+    /// The changelogs of the task's logged stores: (store, changelog topic, partition).
+    pub(crate) fn changelogs(&self) -> Vec<(String, String, i32)> {
+        let mut v: Vec<_> = self
+            .inner
+            .core
+            .stores
+            .iter()
+            .filter(|(_, (_, def))| def.logging)
+            .map(|(name, (_, def))| {
+                (
+                    name.clone(),
+                    def.changelog_topic(&self.inner.core.application_id),
+                    self.inner.core.task_id.partition,
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Applies a batch of `store`'s changelog (records read from its changelog topic),
+    /// without logging them again. A record without a key is corrupt.
+    pub(crate) fn restore(&mut self, store: &str, records: &[ConsumerRecord]) -> Result<()> {
+        let (open, _) = self.inner.core.stores.get(store).ok_or_else(|| {
+            StreamsError::State(format!("task {} has no store {store}", self.id()))
+        })?;
+        let batch = records
+            .iter()
+            .map(|r| {
+                let key = r.key.as_deref().ok_or_else(|| {
+                    StreamsError::Store(brook_state::StoreError::Corrupt {
+                        store: store.to_owned(),
+                        reason: format!(
+                            "changelog record {}-{}@{} has no key",
+                            r.topic, r.partition, r.offset
+                        ),
+                    })
+                })?;
+                Ok(brook_state::changelog::ChangelogRecord {
+                    key,
+                    value: r.value.as_deref(),
+                    timestamp: r.timestamp,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        open.restore(&batch)?;
+        Ok(())
     }
 
     /// The stores of the task, by name.
@@ -620,7 +684,7 @@ pub(crate) fn new_core(
     clock: Arc<dyn Clock>,
     stores: HashMap<String, (OpenStore, Arc<StoreDef>)>,
     node_stores: Vec<Vec<String>>,
-    changelog_time: Arc<AtomicI64>,
+    changelog: brook_state::changelog::ChangelogContext,
 ) -> TaskCore {
     TaskCore {
         task_id,
@@ -634,7 +698,7 @@ pub(crate) fn new_core(
         commit_requested: false,
         stores,
         node_stores,
-        changelog_time,
+        changelog,
         cache_max_entries: 0,
         schedules: Vec::new(),
         next_schedule: 0,

@@ -10,7 +10,6 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::marker::PhantomData;
-use std::sync::atomic::AtomicI64;
 use std::sync::Arc;
 
 use brook_client::ConsumerRecord;
@@ -517,9 +516,15 @@ impl Topology {
             .insert(topic.to_owned(), InternalTopic { partitions });
     }
 
-    /// Requires `topics` to have the same partition count.
-    pub(crate) fn copartition(&mut self, topics: BTreeSet<String>) {
+    /// Requires `topics` (as the topology names them) to have the same partition count,
+    /// as joins do; the runtime refuses to start otherwise.
+    pub fn copartition(&mut self, topics: BTreeSet<String>) {
         self.copartition_groups.push(topics);
+    }
+
+    /// The groups of topics that must have the same partition count.
+    pub fn copartition_groups(&self) -> &[BTreeSet<String>] {
+        &self.copartition_groups
     }
 
     /// Marks `nodes` as those keeping global store `store`, read from `topic`.
@@ -764,7 +769,19 @@ impl Topology {
             .iter()
             .map(|&g| self.nodes[g].stores.clone())
             .collect();
-        let changelog_time = Arc::new(AtomicI64::new(0));
+        let sink = crate::state::TaskChangelogSink {
+            collector: collector.clone(),
+            partition,
+            topics: sub
+                .stores
+                .iter()
+                .filter_map(|s| self.stores.get(s))
+                .filter(|d| d.logging)
+                .map(|d| (d.name.clone(), d.changelog_topic(application_id)))
+                .collect(),
+        };
+        let changelog =
+            brook_state::changelog::ChangelogContext::new(Arc::new(std::sync::Mutex::new(sink)));
         let mut stores: HashMap<String, (OpenStore, Arc<StoreDef>)> = HashMap::new();
         let defs = sub
             .stores
@@ -779,14 +796,7 @@ impl Topology {
         let opened = provider.open(task_id, &refs)?;
         for (def, open) in defs.into_iter().zip(opened) {
             let s = &def.name;
-            let open = crate::state::with_logging(
-                open,
-                &def,
-                task_id,
-                application_id,
-                &collector,
-                &changelog_time,
-            );
+            let open = crate::state::with_logging(open, &def, &changelog);
             stores.insert(s.clone(), (open, def.clone()));
         }
         let mut nodes: Vec<Option<Box<dyn Node>>> = Vec::with_capacity(sub.nodes.len());
@@ -830,7 +840,7 @@ impl Topology {
             clock,
             stores,
             node_stores,
-            changelog_time,
+            changelog,
         );
         let inner = TaskInner {
             nodes,

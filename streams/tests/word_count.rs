@@ -61,5 +61,18 @@ fn counts_words_through_a_repartition_topic() {
         .timestamped_key_value_store::<String, i64>("counts")
         .unwrap();
     assert_eq!(store.get(&"the".to_string()).unwrap(), Some((3, 20)));
+    // Every update went to the store's changelog, keyed by word, as the timestamped store
+    // holds it: the 8-byte timestamp, then the count.
+    let changelog = driver.create_output_topic(
+        "test-app-counts-changelog",
+        Serdes::string(),
+        Serdes::byte_array(),
+    );
+    let logged = changelog.read_key_values_to_list().unwrap();
+    assert_eq!(logged.len(), 7);
+    let (word, last) = logged.last().unwrap();
+    assert_eq!(word, "end");
+    assert_eq!(&last[..8], &20i64.to_be_bytes());
+    assert_eq!(&last[8..], &1i64.to_be_bytes());
     driver.close().unwrap();
 }
