@@ -1,7 +1,57 @@
-//! `brook-streams`: the Kafka-Streams-style library: the DSL (`KStream`, `KTable`, ...), the
-//! processor API, topologies split into sub-topologies and tasks, stream threads, event time,
-//! windows and joins, and a `TopologyTestDriver`. It is a Kafka client application: it never
-//! depends on `brook-broker`, and its unit tests run on the test driver with no broker.
+//! `brook-streams`: the Kafka-Streams-style library: the DSL ([`StreamsBuilder`],
+//! [`KStream`], [`KTable`], [`KGroupedStream`], [`KGroupedTable`], [`GlobalKTable`]), the
+//! Processor API ([`Processor`], [`ProcessorContext`], [`Topology`]), topologies split into
+//! sub-topologies and tasks, state stores from `brook-state` logged to changelog topics, and
+//! a [`TopologyTestDriver`]. It is a Kafka client application: it never depends on
+//! `brook-broker`, and its unit tests run on the test driver with no broker.
+//!
+//! ```
+//! use brook_streams::{Consumed, Grouped, Materialized, Produced, Serdes, StreamsBuilder,
+//!     TopologyTestDriver};
+//!
+//! let builder = StreamsBuilder::new();
+//! builder
+//!     .stream::<(), String>(&["lines"], Consumed::with(Serdes::void(), Serdes::string()))
+//!     .flat_map_values(|line: String| {
+//!         line.split_whitespace().map(str::to_owned).collect::<Vec<_>>()
+//!     })
+//!     .group_by(|_, word: &String| word.clone(), Grouped::default())
+//!     .count(Materialized::as_store("counts"))
+//!     .to_stream()
+//!     .to("word-counts", Produced::default());
+//! let topology = builder.build()?;
+//! println!("{}", topology.describe()); // two sub-topologies, split at counts-repartition
+//!
+//! let driver = TopologyTestDriver::new(topology)?;
+//! let mut lines = driver.create_input_topic("lines", Serdes::void(), Serdes::string());
+//! let counts = driver.create_output_topic(
+//!     "word-counts",
+//!     Serdes::string(),
+//!     Serdes::optional(Serdes::i64()),
+//! );
+//! lines.pipe_input((), "to be or not to be".into())?;
+//! let latest = counts.read_key_values_to_map()?;
+//! assert_eq!(latest["to"], Some(2));
+//! assert_eq!(latest["not"], Some(1));
+//! # Ok::<(), brook_streams::StreamsError>(())
+//! ```
+//!
+//! **Types.** Keys and values are typed Rust values ([`Data`]: `Clone + Send + 'static`)
+//! and pass between the processors of a task without serialization; serdes
+//! ([`Serde`], [`Serdes`]) are applied only at sources, sinks and stores. A typed stream has
+//! no room for nulls: a null key or value read as `String` is a deserialization error
+//! (handled by the [`DeserializationHandler`]); streams with nullable fields use `Option<T>`
+//! ([`Serdes::optional`]) or `()` ([`Serdes::void`]). A table's deletions are `None`
+//! ([`KTable::to_stream`] yields `Option<V>` values, tombstones when written).
+//!
+//! **Forwarding** is synchronous and depth first, as in Kafka Streams: a record reaches every
+//! sink below a processor before its `forward` returns.
+//!
+//! **Tables** are materialized in timestamped stores (RocksDB unless
+//! [`Materialized::in_memory`]) with a changelog topic `<application.id>-<store>-changelog`
+//! and, by default, a write cache (`statestore.cache.max.bytes`) that folds the updates of a
+//! key between commits into one, as Kafka Streams does; the test driver commits after every
+//! record, so it shows every update.
 
 pub mod config;
 pub mod dsl;

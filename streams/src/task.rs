@@ -234,17 +234,19 @@ impl TaskInner {
     pub fn schedule(&mut self, node: usize, interval: i64, kind: PunctuationType) -> Cancellable {
         let id = Cancellable(self.core.next_schedule);
         self.core.next_schedule += 1;
-        let base = match kind {
-            PunctuationType::StreamTime if self.core.stream_time == i64::MIN => 0,
-            PunctuationType::StreamTime => self.core.stream_time,
-            PunctuationType::WallClockTime => self.core.clock.now_ms(),
+        // As in Kafka Streams: a stream-time schedule is on the grid of multiples of the
+        // interval from 0, so it first fires at the first record; a wall-clock one first
+        // fires an interval from now.
+        let next = match kind {
+            PunctuationType::StreamTime => 0,
+            PunctuationType::WallClockTime => self.core.clock.now_ms().saturating_add(interval),
         };
         self.core.schedules.push(Schedule {
             id,
             node,
             interval,
             kind,
-            next: base.saturating_add(interval),
+            next,
         });
         id
     }

@@ -11,6 +11,7 @@
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::ops::Bound;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -18,6 +19,10 @@ use std::time::Duration;
 
 use brook_client::ConsumerRecord;
 use brook_protocol::record::TimestampType;
+use brook_state::{
+    ChangelogRecord, KeyValueIter, KeyValueStore, Restore, StateStore, StoreError,
+    ValueAndTimestamp,
+};
 use bytes::Bytes;
 
 use crate::config::StreamsConfig;
@@ -26,8 +31,8 @@ use crate::record::{Data, Headers};
 use crate::serde::SerdeRef;
 use crate::state::{InMemoryStores, RocksStores, StoreProvider};
 use crate::store::{
-    KeyValueStoreHandle, OpenStore, SessionStoreHandle, TimestampedKeyValueStoreHandle,
-    WindowStoreHandle,
+    lock, KeyValueStoreHandle, OpenStore, SessionStoreHandle, StoreKind,
+    TimestampedKeyValueStoreHandle, WindowStoreHandle,
 };
 use crate::task::{MockClock, OutRecord, RecordCollector, Task};
 use crate::topology::Topology;
@@ -219,25 +224,48 @@ impl TopologyTestDriver {
         )))
     }
 
-    /// The key-value store `name`.
+    /// The key-value store `name`. A timestamped store (a table's) is seen through a
+    /// facade that shows its values without their timestamps (as Kafka Streams' driver
+    /// does); a value put through it has no timestamp (-1).
     pub fn key_value_store<K: Data, V: Data>(
         &self,
         name: &str,
     ) -> Result<KeyValueStoreHandle<K, V>> {
+        let (handle, timestamped) = self.raw_key_value_store(name)?;
+        if !timestamped {
+            return Ok(handle);
+        }
+        let facade: Box<dyn crate::store::KvStore> = Box::new(WithoutTimestamps {
+            name: name.to_owned(),
+            inner: handle.store.clone(),
+        });
+        Ok(KeyValueStoreHandle {
+            store: Arc::new(Mutex::new(facade)),
+            ..handle
+        })
+    }
+
+    /// The key-value store `name` as it is, and whether it keeps timestamps.
+    fn raw_key_value_store<K: Data, V: Data>(
+        &self,
+        name: &str,
+    ) -> Result<(KeyValueStoreHandle<K, V>, bool)> {
         let (s, def, app) = self.open_store(name)?;
         let OpenStore::KeyValue(store) = s else {
             return Err(StreamsError::State(format!(
                 "{name} is not a key-value store"
             )));
         };
+        let timestamped = matches!(def.kind(), StoreKind::KeyValue { timestamped: true });
         let (keys, values) = def.serdes::<K, V>()?;
-        Ok(KeyValueStoreHandle {
+        let handle = KeyValueStoreHandle {
             name: name.into(),
             topic: def.changelog_topic(&app).into(),
             store,
             keys,
             values,
-        })
+        };
+        Ok((handle, timestamped))
     }
 
     /// The timestamped key-value store `name` (a table's).
@@ -245,8 +273,13 @@ impl TopologyTestDriver {
         &self,
         name: &str,
     ) -> Result<TimestampedKeyValueStoreHandle<K, V>> {
-        self.key_value_store(name)
-            .map(TimestampedKeyValueStoreHandle::new)
+        let (handle, timestamped) = self.raw_key_value_store(name)?;
+        if !timestamped {
+            return Err(StreamsError::State(format!(
+                "{name} is a key-value store without timestamps; use key_value_store"
+            )));
+        }
+        Ok(TimestampedKeyValueStoreHandle::new(handle))
     }
 
     /// The window store `name`.
@@ -293,6 +326,108 @@ impl TopologyTestDriver {
             }
         }
         first.map_or(Ok(()), Err)
+    }
+}
+
+/// A timestamped store seen as a plain one: values without their 8-byte timestamps
+/// (Kafka Streams' driver's `KeyValueStoreFacade`).
+struct WithoutTimestamps {
+    name: String,
+    inner: crate::store::SharedKv,
+}
+
+impl WithoutTimestamps {
+    fn strip(&self, b: Vec<u8>) -> std::result::Result<Vec<u8>, StoreError> {
+        Ok(ValueAndTimestamp::decode(&self.name, &b)?.value)
+    }
+
+    fn wrap(value: &[u8]) -> Vec<u8> {
+        ValueAndTimestamp {
+            value: value.to_vec(),
+            timestamp: -1,
+        }
+        .encode()
+    }
+}
+
+impl StateStore for WithoutTimestamps {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn persistent(&self) -> bool {
+        lock(&self.inner).persistent()
+    }
+
+    fn flush(&mut self) -> std::result::Result<(), StoreError> {
+        lock(&self.inner).flush()
+    }
+
+    fn close(&mut self) -> std::result::Result<(), StoreError> {
+        lock(&self.inner).close()
+    }
+
+    fn is_open(&self) -> bool {
+        lock(&self.inner).is_open()
+    }
+}
+
+impl KeyValueStore for WithoutTimestamps {
+    fn get(&self, key: &[u8]) -> std::result::Result<Option<Vec<u8>>, StoreError> {
+        let b = lock(&self.inner).get(key)?;
+        b.map(|b| self.strip(b)).transpose()
+    }
+
+    fn put(&mut self, key: &[u8], value: &[u8]) -> std::result::Result<(), StoreError> {
+        lock(&self.inner).put(key, &Self::wrap(value))
+    }
+
+    fn write_batch(
+        &mut self,
+        entries: &[(&[u8], Option<&[u8]>)],
+    ) -> std::result::Result<(), StoreError> {
+        let wrapped: Vec<(&[u8], Option<Vec<u8>>)> = entries
+            .iter()
+            .map(|(k, v)| (*k, v.map(Self::wrap)))
+            .collect();
+        let refs: Vec<(&[u8], Option<&[u8]>)> =
+            wrapped.iter().map(|(k, v)| (*k, v.as_deref())).collect();
+        lock(&self.inner).write_batch(&refs)
+    }
+
+    fn delete(&mut self, key: &[u8]) -> std::result::Result<Option<Vec<u8>>, StoreError> {
+        let old = lock(&self.inner).delete(key)?;
+        old.map(|b| self.strip(b)).transpose()
+    }
+
+    fn range(
+        &self,
+        from: Bound<&[u8]>,
+        to: Bound<&[u8]>,
+        reverse: bool,
+    ) -> std::result::Result<KeyValueIter<'_>, StoreError> {
+        let entries = lock(&self.inner)
+            .range(from, to, reverse)?
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let stripped: Vec<_> = entries
+            .into_iter()
+            .map(|(k, v)| Ok((k, self.strip(v)?)))
+            .collect();
+        Ok(Box::new(stripped.into_iter()))
+    }
+
+    fn approximate_num_entries(&self) -> std::result::Result<u64, StoreError> {
+        lock(&self.inner).approximate_num_entries()
+    }
+}
+
+impl Restore for WithoutTimestamps {
+    fn restore_batch(
+        &mut self,
+        records: &[ChangelogRecord<'_>],
+    ) -> std::result::Result<(), StoreError> {
+        // Changelog records hold the stored bytes, timestamps included.
+        lock(&self.inner).restore_batch(records)
     }
 }
 

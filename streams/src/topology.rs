@@ -465,7 +465,11 @@ impl Topology {
             )));
         }
         self.stores.insert(name.clone(), Arc::new(store.def));
-        self.connect_processor_and_state_stores_inner(processors, &[&name])?;
+        if let Err(e) = self.connect_processor_and_state_stores_inner(processors, &[&name]) {
+            // Leave the topology as it was, so a corrected call can add the store.
+            self.stores.remove(&name);
+            return Err(e);
+        }
         Ok(self)
     }
 
@@ -491,6 +495,8 @@ impl Topology {
                 )));
             }
         }
+        // Check every processor before connecting any, so an error changes nothing.
+        let mut targets = Vec::with_capacity(processors.len());
         for p in processors {
             let i = self.index(p).ok_or_else(|| {
                 StreamsError::Topology(format!("processor {p} is not in the topology"))
@@ -500,6 +506,9 @@ impl Topology {
                     "{p} is not a processor; only processors use stores"
                 )));
             }
+            targets.push(i);
+        }
+        for i in targets {
             for s in stores {
                 if !self.nodes[i].stores.iter().any(|x| x == s) {
                     self.nodes[i].stores.push((*s).to_owned());

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use super::ktable::Change;
 use crate::error::Result;
 use crate::processor::ProcessorContext;
-use crate::record::{Data, Record};
+use crate::record::{Data, Headers, Record};
 use crate::store::TimestampedKeyValueStoreHandle;
 
 /// A cached update of one key.
@@ -21,6 +21,8 @@ struct Entry<K, V> {
     /// The latest value; `None` deletes.
     value: Option<V>,
     timestamp: i64,
+    /// The headers of the latest update's record.
+    headers: Headers,
     /// What the store held before the first cached update: the old value forwarded.
     old: Option<V>,
 }
@@ -61,13 +63,15 @@ impl<K: Data, V: Data> TableState<K, V> {
     }
 
     /// Sets `key` to `value` (`None` deletes) at `timestamp`, forwarding the change now
-    /// (no cache) or at the next flush.
+    /// (no cache) or at the next flush, with `headers` (those of the record that caused
+    /// it; the latest update's when cached, as Kafka Streams' cache keeps them).
     pub fn put(
         &mut self,
         ctx: &mut ProcessorContext<'_, K, Change<V>>,
         key: K,
         value: Option<V>,
         timestamp: i64,
+        headers: Headers,
     ) -> Result<()> {
         let Some(cache) = &mut self.cache else {
             let old = self.store.get(&key)?.map(|(v, _)| v);
@@ -77,13 +81,16 @@ impl<K: Data, V: Data> TableState<K, V> {
                     self.store.delete(&key)?;
                 }
             }
-            return ctx.forward(Record::new(key, Change { new: value, old }, timestamp));
+            let mut out = Record::new(key, Change { new: value, old }, timestamp);
+            out.headers = headers;
+            return ctx.forward(out);
         };
         let kb = self.store.key_bytes(&key)?;
         match cache.entries.get_mut(&kb) {
             Some(e) => {
                 e.value = value;
                 e.timestamp = timestamp;
+                e.headers = headers;
             }
             None => {
                 let old = self.store.get(&key)?.map(|(v, _)| v);
@@ -94,6 +101,7 @@ impl<K: Data, V: Data> TableState<K, V> {
                         key,
                         value,
                         timestamp,
+                        headers,
                         old,
                     },
                 );
@@ -131,7 +139,9 @@ impl<K: Data, V: Data> TableState<K, V> {
                 new: e.value,
                 old: e.old,
             };
-            ctx.forward(Record::new(e.key, change, e.timestamp))?;
+            let mut out = Record::new(e.key, change, e.timestamp);
+            out.headers = e.headers;
+            ctx.forward(out)?;
         }
         Ok(())
     }

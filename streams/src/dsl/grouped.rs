@@ -1,5 +1,6 @@
 //! [`KGroupedStream`] and [`KGroupedTable`]: aggregations into tables.
 
+use std::cell::RefCell;
 use std::sync::Arc;
 
 use super::aggregate::TableState;
@@ -17,6 +18,9 @@ use crate::topology::node_supplier;
 pub struct KGroupedStream<K, V> {
     stream: KStream<K, V>,
     name: Option<String>,
+    /// The stream read back from the repartition topic named by `name`, once made: every
+    /// aggregation of a grouping named by the user shares it (as in Kafka Streams).
+    repartitioned: RefCell<Option<KStream<K, V>>>,
 }
 
 type StreamAgg<K, V, A> = Arc<dyn Fn(&K, V, Option<A>) -> A + Send + Sync>;
@@ -24,6 +28,8 @@ type StreamAgg<K, V, A> = Arc<dyn Fn(&K, V, Option<A>) -> A + Send + Sync>;
 /// Folds a stream's records into a per-key aggregate.
 struct StreamAggregate<K, V, A> {
     store_name: String,
+    /// Whether the store was materialized with caching.
+    caching: bool,
     agg: StreamAgg<K, V, A>,
     state: Option<TableState<K, A>>,
 }
@@ -31,7 +37,12 @@ struct StreamAggregate<K, V, A> {
 impl<K: Data, V: Data, A: Data> Processor<K, V, K, Change<A>> for StreamAggregate<K, V, A> {
     fn init(&mut self, ctx: &mut ProcessorContext<'_, K, Change<A>>) -> Result<()> {
         let store = ctx.timestamped_key_value_store::<K, A>(&self.store_name)?;
-        self.state = Some(TableState::new(store, ctx.cache_max_entries()));
+        let cache = if self.caching {
+            ctx.cache_max_entries()
+        } else {
+            0
+        };
+        self.state = Some(TableState::new(store, cache));
         Ok(())
     }
 
@@ -46,7 +57,7 @@ impl<K: Data, V: Data, A: Data> Processor<K, V, K, Change<A>> for StreamAggregat
             .as_ref()
             .map_or(r.timestamp, |(_, t)| (*t).max(r.timestamp));
         let new = (self.agg)(&r.key, r.value, old.map(|(a, _)| a));
-        state.put(ctx, r.key, Some(new), ts)
+        state.put(ctx, r.key, Some(new), ts, r.headers)
     }
 
     fn flush(&mut self, ctx: &mut ProcessorContext<'_, K, Change<A>>) -> Result<()> {
@@ -63,7 +74,7 @@ fn add_aggregate_node<KI: Data, VI: Data, K: Data, A: Data, P>(
     parent: &str,
     prefix: &str,
     store: &str,
-    make: impl Fn(String) -> P + Send + Sync + 'static,
+    make: impl Fn(String, bool) -> P + Send + Sync + 'static,
 ) -> String
 where
     P: Processor<KI, VI, K, Change<A>> + 'static,
@@ -71,9 +82,12 @@ where
     let mut bb = b.borrow_mut();
     let name = bb.name(prefix);
     let s = store.to_owned();
-    let r = bb
-        .topology
-        .add_node(&name, node_supplier(move || make(s.clone())), &[parent]);
+    let caching = bb.topology.stores.get(store).is_some_and(|d| d.caching);
+    let r = bb.topology.add_node(
+        &name,
+        node_supplier(move || make(s.clone(), caching)),
+        &[parent],
+    );
     bb.check(r);
     let r = bb
         .topology
@@ -95,6 +109,7 @@ impl<K: Data, V: Data> KGroupedStream<K, V> {
         KGroupedStream {
             stream,
             name: grouped.name,
+            repartitioned: RefCell::new(None),
         }
     }
 
@@ -113,7 +128,17 @@ impl<K: Data, V: Data> KGroupedStream<K, V> {
             .clone()
             .or_else(|| materialized.store_name.clone())
             .unwrap_or_else(|| default_store.clone());
-        let input = self.stream.repartitioned_if_needed(Some(&base));
+        let shared = self.repartitioned.borrow().clone();
+        let input = match shared {
+            Some(s) => s,
+            None => {
+                let s = self.stream.repartitioned_if_needed(Some(&base));
+                if self.name.is_some() {
+                    *self.repartitioned.borrow_mut() = Some(s.clone());
+                }
+                s
+            }
+        };
         let (store, keys, values) = add_table_store(
             b,
             materialized,
@@ -127,8 +152,9 @@ impl<K: Data, V: Data> KGroupedStream<K, V> {
             &input.node,
             "KSTREAM-AGGREGATE-",
             &store,
-            move |s| StreamAggregate {
+            move |s, caching| StreamAggregate {
                 store_name: s,
+                caching,
                 agg: agg.clone(),
                 state: None,
             },
@@ -198,6 +224,8 @@ type TableAgg<K, V, A> = Arc<dyn Fn(&K, Change<V>, Option<A>) -> Option<A> + Sen
 
 struct TableAggregate<K, V, A> {
     store_name: String,
+    /// Whether the store was materialized with caching.
+    caching: bool,
     agg: TableAgg<K, V, A>,
     state: Option<TableState<K, A>>,
 }
@@ -205,7 +233,12 @@ struct TableAggregate<K, V, A> {
 impl<K: Data, V: Data, A: Data> Processor<K, Change<V>, K, Change<A>> for TableAggregate<K, V, A> {
     fn init(&mut self, ctx: &mut ProcessorContext<'_, K, Change<A>>) -> Result<()> {
         let store = ctx.timestamped_key_value_store::<K, A>(&self.store_name)?;
-        self.state = Some(TableState::new(store, ctx.cache_max_entries()));
+        let cache = if self.caching {
+            ctx.cache_max_entries()
+        } else {
+            0
+        };
+        self.state = Some(TableState::new(store, cache));
         Ok(())
     }
 
@@ -220,7 +253,7 @@ impl<K: Data, V: Data, A: Data> Processor<K, Change<V>, K, Change<A>> for TableA
             .as_ref()
             .map_or(r.timestamp, |(_, t)| (*t).max(r.timestamp));
         let new = (self.agg)(&r.key, r.value, old.map(|(a, _)| a));
-        state.put(ctx, r.key, new, ts)
+        state.put(ctx, r.key, new, ts, r.headers)
     }
 
     fn flush(&mut self, ctx: &mut ProcessorContext<'_, K, Change<A>>) -> Result<()> {
@@ -270,14 +303,18 @@ impl<K: Data, V: Data> KGroupedTable<K, V> {
             default_store,
             "table aggregation",
         );
-        let node =
-            add_aggregate_node::<K, Change<V>, K, A, _>(b, &source, prefix, &store, move |s| {
-                TableAggregate {
-                    store_name: s,
-                    agg: agg.clone(),
-                    state: None,
-                }
-            });
+        let node = add_aggregate_node::<K, Change<V>, K, A, _>(
+            b,
+            &source,
+            prefix,
+            &store,
+            move |s, caching| TableAggregate {
+                store_name: s,
+                caching,
+                agg: agg.clone(),
+                state: None,
+            },
+        );
         KTable {
             b: b.clone(),
             node,

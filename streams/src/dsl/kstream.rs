@@ -407,10 +407,13 @@ impl<K: Data, V: Data> KStream<K, V> {
     }
 }
 
+/// A branch's predicate.
+type Predicate<K, V> = Arc<dyn Fn(&K, &V) -> bool + Send + Sync>;
+
 /// A named branch of [`KStream::split`].
 pub struct Branched<K, V> {
     name: Option<String>,
-    predicate: Arc<dyn Fn(&K, &V) -> bool + Send + Sync>,
+    predicate: Predicate<K, V>,
 }
 
 impl<K, V> Branched<K, V> {
@@ -434,12 +437,12 @@ impl<K, V> Branched<K, V> {
 pub struct BranchedKStream<K, V> {
     parent: KStream<K, V>,
     name: String,
-    branches: Vec<(String, Arc<dyn Fn(&K, &V) -> bool + Send + Sync>)>,
+    branches: Vec<(String, Predicate<K, V>)>,
     added: bool,
 }
 
 struct BranchProc<K, V> {
-    branches: Arc<Vec<(String, Arc<dyn Fn(&K, &V) -> bool + Send + Sync>)>>,
+    branches: Arc<Vec<(String, Predicate<K, V>)>>,
     default: Option<String>,
     _t: PhantomData<fn(K, V)>,
 }

@@ -52,6 +52,8 @@ impl<K, V> Clone for KTable<K, V> {
 /// Materializes the stream it is fed into a timestamped store and forwards changes.
 struct Materialize<K, V> {
     store_name: String,
+    /// Whether the store was materialized with caching.
+    caching: bool,
     state: Option<TableState<K, V>>,
 }
 
@@ -64,7 +66,12 @@ impl<K: Data, V: Data> Materialize<K, V> {
 impl<K: Data, V: Data> Processor<K, Option<V>, K, Change<V>> for Materialize<K, V> {
     fn init(&mut self, ctx: &mut ProcessorContext<'_, K, Change<V>>) -> Result<()> {
         let store = ctx.timestamped_key_value_store::<K, V>(&self.store_name)?;
-        self.state = Some(TableState::new(store, ctx.cache_max_entries()));
+        let cache = if self.caching {
+            ctx.cache_max_entries()
+        } else {
+            0
+        };
+        self.state = Some(TableState::new(store, cache));
         Ok(())
     }
 
@@ -73,7 +80,8 @@ impl<K: Data, V: Data> Processor<K, Option<V>, K, Change<V>> for Materialize<K, 
         ctx: &mut ProcessorContext<'_, K, Change<V>>,
         r: Record<K, Option<V>>,
     ) -> Result<()> {
-        self.state().put(ctx, r.key, r.value, r.timestamp)
+        self.state()
+            .put(ctx, r.key, r.value, r.timestamp, r.headers)
     }
 
     fn flush(&mut self, ctx: &mut ProcessorContext<'_, K, Change<V>>) -> Result<()> {
@@ -124,8 +132,10 @@ fn add_materialize<K: Data, V: Data>(
     let mut bb = b.borrow_mut();
     let name = bb.name(prefix);
     let s = store.to_owned();
+    let caching = bb.topology.stores.get(store).is_some_and(|d| d.caching);
     let supplier = node_supplier(move || Materialize::<K, V> {
         store_name: s.clone(),
+        caching,
         state: None,
     });
     let r = bb.topology.add_node(&name, supplier, &[parent]);

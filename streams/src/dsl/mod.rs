@@ -145,18 +145,21 @@ impl StreamsBuilder {
 
     /// Adds a store for processors added with [`KStream::process`].
     pub fn add_state_store(&self, store: StoreBuilder) -> &StreamsBuilder {
-        let mut b = self.b.borrow_mut();
+        let mut guard = self.b.borrow_mut();
+        let b = &mut *guard;
         let name = store.name().to_owned();
-        if b.topology.stores.contains_key(&name) {
-            b.errors.push(StreamsError::Topology(format!(
-                "a store named {name} already exists"
-            )));
-        } else {
-            b.topology
-                .stores
-                .insert(name, std::sync::Arc::new(store.def));
+        match b.topology.stores.entry(name) {
+            std::collections::btree_map::Entry::Occupied(e) => {
+                b.errors.push(StreamsError::Topology(format!(
+                    "a store named {} already exists",
+                    e.key()
+                )));
+            }
+            std::collections::btree_map::Entry::Vacant(e) => {
+                e.insert(std::sync::Arc::new(store.def));
+            }
         }
-        drop(b);
+        drop(guard);
         self
     }
 
