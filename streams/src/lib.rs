@@ -58,6 +58,7 @@ pub mod dsl;
 pub mod error;
 pub mod processor;
 pub mod record;
+pub mod runtime;
 pub mod serde;
 pub mod state;
 pub mod store;
@@ -75,6 +76,10 @@ pub use dsl::{
 pub use error::{Result, StreamsError};
 pub use processor::{Cancellable, Processor, ProcessorContext, PunctuationType};
 pub use record::{Data, Header, Headers, Record};
+pub use runtime::{
+    KafkaStreams, StateRestoreListener, StreamThreadExceptionResponse, StreamsState,
+    ThreadMetadata, ThreadState,
+};
 pub use serde::{Serde, SerdeRef, Serdes};
 pub use store::{
     KeyValueStoreHandle, SessionStoreHandle, StoreBuilder, Stores, TimestampedKeyValueStoreHandle,

@@ -805,7 +805,7 @@ impl Topology {
         let opened = provider.open(task_id, &refs)?;
         for (def, open) in defs.into_iter().zip(opened) {
             let s = &def.name;
-            let open = crate::state::with_logging(open, &def, &changelog);
+            let open = crate::state::with_logging(open, def, &changelog);
             stores.insert(s.clone(), (open, def.clone()));
         }
         let mut nodes: Vec<Option<Box<dyn Node>>> = Vec::with_capacity(sub.nodes.len());

@@ -120,6 +120,27 @@ impl Consumer {
         Ok(())
     }
 
+    /// Replaces the assignors offered when joining (those of
+    /// `partition.assignment.strategy`) with `assignors`, in order of preference: for an
+    /// application's own assignor, as Kafka Streams plugs in its `StreamsPartitionAssignor`.
+    /// Only meaningful with a subscription; takes effect at the next join and is kept
+    /// across [`subscribe`](Self::subscribe) calls.
+    pub fn set_assignors(
+        &mut self,
+        assignors: Vec<Arc<dyn assignor::PartitionAssignor>>,
+    ) -> Result<(), ClientError> {
+        if assignors.is_empty() {
+            return Err(ClientError::Config {
+                key: "partition.assignment.strategy",
+                reason: "name at least one assignor".into(),
+            });
+        }
+        let g = self.group.as_mut().ok_or_else(not_subscribed)?;
+        g.protocol = group::rebalance_protocol(&assignors);
+        g.assignors = assignors;
+        Ok(())
+    }
+
     /// The topics subscribed to, sorted (for a pattern, those it matched at the last
     /// check); empty without a subscription.
     pub fn subscription(&self) -> Vec<String> {
