@@ -51,6 +51,18 @@ impl<K: Data, V: Data> TableState<K, V> {
         TableState { store, cache }
     }
 
+    /// The state of the table in store `store_name` of the processor's task, cached if
+    /// `caching` (up to the task's cache size).
+    pub fn open(
+        ctx: &ProcessorContext<'_, K, Change<V>>,
+        store_name: &str,
+        caching: bool,
+    ) -> Result<Self> {
+        let store = ctx.timestamped_key_value_store::<K, V>(store_name)?;
+        let cache = if caching { ctx.cache_max_entries() } else { 0 };
+        Ok(TableState::new(store, cache))
+    }
+
     /// The current value of `key` and its timestamp.
     pub fn get(&self, key: &K) -> Result<Option<(V, i64)>> {
         if let Some(c) = &self.cache {

@@ -36,13 +36,7 @@ struct StreamAggregate<K, V, A> {
 
 impl<K: Data, V: Data, A: Data> Processor<K, V, K, Change<A>> for StreamAggregate<K, V, A> {
     fn init(&mut self, ctx: &mut ProcessorContext<'_, K, Change<A>>) -> Result<()> {
-        let store = ctx.timestamped_key_value_store::<K, A>(&self.store_name)?;
-        let cache = if self.caching {
-            ctx.cache_max_entries()
-        } else {
-            0
-        };
-        self.state = Some(TableState::new(store, cache));
+        self.state = Some(TableState::open(ctx, &self.store_name, self.caching)?);
         Ok(())
     }
 
@@ -232,13 +226,7 @@ struct TableAggregate<K, V, A> {
 
 impl<K: Data, V: Data, A: Data> Processor<K, Change<V>, K, Change<A>> for TableAggregate<K, V, A> {
     fn init(&mut self, ctx: &mut ProcessorContext<'_, K, Change<A>>) -> Result<()> {
-        let store = ctx.timestamped_key_value_store::<K, A>(&self.store_name)?;
-        let cache = if self.caching {
-            ctx.cache_max_entries()
-        } else {
-            0
-        };
-        self.state = Some(TableState::new(store, cache));
+        self.state = Some(TableState::open(ctx, &self.store_name, self.caching)?);
         Ok(())
     }
 

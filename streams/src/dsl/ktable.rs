@@ -65,13 +65,7 @@ impl<K: Data, V: Data> Materialize<K, V> {
 
 impl<K: Data, V: Data> Processor<K, Option<V>, K, Change<V>> for Materialize<K, V> {
     fn init(&mut self, ctx: &mut ProcessorContext<'_, K, Change<V>>) -> Result<()> {
-        let store = ctx.timestamped_key_value_store::<K, V>(&self.store_name)?;
-        let cache = if self.caching {
-            ctx.cache_max_entries()
-        } else {
-            0
-        };
-        self.state = Some(TableState::new(store, cache));
+        self.state = Some(TableState::open(ctx, &self.store_name, self.caching)?);
         Ok(())
     }
 
@@ -148,31 +142,40 @@ fn add_materialize<K: Data, V: Data>(
     name
 }
 
+/// A source reading `topic` for a table: its values as `Option<V>` (a null value is a
+/// deletion). Returns the source's name and the serdes.
+fn add_table_source<K: Data, V: Data>(
+    b: &Shared,
+    topic: &str,
+    consumed: Consumed<K, V>,
+    what: &str,
+) -> (String, SerdeRef<K>, SerdeRef<V>) {
+    let mut bb = b.borrow_mut();
+    let source = bb.name_or(consumed.name.as_deref(), "KSTREAM-SOURCE-");
+    let what = format!("{what} {source}");
+    let keys = bb.serde(consumed.keys, &what);
+    let values = bb.serde(consumed.values, &what);
+    let r = bb
+        .topology
+        .add_source_with(
+            &source,
+            &[topic],
+            keys.clone(),
+            Serdes::optional(values.clone()),
+            consumed.extractor,
+        )
+        .map(|_| ());
+    bb.check(r);
+    (source, keys, values)
+}
+
 pub(crate) fn source_table<K: Data, V: Data>(
     b: &Shared,
     topic: &str,
     consumed: Consumed<K, V>,
     materialized: Materialized<K, V>,
 ) -> KTable<K, V> {
-    let (source, keys, values) = {
-        let mut bb = b.borrow_mut();
-        let source = bb.name_or(consumed.name.as_deref(), "KSTREAM-SOURCE-");
-        let what = format!("table source {source}");
-        let keys = bb.serde(consumed.keys, &what);
-        let values = bb.serde(consumed.values, &what);
-        let r = bb
-            .topology
-            .add_source_with(
-                &source,
-                &[topic],
-                keys.clone(),
-                Serdes::optional(values.clone()),
-                consumed.extractor,
-            )
-            .map(|_| ());
-        bb.check(r);
-        (source, keys, values)
-    };
+    let (source, keys, values) = add_table_source(b, topic, consumed, "table source");
     let default_store = {
         let mut bb = b.borrow_mut();
         bb.name(&format!("{topic}-STATE-STORE-"))
@@ -439,25 +442,7 @@ pub(crate) fn global_table<K: Data, V: Data>(
     consumed: Consumed<K, V>,
     materialized: Materialized<K, V>,
 ) -> GlobalKTable<K, V> {
-    let (source, keys, values) = {
-        let mut bb = b.borrow_mut();
-        let source = bb.name_or(consumed.name.as_deref(), "KSTREAM-SOURCE-");
-        let what = format!("global table source {source}");
-        let keys = bb.serde(consumed.keys, &what);
-        let values = bb.serde(consumed.values, &what);
-        let r = bb
-            .topology
-            .add_source_with(
-                &source,
-                &[topic],
-                keys.clone(),
-                Serdes::optional(values.clone()),
-                consumed.extractor,
-            )
-            .map(|_| ());
-        bb.check(r);
-        (source, keys, values)
-    };
+    let (source, keys, values) = add_table_source(b, topic, consumed, "global table source");
     let default_store = b.borrow_mut().name(&format!("{topic}-STATE-STORE-"));
     // A global store is restored from its source topic itself: no changelog.
     let materialized = materialized.with_logging_disabled().with_caching_disabled();
