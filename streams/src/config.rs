@@ -52,6 +52,11 @@ pub struct StreamsConfig {
     pub heartbeat_interval: Duration,
     /// `application.server`: `host:port` of this instance, for interactive queries.
     pub application_server: Option<String>,
+    /// `producer.<name>` properties: set on every stream thread's producer after the
+    /// runtime's own settings (`acks=all`, `linger.ms=5`), so they win.
+    pub producer_overrides: Vec<(String, String)>,
+    /// `consumer.<name>` properties: set on every stream thread's group consumer.
+    pub consumer_overrides: Vec<(String, String)>,
 }
 
 impl StreamsConfig {
@@ -73,6 +78,8 @@ impl StreamsConfig {
             session_timeout: Duration::from_secs(45),
             heartbeat_interval: Duration::from_secs(3),
             application_server: None,
+            producer_overrides: Vec::new(),
+            consumer_overrides: Vec::new(),
         }
     }
 
@@ -138,6 +145,12 @@ impl StreamsConfig {
                 "session.timeout.ms" => c.session_timeout = Duration::from_millis(num(v)?),
                 "heartbeat.interval.ms" => c.heartbeat_interval = Duration::from_millis(num(v)?),
                 "application.server" => c.application_server = Some(v.to_owned()),
+                _ if k.starts_with("producer.") => c
+                    .producer_overrides
+                    .push((k["producer.".len()..].to_owned(), v.to_owned())),
+                _ if k.starts_with("consumer.") => c
+                    .consumer_overrides
+                    .push((k["consumer.".len()..].to_owned(), v.to_owned())),
                 _ => return Err(StreamsError::Config(format!("unknown streams config {k}"))),
             }
         }

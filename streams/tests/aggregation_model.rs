@@ -14,7 +14,13 @@ use brook_streams::{
 };
 
 fn driver(topology: Topology, rocksdb: bool) -> TopologyTestDriver {
-    let config = StreamsConfig::new("model-app", "dummy:1");
+    let mut config = StreamsConfig::new("model-app", "dummy:1");
+    if !rocksdb {
+        // A cache of three entries (at the config's 128 bytes an entry), so a run over more
+        // keys fills it: entries kept clean across commits and a full cache emptied both
+        // get exercised. The RocksDB runs keep the default (10 MiB).
+        config.cache_max_bytes = 3 * 128;
+    }
     TopologyTestDriver::with_config(topology, &config, rocksdb, 0).unwrap()
 }
 

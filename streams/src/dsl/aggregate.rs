@@ -15,16 +15,20 @@ use crate::processor::ProcessorContext;
 use crate::record::{Data, Headers, Record};
 use crate::store::TimestampedKeyValueStoreHandle;
 
-/// A cached update of one key.
+/// A cached key: its latest value, and for a dirty one (updated since the last flush)
+/// what the store held before.
 struct Entry<K, V> {
     key: K,
-    /// The latest value; `None` deletes.
+    /// The latest value; `None`: deleted or absent.
     value: Option<V>,
+    /// Its timestamp (`i64::MIN` for an absent key).
     timestamp: i64,
     /// The headers of the latest update's record.
     headers: Headers,
-    /// What the store held before the first cached update: the old value forwarded.
+    /// What the store held before the first update since the last flush: the old value
+    /// forwarded.
     old: Option<V>,
+    dirty: bool,
 }
 
 /// A table's store and cache, for the processor that materializes it.
@@ -33,9 +37,12 @@ pub(crate) struct TableState<K, V> {
     cache: Option<Cache<K, V>>,
 }
 
+/// Entries by serialized key. Clean entries stay after a flush, so a key updated again
+/// is read from memory, not from RocksDB; when the cache is full it is flushed and
+/// emptied.
 struct Cache<K, V> {
     entries: HashMap<Vec<u8>, Entry<K, V>>,
-    /// Keys in the order of their first update since the last flush.
+    /// Dirty keys in the order of their first update since the last flush.
     order: Vec<Vec<u8>>,
     max_entries: usize,
 }
@@ -63,15 +70,24 @@ impl<K: Data, V: Data> TableState<K, V> {
         Ok(TableState::new(store, cache))
     }
 
-    /// The current value of `key` and its timestamp.
-    pub fn get(&self, key: &K) -> Result<Option<(V, i64)>> {
-        if let Some(c) = &self.cache {
-            let kb = self.store.key_bytes(key)?;
-            if let Some(e) = c.entries.get(&kb) {
-                return Ok(e.value.clone().map(|v| (v, e.timestamp)));
-            }
-        }
-        self.store.get(key)
+    /// Sets `key` to what `f` makes of its current value (`None`: absent), at the later of
+    /// `timestamp` and the current value's: what an aggregation does per record.
+    pub fn update(
+        &mut self,
+        ctx: &mut ProcessorContext<'_, K, Change<V>>,
+        key: K,
+        timestamp: i64,
+        headers: Headers,
+        f: impl FnOnce(&K, Option<V>) -> Option<V>,
+    ) -> Result<()> {
+        self.change(ctx, key, headers, |k, old, old_ts| {
+            let ts = if old.is_some() {
+                old_ts.max(timestamp)
+            } else {
+                timestamp
+            };
+            (f(k, old), ts)
+        })
     }
 
     /// Sets `key` to `value` (`None` deletes) at `timestamp`, forwarding the change now
@@ -85,42 +101,68 @@ impl<K: Data, V: Data> TableState<K, V> {
         timestamp: i64,
         headers: Headers,
     ) -> Result<()> {
-        let Some(cache) = &mut self.cache else {
-            let old = self.store.get(&key)?.map(|(v, _)| v);
+        self.change(ctx, key, headers, |_, _, _| (value, timestamp))
+    }
+
+    /// Replaces `key`'s value and timestamp with what `f` makes of them.
+    fn change(
+        &mut self,
+        ctx: &mut ProcessorContext<'_, K, Change<V>>,
+        key: K,
+        headers: Headers,
+        f: impl FnOnce(&K, Option<V>, i64) -> (Option<V>, i64),
+    ) -> Result<()> {
+        let TableState { store, cache } = self;
+        let Some(cache) = cache else {
+            let current = store.get(&key)?;
+            let (old, old_ts) = match current {
+                Some((v, t)) => (Some(v), t),
+                None => (None, i64::MIN),
+            };
+            let (value, timestamp) = f(&key, old.clone(), old_ts);
             match &value {
-                Some(v) => self.store.put(&key, v, timestamp)?,
+                Some(v) => store.put(&key, v, timestamp)?,
                 None => {
-                    self.store.delete(&key)?;
+                    store.delete(&key)?;
                 }
             }
             let mut out = Record::new(key, Change { new: value, old }, timestamp);
             out.headers = headers;
             return ctx.forward(out);
         };
-        let kb = self.store.key_bytes(&key)?;
-        match cache.entries.get_mut(&kb) {
-            Some(e) => {
-                e.value = value;
-                e.timestamp = timestamp;
-                e.headers = headers;
+        let kb = store.key_bytes(&key)?;
+        let e = match cache.entries.entry(kb) {
+            std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                let (value, timestamp) = match store.get(&key)? {
+                    Some((v, t)) => (Some(v), t),
+                    None => (None, i64::MIN),
+                };
+                v.insert(Entry {
+                    key,
+                    value,
+                    timestamp,
+                    headers: Vec::new(),
+                    old: None,
+                    dirty: false,
+                })
             }
-            None => {
-                let old = self.store.get(&key)?.map(|(v, _)| v);
-                cache.order.push(kb.clone());
-                cache.entries.insert(
-                    kb,
-                    Entry {
-                        key,
-                        value,
-                        timestamp,
-                        headers,
-                        old,
-                    },
-                );
-            }
+        };
+        let current = e.value.take();
+        if !e.dirty {
+            e.dirty = true;
+            e.old = current.clone();
+            cache.order.push(store.key_bytes(&e.key)?);
         }
+        let (value, timestamp) = f(&e.key, current, e.timestamp);
+        e.value = value;
+        e.timestamp = timestamp;
+        e.headers = headers;
         if cache.entries.len() >= cache.max_entries {
             self.flush(ctx)?;
+            if let Some(c) = &mut self.cache {
+                c.entries.clear();
+            }
         }
         Ok(())
     }
@@ -135,24 +177,25 @@ impl<K: Data, V: Data> TableState<K, V> {
             return Ok(());
         }
         let order = std::mem::take(&mut cache.order);
-        let mut entries = std::mem::take(&mut cache.entries);
         let mut batch = Vec::with_capacity(order.len());
         let mut changes = Vec::with_capacity(order.len());
         for kb in order {
-            let Some(e) = entries.remove(&kb) else {
+            let Some(e) = cache.entries.get_mut(&kb) else {
                 continue;
             };
-            batch.push((e.key.clone(), e.value.clone().map(|v| (v, e.timestamp))));
-            changes.push(e);
+            e.dirty = false;
+            let value = e.value.clone();
+            batch.push((e.key.clone(), value.clone().map(|v| (v, e.timestamp))));
+            let change = Change {
+                new: value,
+                old: e.old.take(),
+            };
+            let mut out = Record::new(e.key.clone(), change, e.timestamp);
+            out.headers = std::mem::take(&mut e.headers);
+            changes.push(out);
         }
         self.store.put_all(&batch)?;
-        for e in changes {
-            let change = Change {
-                new: e.value,
-                old: e.old,
-            };
-            let mut out = Record::new(e.key, change, e.timestamp);
-            out.headers = e.headers;
+        for out in changes {
             ctx.forward(out)?;
         }
         Ok(())

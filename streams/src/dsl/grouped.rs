@@ -46,12 +46,10 @@ impl<K: Data, V: Data, A: Data> Processor<K, V, K, Change<A>> for StreamAggregat
         r: Record<K, V>,
     ) -> Result<()> {
         let state = self.state.as_mut().expect("init opened the store");
-        let old = state.get(&r.key)?;
-        let ts = old
-            .as_ref()
-            .map_or(r.timestamp, |(_, t)| (*t).max(r.timestamp));
-        let new = (self.agg)(&r.key, r.value, old.map(|(a, _)| a));
-        state.put(ctx, r.key, Some(new), ts, r.headers)
+        let agg = &self.agg;
+        state.update(ctx, r.key, r.timestamp, r.headers, |k, old| {
+            Some(agg(k, r.value, old))
+        })
     }
 
     fn flush(&mut self, ctx: &mut ProcessorContext<'_, K, Change<A>>) -> Result<()> {
@@ -236,12 +234,10 @@ impl<K: Data, V: Data, A: Data> Processor<K, Change<V>, K, Change<A>> for TableA
         r: Record<K, Change<V>>,
     ) -> Result<()> {
         let state = self.state.as_mut().expect("init opened the store");
-        let old = state.get(&r.key)?;
-        let ts = old
-            .as_ref()
-            .map_or(r.timestamp, |(_, t)| (*t).max(r.timestamp));
-        let new = (self.agg)(&r.key, r.value, old.map(|(a, _)| a));
-        state.put(ctx, r.key, new, ts, r.headers)
+        let agg = &self.agg;
+        state.update(ctx, r.key, r.timestamp, r.headers, |k, old| {
+            agg(k, r.value, old)
+        })
     }
 
     fn flush(&mut self, ctx: &mut ProcessorContext<'_, K, Change<A>>) -> Result<()> {

@@ -93,10 +93,12 @@ impl RecordCollector for ProducerCollector {
         self.producer.send_with_callback(
             pr,
             move |r: std::result::Result<RecordMetadata, ClientError>| {
-                let mut st = lock(&state);
+                // Only changelog acknowledgements and failures touch the shared state, so a
+                // sink's acknowledgement takes no lock.
                 match r {
                     Ok(md) => {
                         if changelog && md.offset >= 0 {
+                            let mut st = lock(&state);
                             let e = st
                                 .changelog_offsets
                                 .entry((md.topic, md.partition))
@@ -107,7 +109,7 @@ impl RecordCollector for ProducerCollector {
                     Err(e) => match handler {
                         ProductionHandler::Fail => {
                             tracing::error!(%task, %topic, error = %e, "a record could not be written");
-                            st.failed
+                            lock(&state).failed
                                 .get_or_insert_with(|| format!("task {task}: writing to {topic} failed: {e}"));
                         }
                         ProductionHandler::LogAndContinue => {

@@ -50,10 +50,7 @@ impl GlobalTask {
             subtopology: sub.id,
             partition: -1,
         };
-        let mut stores = RocksStores::new(
-            &shared.app_dir,
-            brook_state::MemoryBudget::new(config.state_memory_bytes),
-        );
+        let mut stores = RocksStores::new(&shared.app_dir, shared.budget.clone());
         let dir = stores.task_dir(id);
         let checkpoint = CheckpointFile::new(dir.join(".checkpoint"));
         if read_checkpoint(&checkpoint).is_none() && dir.join("rocksdb").exists() {

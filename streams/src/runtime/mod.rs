@@ -240,6 +240,9 @@ pub(crate) struct Shared {
     pub app_dir: PathBuf,
     /// This instance's id in the group's subscriptions.
     pub process_id: String,
+    /// `state.memory.bytes`: the one block cache and memtable budget of every RocksDB
+    /// store of this instance (all threads, the global one included).
+    pub budget: brook_state::MemoryBudget,
     pub assignor_topology: Arc<AssignorTopology>,
     state: Mutex<StreamsState>,
     state_changed: Condvar,
@@ -488,6 +491,7 @@ impl KafkaStreams {
             connector,
             handle: runtime.handle().clone(),
             process_id: new_process_id(),
+            budget: brook_state::MemoryBudget::new(config.state_memory_bytes),
             assignor_topology,
             state: Mutex::new(StreamsState::Created),
             state_changed: Condvar::new(),
