@@ -13,9 +13,13 @@
 
 mod aggregate;
 mod grouped;
+pub mod join;
 mod kstream;
 mod ktable;
 pub mod options;
+pub mod suppress;
+pub mod windowed;
+pub mod windows;
 
 use std::cell::RefCell;
 use std::rc::Rc;

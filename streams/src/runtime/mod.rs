@@ -71,6 +71,7 @@
 mod assignor;
 mod collector;
 mod global;
+pub mod query;
 mod restore;
 mod thread;
 mod topics;
