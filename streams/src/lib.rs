@@ -73,9 +73,19 @@ pub use dsl::{
     Branched, BranchedKStream, Change, Consumed, GlobalKTable, Grouped, KGroupedStream,
     KGroupedTable, KStream, KTable, Materialized, Named, Produced, StreamsBuilder,
 };
+pub use dsl::{
+    BufferConfig, BufferFullStrategy, EmitStrategy, SessionWindowedKStream, SessionWindows,
+    SlidingWindows, Suppressed, TimeWindowedKStream, TimeWindows, Window, Windowed,
+    WindowedMaterialized, WindowedSerdes,
+};
+pub use dsl::{JoinWindows, Joined, StreamJoined, TableJoined};
 pub use error::{Result, StreamsError};
 pub use processor::{Cancellable, Processor, ProcessorContext, PunctuationType};
 pub use record::{Data, Header, Headers, Record};
+pub use runtime::query::{
+    HostInfo, KeyQueryMetadata, ReadOnlyKeyValueStore, ReadOnlySessionStore,
+    ReadOnlyTimestampedKeyValueStore, ReadOnlyWindowStore, StoreQueryParameters, StreamsMetadata,
+};
 pub use runtime::{
     KafkaStreams, StateRestoreListener, StreamThreadExceptionResponse, StreamsState,
     ThreadMetadata, ThreadState,

@@ -8,7 +8,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use brook_client::ConsumerRecord;
@@ -149,6 +149,11 @@ pub(crate) struct Schedule {
     next: i64,
 }
 
+/// The global stores opened in this process (by the global task), by name: readable from
+/// every task's processors, connected or not, as in Kafka Streams. Shared by reference, so
+/// a task built before the global task still sees them.
+pub(crate) type GlobalStores = Arc<Mutex<HashMap<String, (OpenStore, Arc<StoreDef>)>>>;
+
 /// The task's state beside its nodes.
 pub(crate) struct TaskCore {
     pub task_id: TaskId,
@@ -164,10 +169,15 @@ pub(crate) struct TaskCore {
     pub stores: HashMap<String, (OpenStore, Arc<StoreDef>)>,
     /// The stores each node may use.
     pub node_stores: Vec<Vec<String>>,
+    /// The global stores, readable from every node.
+    pub globals: GlobalStores,
     /// What the change-logging stores share: the sink and the current record's timestamp.
     pub changelog: brook_state::changelog::ChangelogContext,
     /// How many entries each DSL table cache may hold (0: caching off).
     pub cache_max_entries: usize,
+    /// Records processors dropped (a windowed aggregation's records too late for their
+    /// windows, once per window): Kafka Streams' `dropped-records`, beside the task's skips.
+    pub dropped_records: u64,
     schedules: Vec<Schedule>,
     next_schedule: u64,
 }
@@ -255,20 +265,23 @@ impl TaskInner {
         self.core.schedules.retain(|s| s.id != id);
     }
 
-    fn store(&self, node: usize, name: &str) -> Result<&(OpenStore, Arc<StoreDef>)> {
+    fn store(&self, node: usize, name: &str) -> Result<(OpenStore, Arc<StoreDef>)> {
         let allowed = self
             .core
             .node_stores
             .get(node)
             .is_some_and(|s| s.iter().any(|n| n == name));
         if !allowed {
+            if let Some(global) = crate::store::lock(&self.core.globals).get(name) {
+                return Ok(global.clone());
+            }
             return Err(StreamsError::Topology(format!(
                 "processor {} asked for store {name}, which is not connected to it \
                  (connect it with add_state_store or connect_processor_and_state_stores)",
                 self.node_name(node)
             )));
         }
-        self.core.stores.get(name).ok_or_else(|| {
+        self.core.stores.get(name).cloned().ok_or_else(|| {
             StreamsError::Topology(format!(
                 "store {name} is not open in task {}",
                 self.core.task_id
@@ -289,7 +302,7 @@ impl TaskInner {
         Ok(KeyValueStoreHandle {
             name: name.into(),
             topic: def.changelog_topic(&self.core.application_id).into(),
-            store: s.clone(),
+            store: s,
             keys,
             values,
         })
@@ -308,7 +321,7 @@ impl TaskInner {
         Ok(WindowStoreHandle {
             name: name.into(),
             topic: def.changelog_topic(&self.core.application_id).into(),
-            store: s.clone(),
+            store: s,
             keys,
             values,
         })
@@ -327,7 +340,7 @@ impl TaskInner {
         Ok(SessionStoreHandle {
             name: name.into(),
             topic: def.changelog_topic(&self.core.application_id).into(),
-            store: s.clone(),
+            store: s,
             keys,
             values,
         })
@@ -675,6 +688,9 @@ impl Task {
                 first.get_or_insert(e.into());
             }
         }
+        // The global task withdraws its stores (so nothing keeps them open).
+        crate::store::lock(&self.inner.core.globals)
+            .retain(|name, _| !self.inner.core.stores.contains_key(name));
         first.map_or(Ok(()), Err)
     }
 }
@@ -700,8 +716,10 @@ pub(crate) fn new_core(
         commit_requested: false,
         stores,
         node_stores,
+        globals: GlobalStores::default(),
         changelog,
         cache_max_entries: 0,
+        dropped_records: 0,
         schedules: Vec::new(),
         next_schedule: 0,
     }

@@ -88,6 +88,22 @@ impl TopologyTestDriver {
         persistent: bool,
         wall_clock_ms: i64,
     ) -> Result<TopologyTestDriver> {
+        Self::with_restored_changelogs(topology, config, persistent, wall_clock_ms, &[])
+    }
+
+    /// [`with_config`](Self::with_config), with the stores first restored from
+    /// `changelogs`, before any processor's `init`: what an instance that lost its local
+    /// state does when it restarts. Each entry is a changelog topic
+    /// (`<application.id>-<store>-changelog`) and its records, as an earlier driver wrote
+    /// them (read them with a [`TestOutputTopic`] of `Serdes::bytes()` keys and
+    /// `Serdes::optional(Serdes::bytes())` values).
+    pub fn with_restored_changelogs(
+        topology: Topology,
+        config: &StreamsConfig,
+        persistent: bool,
+        wall_clock_ms: i64,
+        changelogs: &[(String, Vec<RawTestRecord>)],
+    ) -> Result<TopologyTestDriver> {
         topology.validate()?;
         let app = config.application_id.clone();
         let collected = Arc::new(Collected::default());
@@ -121,6 +137,28 @@ impl TopologyTestDriver {
                 Topology::record_time(),
             )?;
             task.set_cache_max_entries(config.cache_max_entries());
+            for (store, topic, partition) in task.changelogs() {
+                let records: Vec<ConsumerRecord> = changelogs
+                    .iter()
+                    .filter(|(t, _)| *t == topic)
+                    .flat_map(|(_, records)| records)
+                    .enumerate()
+                    .map(|(offset, r)| ConsumerRecord {
+                        topic: topic.clone(),
+                        partition,
+                        offset: offset as i64,
+                        timestamp: r.timestamp,
+                        timestamp_type: TimestampType::CreateTime,
+                        key: Some(r.key.clone()),
+                        value: r.value.clone(),
+                        headers: r.headers.clone(),
+                        leader_epoch: None,
+                    })
+                    .collect();
+                if !records.is_empty() {
+                    task.restore(&store, &records)?;
+                }
+            }
             task.initialize()?;
             for t in &sub.source_topics {
                 readers.insert(topology.resolve_topic(t, &app), sub.id);
@@ -205,6 +243,18 @@ impl TopologyTestDriver {
             task.flush_caches()?;
         }
         inner.settle()
+    }
+
+    /// Kafka Streams' `dropped-records-total`, summed over the tasks: records skipped as
+    /// undecodable (under `LogAndContinue`) or for a negative timestamp, and records
+    /// processors dropped (a windowed aggregation's late records, once per window).
+    pub fn dropped_records_total(&self) -> u64 {
+        let inner = self.inner.borrow();
+        inner
+            .tasks
+            .values()
+            .map(|t| t.skipped + t.inner.core.dropped_records)
+            .sum()
     }
 
     /// The names of every topic written so far.
@@ -587,6 +637,10 @@ impl<K: Data, V: Data> TestInputTopic<K, V> {
         Ok(())
     }
 }
+
+/// A record as a changelog topic holds it: key and value bytes (a `None` value is a
+/// tombstone), for [`TopologyTestDriver::with_restored_changelogs`].
+pub type RawTestRecord = TestRecord<Bytes, Option<Bytes>>;
 
 /// A record read from a [`TestOutputTopic`].
 #[derive(Debug, Clone, PartialEq)]

@@ -92,6 +92,9 @@ pub struct Topology {
     pub(crate) globals: BTreeSet<usize>,
     /// Global stores and the topics they are read from.
     pub(crate) global_stores: BTreeMap<String, String>,
+    /// The global stores once the global task has opened them: every task built from this
+    /// topology shares this map, so its processors can read them (a stream-global join).
+    pub(crate) global_handles: crate::task::GlobalStores,
 }
 
 impl fmt::Debug for Topology {
@@ -808,6 +811,15 @@ impl Topology {
             let open = crate::state::with_logging(open, def, &changelog);
             stores.insert(s.clone(), (open, def.clone()));
         }
+        // The global task publishes its stores to every task of this topology.
+        if !sub.nodes.is_empty() && sub.nodes.iter().all(|n| self.globals.contains(n)) {
+            let mut globals = crate::store::lock(&self.global_handles);
+            for (name, store) in &stores {
+                if self.global_stores.contains_key(name) {
+                    globals.insert(name.clone(), store.clone());
+                }
+            }
+        }
         let mut nodes: Vec<Option<Box<dyn Node>>> = Vec::with_capacity(sub.nodes.len());
         let mut sources = HashMap::new();
         for (l, &g) in sub.nodes.iter().enumerate() {
@@ -842,7 +854,7 @@ impl Topology {
             };
             nodes.push(Some(node));
         }
-        let core = new_core(
+        let mut core = new_core(
             task_id,
             application_id,
             collector,
@@ -851,6 +863,7 @@ impl Topology {
             node_stores,
             changelog,
         );
+        core.globals = self.global_handles.clone();
         let inner = TaskInner {
             nodes,
             names: Arc::new(names),

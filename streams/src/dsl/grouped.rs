@@ -16,11 +16,11 @@ use crate::topology::node_supplier;
 
 /// A stream grouped by key, to aggregate (Kafka Streams' `KGroupedStream`).
 pub struct KGroupedStream<K, V> {
-    stream: KStream<K, V>,
-    name: Option<String>,
+    pub(crate) stream: KStream<K, V>,
+    pub(crate) name: Option<String>,
     /// The stream read back from the repartition topic named by `name`, once made: every
     /// aggregation of a grouping named by the user shares it (as in Kafka Streams).
-    repartitioned: RefCell<Option<KStream<K, V>>>,
+    pub(crate) repartitioned: RefCell<Option<KStream<K, V>>>,
 }
 
 type StreamAgg<K, V, A> = Arc<dyn Fn(&K, V, Option<A>) -> A + Send + Sync>;

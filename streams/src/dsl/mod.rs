@@ -25,9 +25,16 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 pub use grouped::{KGroupedStream, KGroupedTable};
+pub use join::{JoinWindows, Joined, StreamJoined, TableJoined};
 pub use kstream::{Branched, BranchedKStream, KStream};
 pub use ktable::{Change, GlobalKTable, KTable};
 pub use options::{Consumed, Grouped, Materialized, Named, Produced};
+pub use suppress::{BufferConfig, BufferFullStrategy, Suppressed};
+pub use windowed::{SessionWindowedSerde, TimeWindowedSerde, Window, Windowed, WindowedSerdes};
+pub use windows::{
+    EmitStrategy, SessionWindowedKStream, SessionWindows, SlidingWindows, TimeWindowedKStream,
+    TimeWindows, WindowedBy, WindowedMaterialized,
+};
 
 use crate::error::{Result, StreamsError};
 use crate::record::Data;

@@ -12,6 +12,15 @@
 //! when that keeps the balance; a stateless one stays with its previous owner likewise;
 //! the rest go to the least loaded members. A member gets every source partition of its
 //! tasks.
+//!
+//! For interactive queries, a subscription also carries the instance's
+//! `application.server`, and every member's assignment carries the whole group's map:
+//! each host (of members that have one) with its tasks and their source partitions, and
+//! the partition count of every source topic. Each member reads it in
+//! [`PartitionAssignor::on_assignment`] into the instance's
+//! [`TaskRegistry`](super::query::TaskRegistry), where
+//! [`KafkaStreams::query_metadata_for_key`](super::KafkaStreams::query_metadata_for_key)
+//! finds it.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
@@ -21,6 +30,7 @@ use brook_client::consumer::assignor::{Assignment, Member, PartitionAssignor};
 use brook_client::TopicPartition;
 use serde_json::{json, Value};
 
+use super::query::{HostInfo, HostTasks, TaskRegistry};
 use crate::topology::Topology;
 use crate::TaskId;
 
@@ -88,6 +98,8 @@ pub(crate) struct SubscriptionInfo {
     pub prev: BTreeSet<TaskId>,
     /// The tasks whose state its instance has on disk.
     pub state: BTreeSet<TaskId>,
+    /// Its instance's `application.server`, if set.
+    pub server: Option<String>,
 }
 
 const USER_DATA_VERSION: u64 = 1;
@@ -114,6 +126,7 @@ impl SubscriptionInfo {
             "process": self.process,
             "prev": tasks_json(&self.prev),
             "state": tasks_json(&self.state),
+            "server": self.server,
         })
         .to_string()
         .into_bytes()
@@ -129,8 +142,136 @@ impl SubscriptionInfo {
             process: v.get("process")?.as_str()?.to_owned(),
             prev: tasks_of(v.get("prev")),
             state: tasks_of(v.get("state")),
+            server: v.get("server").and_then(Value::as_str).map(str::to_owned),
         })
     }
+}
+
+/// What a member's assignment says: its own tasks and, for interactive queries, the
+/// whole group's map of hosts and the source topics' partition counts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct AssignmentInfo {
+    /// This member's tasks.
+    pub active: BTreeSet<TaskId>,
+    /// Every host (`application.server` of some member) and what its members run.
+    pub hosts: BTreeMap<HostInfo, HostTasks>,
+    /// The partition count of each source topic (resolved name).
+    pub partition_counts: BTreeMap<String, i32>,
+}
+
+impl AssignmentInfo {
+    /// The assignment's user data (JSON, like the subscription's).
+    pub fn encode(&self) -> Vec<u8> {
+        let hosts: Vec<Value> = self
+            .hosts
+            .iter()
+            .map(|(host, h)| {
+                json!({
+                    "host": host.to_string(),
+                    "tasks": tasks_json(&h.tasks),
+                    "partitions": h
+                        .partitions
+                        .iter()
+                        .map(|tp| json!([tp.topic, tp.partition]))
+                        .collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        json!({
+            "version": USER_DATA_VERSION,
+            "active": tasks_json(&self.active),
+            "hosts": hosts,
+            "partition_counts": self.partition_counts,
+        })
+        .to_string()
+        .into_bytes()
+    }
+
+    /// `None` for data this assignor did not write; what is missing or malformed in an
+    /// entry is left out.
+    pub fn decode(bytes: &[u8]) -> Option<AssignmentInfo> {
+        let v: Value = serde_json::from_slice(bytes).ok()?;
+        if v.get("version")?.as_u64()? < 1 {
+            return None;
+        }
+        let mut hosts = BTreeMap::new();
+        for h in v
+            .get("hosts")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let Some(host) = h
+                .get("host")
+                .and_then(Value::as_str)
+                .and_then(|s| HostInfo::parse(s).ok())
+            else {
+                continue;
+            };
+            let partitions = h
+                .get("partitions")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|p| {
+                    let topic = p.get(0)?.as_str()?;
+                    let partition = i32::try_from(p.get(1)?.as_i64()?).ok()?;
+                    Some(TopicPartition::new(topic, partition))
+                })
+                .collect();
+            hosts.insert(
+                host,
+                HostTasks {
+                    tasks: tasks_of(h.get("tasks")),
+                    partitions,
+                },
+            );
+        }
+        let partition_counts = v
+            .get("partition_counts")
+            .and_then(Value::as_object)
+            .map(|m| {
+                m.iter()
+                    .filter_map(|(t, n)| Some((t.clone(), i32::try_from(n.as_i64()?).ok()?)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Some(AssignmentInfo {
+            active: tasks_of(v.get("active")),
+            hosts,
+            partition_counts,
+        })
+    }
+}
+
+/// The group's map of hosts: the tasks of every member whose instance has an
+/// `application.server`, merged per host, with their source partitions.
+pub(crate) fn host_map(
+    topo: &AssignorTopology,
+    infos: &[(String, SubscriptionInfo)],
+    by_member: &BTreeMap<String, BTreeSet<TaskId>>,
+) -> BTreeMap<HostInfo, HostTasks> {
+    let mut hosts: BTreeMap<HostInfo, HostTasks> = BTreeMap::new();
+    for (member, info) in infos {
+        let Some(server) = &info.server else {
+            continue;
+        };
+        let host = match HostInfo::parse(server) {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::warn!(member = %member, error = %e, "ignoring a member's application.server");
+                continue;
+            }
+        };
+        let entry = hosts.entry(host).or_default();
+        if let Some(tasks) = by_member.get(member) {
+            entry.tasks.extend(tasks.iter().copied());
+        }
+    }
+    for h in hosts.values_mut() {
+        h.partitions = partitions_of(topo, &h.tasks).into_iter().collect();
+    }
+    hosts
 }
 
 /// What the thread and its assignor share.
@@ -156,6 +297,10 @@ pub struct StreamsAssignor {
     /// `<state.dir>/<application.id>`.
     app_dir: PathBuf,
     pub(crate) shared: Arc<Mutex<AssignorShared>>,
+    /// The instance's `application.server`.
+    server: Option<String>,
+    /// Where the group's host map goes.
+    registry: Option<Arc<TaskRegistry>>,
 }
 
 impl StreamsAssignor {
@@ -169,7 +314,21 @@ impl StreamsAssignor {
             process_id,
             app_dir,
             shared: Arc::new(Mutex::new(AssignorShared::default())),
+            server: None,
+            registry: None,
         }
+    }
+
+    /// Announces `server` (the instance's `application.server`) in subscriptions and
+    /// notes every assignment's host map in `registry`.
+    pub(crate) fn with_queries(
+        mut self,
+        server: Option<String>,
+        registry: Arc<TaskRegistry>,
+    ) -> StreamsAssignor {
+        self.server = server;
+        self.registry = Some(registry);
+        self
     }
 
     fn shared(&self) -> std::sync::MutexGuard<'_, AssignorShared> {
@@ -205,8 +364,20 @@ impl PartitionAssignor for StreamsAssignor {
             process: self.process_id.clone(),
             prev: self.shared().prev.clone(),
             state: local_state_tasks(&self.app_dir),
+            server: self.server.clone(),
         };
         Some(info.encode())
+    }
+
+    fn on_assignment(&self, assignment: &Assignment, generation: i32) {
+        let info = assignment
+            .user_data
+            .as_deref()
+            .and_then(AssignmentInfo::decode)
+            .unwrap_or_default();
+        if let Some(r) = &self.registry {
+            r.set_assignment(generation, info);
+        }
     }
 
     fn assign(
@@ -232,16 +403,25 @@ impl PartitionAssignor for StreamsAssignor {
         match assign_tasks(&self.topology, partitions_per_topic, &infos) {
             Ok(by_member) => {
                 self.shared().error = None;
+                let hosts = host_map(&self.topology, &infos, &by_member);
+                let sources: BTreeSet<String> = self.topology.topics().into_iter().collect();
+                let partition_counts: BTreeMap<String, i32> = partitions_per_topic
+                    .iter()
+                    .filter(|(t, _)| sources.contains(*t))
+                    .map(|(t, n)| (t.clone(), *n))
+                    .collect();
                 by_member
                     .into_iter()
                     .map(|(member, tasks)| {
+                        let partitions = partitions_of(&self.topology, &tasks);
+                        let info = AssignmentInfo {
+                            active: tasks,
+                            hosts: hosts.clone(),
+                            partition_counts: partition_counts.clone(),
+                        };
                         let a = Assignment {
-                            partitions: partitions_of(&self.topology, &tasks),
-                            user_data: Some(
-                                json!({"version": USER_DATA_VERSION, "active": tasks_json(&tasks)})
-                                    .to_string()
-                                    .into_bytes(),
-                            ),
+                            partitions,
+                            user_data: Some(info.encode()),
                         };
                         (member, a)
                     })
@@ -526,6 +706,7 @@ mod tests {
                 process: process.into(),
                 prev: prev.iter().map(|s| t(s)).collect(),
                 state: state.iter().map(|s| t(s)).collect(),
+                server: None,
             },
         )
     }
@@ -673,6 +854,85 @@ mod tests {
         let missing: BTreeMap<String, i32> = [("X".to_string(), 3)].into_iter().collect();
         let e = assign_tasks(&topo, &missing, &[member("m", "p", &[], &[])]).unwrap_err();
         assert!(e.contains("source topic Y does not exist"), "{e}");
+    }
+
+    #[test]
+    fn every_assignment_carries_the_groups_host_map() {
+        let topo = Arc::new(word_count());
+        let registry = Arc::new(TaskRegistry::default());
+        let a = StreamsAssignor::new(topo.clone(), "p1".into(), PathBuf::from("/nonexistent"))
+            .with_queries(Some("h1:1".into()), registry.clone());
+        let info = |process: &str, server: Option<&str>| SubscriptionInfo {
+            process: process.into(),
+            server: server.map(str::to_owned),
+            ..SubscriptionInfo::default()
+        };
+        // Two members on h1 (one instance, two threads), one on h2, one without a server.
+        let subs = [
+            ("m1", info("p1", Some("h1:1"))),
+            ("m2", info("p1", Some("h1:1"))),
+            ("m3", info("p2", Some("h2:2"))),
+            ("m4", info("p3", None)),
+        ];
+        let back = SubscriptionInfo::decode(&subs[0].1.encode()).unwrap();
+        assert_eq!(back.server.as_deref(), Some("h1:1"));
+        let members: Vec<Member> = subs
+            .iter()
+            .map(|(id, i)| Member {
+                member_id: (*id).into(),
+                group_instance_id: None,
+                subscription: brook_client::consumer::assignor::Subscription {
+                    user_data: Some(i.encode()),
+                    ..Default::default()
+                },
+            })
+            .collect();
+        let out = a.assign(&counts(4), &members);
+        let infos: Vec<AssignmentInfo> = out
+            .values()
+            .map(|a| AssignmentInfo::decode(a.user_data.as_deref().unwrap()).unwrap())
+            .collect();
+        let h1 = HostInfo::new("h1", 1);
+        let h2 = HostInfo::new("h2", 2);
+        for i in &infos {
+            assert_eq!(i.hosts, infos[0].hosts, "every member gets the same map");
+            assert_eq!(i.partition_counts, counts(4));
+            assert_eq!(
+                i.hosts.keys().cloned().collect::<Vec<_>>(),
+                [h1.clone(), h2.clone()]
+            );
+        }
+        let by_member: BTreeMap<&str, &AssignmentInfo> =
+            out.keys().map(String::as_str).zip(&infos).collect();
+        let h1_tasks: BTreeSet<TaskId> = by_member["m1"]
+            .active
+            .union(&by_member["m2"].active)
+            .copied()
+            .collect();
+        assert_eq!(infos[0].hosts[&h1].tasks, h1_tasks);
+        assert_eq!(infos[0].hosts[&h2].tasks, by_member["m3"].active);
+        assert_eq!(
+            infos[0].hosts[&h2].partitions,
+            partitions_of(&topo, &by_member["m3"].active)
+                .into_iter()
+                .collect()
+        );
+        assert!(
+            !by_member["m4"].active.is_empty(),
+            "m4 runs tasks, unlisted"
+        );
+        // A member notes the map; an older generation does not replace it.
+        a.on_assignment(&out["m1"], 5);
+        a.on_assignment(&Assignment::default(), 4);
+        assert_eq!(registry_hosts(&registry), vec![h1.clone(), h2.clone()]);
+        a.on_assignment(&Assignment::default(), 6);
+        assert!(registry_hosts(&registry).is_empty());
+    }
+
+    fn registry_hosts(r: &TaskRegistry) -> Vec<HostInfo> {
+        r.assignment_for_tests()
+            .map(|a| a.hosts.keys().cloned().collect())
+            .unwrap_or_default()
     }
 
     #[test]

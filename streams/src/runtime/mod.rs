@@ -94,7 +94,8 @@ use crate::TaskId;
 pub use assignor::StreamsAssignor;
 
 use assignor::AssignorTopology;
-use thread::{TaskRegistry, ThreadStatus};
+use query::TaskRegistry;
+use thread::ThreadStatus;
 
 /// The state of a [`KafkaStreams`] client (Kafka Streams' `KafkaStreams.State`).
 ///
@@ -473,6 +474,7 @@ impl KafkaStreams {
         connector: Arc<dyn Connector>,
     ) -> Result<KafkaStreams> {
         config.validate()?;
+        query::validate_config(&config)?;
         topology.validate()?;
         let app = config.application_id.clone();
         let workers = std::thread::available_parallelism()
@@ -707,8 +709,9 @@ impl KafkaStreams {
     }
 
     /// Every entry of the key-value store `name` over the tasks this instance runs now,
-    /// global stores included (the timestamps of a timestamped store are dropped). A snapshot for tests and
-    /// tools; interactive queries are not implemented yet.
+    /// global stores included (the timestamps of a timestamped store are dropped), in any
+    /// client state. A snapshot for tests and tools; interactive queries use
+    /// [`store`](Self::store).
     pub fn store_key_value<K: Data, V: Data>(&self, name: &str) -> Result<Vec<(K, V)>> {
         self.shared.registry.key_values::<K, V>(name)
     }

@@ -135,6 +135,9 @@ pub(crate) fn create_tasks(
             }
         }
     }
+    for (t, _) in opened.values() {
+        shared.registry.register_restoring(&t.task);
+    }
     match restore(&shared, consumer, &mut opened, &ends) {
         Ok(true) => {}
         Ok(false) => {

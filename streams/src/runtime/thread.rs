@@ -24,11 +24,7 @@ use super::assignor::{AssignorShared, StreamsAssignor};
 use super::collector::ProducerCollector;
 use super::{lock, Shared, StreamThreadExceptionResponse, ThreadState};
 use crate::error::{Result, StreamsError};
-use crate::record::Data;
 use crate::state::RocksStores;
-use crate::store::{
-    KeyValueStoreHandle, OpenStore, StoreDef, StoreKind, TimestampedKeyValueStoreHandle,
-};
 use crate::task::Task;
 use crate::TaskId;
 
@@ -62,63 +58,6 @@ impl ThreadStatus {
 
     fn set_tasks(&self, tasks: BTreeSet<TaskId>) {
         *lock(&self.tasks) = tasks;
-    }
-}
-
-/// The open stores of every local task, for
-/// [`KafkaStreams::store_key_value`](super::KafkaStreams::store_key_value).
-#[derive(Default)]
-pub(crate) struct TaskRegistry {
-    stores: Mutex<BTreeMap<TaskId, Vec<TaskStore>>>,
-}
-
-/// An open store of a task and its definition.
-type TaskStore = (OpenStore, Arc<StoreDef>);
-
-impl TaskRegistry {
-    pub fn register(&self, task: &Task) {
-        let stores = task
-            .stores()
-            .map(|(_, (s, d))| (s.clone(), d.clone()))
-            .collect();
-        lock(&self.stores).insert(task.id(), stores);
-    }
-
-    pub fn remove(&self, task: TaskId) {
-        lock(&self.stores).remove(&task);
-    }
-
-    /// Every entry of key-value store `name` over the registered tasks.
-    pub fn key_values<K: Data, V: Data>(&self, name: &str) -> Result<Vec<(K, V)>> {
-        let stores: Vec<TaskStore> = lock(&self.stores)
-            .values()
-            .flatten()
-            .filter(|(_, d)| d.name() == name)
-            .cloned()
-            .collect();
-        let mut out = Vec::new();
-        for (store, def) in stores {
-            let OpenStore::KeyValue(s) = store else {
-                return Err(StreamsError::State(format!(
-                    "{name} is not a key-value store"
-                )));
-            };
-            let (keys, values) = def.serdes::<K, V>()?;
-            let handle = KeyValueStoreHandle {
-                name: name.into(),
-                topic: def.changelog_topic("").into(),
-                store: s,
-                keys,
-                values,
-            };
-            if matches!(def.kind(), StoreKind::KeyValue { timestamped: true }) {
-                let h = TimestampedKeyValueStoreHandle::new(handle);
-                out.extend(h.all()?.into_iter().map(|(k, v, _)| (k, v)));
-            } else {
-                out.extend(handle.all()?);
-            }
-        }
-        Ok(out)
     }
 }
 
@@ -386,6 +325,10 @@ impl StreamThread {
             shared.assignor_topology.clone(),
             shared.process_id.clone(),
             shared.app_dir.clone(),
+        )
+        .with_queries(
+            shared.config.application_server.clone(),
+            shared.registry.clone(),
         );
         let assignor_shared = assignor.shared.clone();
         consumer.set_assignors(vec![Arc::new(assignor)])?;

@@ -96,6 +96,21 @@ pub(crate) fn specs(
             counts.insert(t.clone(), n);
         }
     }
+    // A repartition topic co-partitioned with user topics (a join's) takes their count
+    // if they agree (Kafka's CopartitionedTopicsEnforcer; if they do not, the assignor
+    // reports it).
+    for group in topology.copartition_groups() {
+        let user: BTreeSet<i32> = group
+            .iter()
+            .filter(|t| !internal.contains_key(*t))
+            .filter_map(|t| user_counts.get(t).copied())
+            .collect();
+        if let (1, Some(&n)) = (user.len(), user.first()) {
+            for t in group.iter().filter(|t| internal.contains_key(*t)) {
+                counts.entry(t.clone()).or_insert(n);
+            }
+        }
+    }
     // Repartition topics take the count of their writer's sources, which may be
     // repartition topics themselves: iterate to a fixed point.
     for _ in 0..=internal.len() {

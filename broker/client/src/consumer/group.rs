@@ -348,6 +348,7 @@ async fn join_once(p: &JoinParams) -> Result<Joined, ClientError> {
             addr: format!("coordinator {node}"),
             reason: format!("undecodable assignment from SyncGroup: {e}"),
         })?;
+    assignor.on_assignment(&assignment, r.generation_id);
     {
         let mut st = p.member.lock();
         st.generation = r.generation_id;

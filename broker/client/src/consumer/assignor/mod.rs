@@ -84,6 +84,14 @@ pub trait PartitionAssignor: Send + Sync + std::fmt::Debug {
         partitions_per_topic: &BTreeMap<String, i32>,
         members: &[Member],
     ) -> BTreeMap<String, Assignment>;
+
+    /// Called on every member (the leader included) with the assignment it got in SyncGroup,
+    /// user data and all, and the generation it belongs to, before the consumer applies it
+    /// (Java's `onAssignment`). Assignors that spread group-wide facts through the
+    /// assignment's user data (Kafka Streams' host map) read them here.
+    fn on_assignment(&self, assignment: &Assignment, generation: i32) {
+        let _ = (assignment, generation);
+    }
 }
 
 /// Looks up Java's names ("range", "roundrobin", "sticky", "cooperative-sticky", also accepting Java class names like org.apache.kafka.clients.consumer.RangeAssignor / CooperativeStickyAssignor); None for unknown.
