@@ -313,6 +313,13 @@ impl StreamThread {
         cc.max_poll_records = config.max_poll_records.max(1);
         cc.session_timeout = config.session_timeout;
         cc.heartbeat_interval = config.heartbeat_interval;
+        // A fetch goes out only for partitions with nothing buffered, so while one input
+        // partition still has buffered records, the fetch in flight asks only for the
+        // others; when those are idle (a table's topic, once loaded) the broker holds it
+        // for `fetch.max.wait.ms` and the busy partition starves. Kafka's 500 ms made a
+        // stream-table join run at a fifth of its speed (measured: 65K vs 350K records/s);
+        // 10 ms costs an idle thread 100 empty fetches a second.
+        cc.fetch_max_wait = Duration::from_millis(10);
         for (k, v) in &config.consumer_overrides {
             cc.set(k, v)
                 .map_err(|e| StreamsError::Config(format!("consumer.{k}: {e}")))?;
