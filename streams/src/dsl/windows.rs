@@ -955,6 +955,8 @@ struct Common<K, A> {
     observed: i64,
     /// The close time up to which final results were emitted (`i64::MIN`: none yet).
     last_emit: i64,
+    /// Stream time moved since the times were last saved.
+    times_dirty: bool,
 }
 
 const META_KEY: &[u8] = b"stream-time";
@@ -977,6 +979,7 @@ impl<K: Data, A: Data> Common<K, A> {
             meta: None,
             observed: i64::MIN,
             last_emit: i64::MIN,
+            times_dirty: false,
         }
     }
 
@@ -1223,13 +1226,21 @@ impl<K: Data, V: Data, A: Data> Processor<K, V, Windowed<K>, Change<A>> for Time
                 .collect();
             emit_finals(ctx, finals, &r.headers)?;
         }
-        if due || before != self.common.observed {
+        // The close time of emitted finals is saved at once (so they are not emitted
+        // again after a restart); stream time at commit (`flush`), which is where input
+        // is replayed from after a crash.
+        if due {
             self.common.save_times()?;
+        } else if before != self.common.observed {
+            self.common.times_dirty = true;
         }
         Ok(())
     }
 
     fn flush(&mut self, ctx: &mut ProcessorContext<'_, Windowed<K>, Change<A>>) -> Result<()> {
+        if std::mem::take(&mut self.common.times_dirty) {
+            self.common.save_times()?;
+        }
         flush_changes(ctx, &mut self.common.cache)
     }
 }
@@ -1486,13 +1497,21 @@ impl<K: Data, V: Data, A: Data> Processor<K, V, Windowed<K>, Change<A>>
                 .collect();
             emit_finals(ctx, finals, &r.headers)?;
         }
-        if due || before != self.common.observed {
+        // The close time of emitted finals is saved at once (so they are not emitted
+        // again after a restart); stream time at commit (`flush`), which is where input
+        // is replayed from after a crash.
+        if due {
             self.common.save_times()?;
+        } else if before != self.common.observed {
+            self.common.times_dirty = true;
         }
         Ok(())
     }
 
     fn flush(&mut self, ctx: &mut ProcessorContext<'_, Windowed<K>, Change<A>>) -> Result<()> {
+        if std::mem::take(&mut self.common.times_dirty) {
+            self.common.save_times()?;
+        }
         flush_changes(ctx, &mut self.common.cache)
     }
 }
@@ -1642,13 +1661,21 @@ impl<K: Data, V: Data, A: Data> Processor<K, V, Windowed<K>, Change<A>>
             }
             emit_finals(ctx, out, &r.headers)?;
         }
-        if due || before != self.common.observed {
+        // The close time of emitted finals is saved at once (so they are not emitted
+        // again after a restart); stream time at commit (`flush`), which is where input
+        // is replayed from after a crash.
+        if due {
             self.common.save_times()?;
+        } else if before != self.common.observed {
+            self.common.times_dirty = true;
         }
         Ok(())
     }
 
     fn flush(&mut self, ctx: &mut ProcessorContext<'_, Windowed<K>, Change<A>>) -> Result<()> {
+        if std::mem::take(&mut self.common.times_dirty) {
+            self.common.save_times()?;
+        }
         flush_changes(ctx, &mut self.common.cache)
     }
 }
