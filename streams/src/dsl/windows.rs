@@ -39,7 +39,10 @@
 //! **Restarts.** Each aggregation keeps its stream time (and, under `OnWindowClose`, the
 //! close time it last emitted up to) in a small logged key-value store of its own,
 //! `<store>-stream-time`, so a restarted task drops the same late records and emits the
-//! same final results, once, as it would have without the restart. (Kafka Streams keeps
+//! same final results, once, as it would have without the restart. The close time is
+//! written when finals are emitted; stream time at each commit (the point input is read
+//! again from after a crash), not per record, which halved the writes of a windowed count.
+//! (Kafka Streams keeps
 //! the emitted close time in its commit metadata, and starts a restarted aggregation's
 //! stream time afresh, so it may accept a record after a restart that it would have
 //! dropped as late.)
