@@ -3,6 +3,8 @@
 //! table-table and foreign-key table joins; how they show in `describe()`, and the
 //! co-partition groups they record.
 
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
@@ -1215,14 +1217,11 @@ fn stale_foreign_key_responses_are_dropped() {
 
 mod on_a_broker {
     use std::collections::BTreeMap;
-    use std::sync::Arc;
     use std::time::{Duration, Instant};
 
-    use brook_broker::server::{self, Broker, BrokerConfig};
     use brook_client::consumer::OffsetReset;
     use brook_client::{
-        Admin, AdminConfig, Cluster, Consumer, ConsumerConfig, NewTopic, Producer, ProducerConfig,
-        ProducerRecord, TcpConfig, TcpConnector, TopicPartition,
+        Consumer, ConsumerConfig, Producer, ProducerConfig, ProducerRecord, TopicPartition,
     };
     use brook_streams::{
         Consumed, JoinWindows, Joined, KafkaStreams, Materialized, Produced, Serdes, StreamJoined,
@@ -1230,66 +1229,9 @@ mod on_a_broker {
     };
     use bytes::Bytes;
 
-    struct TestBroker {
-        rt: tokio::runtime::Runtime,
-        broker: Arc<Broker>,
-        addr: String,
-        stop: Option<tokio::sync::oneshot::Sender<()>>,
-        serving: Option<tokio::task::JoinHandle<()>>,
-        _dir: tempfile::TempDir,
-    }
+    use super::support::TestBroker;
 
     impl TestBroker {
-        fn start() -> TestBroker {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .unwrap();
-            let dir = tempfile::tempdir().unwrap();
-            let mut config = BrokerConfig::default();
-            for (k, v) in [
-                ("group.initial.rebalance.delay.ms", "0"),
-                ("group.min.session.timeout.ms", "1000"),
-                ("offsets.topic.num.partitions", "1"),
-                ("auto.create.topics.enable", "false"),
-            ] {
-                config.set(k, v).unwrap();
-            }
-            let listener = rt
-                .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-                .unwrap();
-            let port = listener.local_addr().unwrap().port();
-            let broker =
-                Arc::new(Broker::open(dir.path(), config, ("127.0.0.1".into(), port)).unwrap());
-            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-            let serving = rt.spawn(server::run(listener, broker.clone(), async {
-                let _ = stopped.await;
-            }));
-            TestBroker {
-                rt,
-                broker,
-                addr: format!("127.0.0.1:{port}"),
-                stop: Some(stop),
-                serving: Some(serving),
-                _dir: dir,
-            }
-        }
-
-        fn cluster(&self) -> Arc<Cluster> {
-            let c = Arc::new(TcpConnector::new(TcpConfig::default()));
-            Arc::new(self.rt.block_on(Cluster::connect(&self.addr, c)).unwrap())
-        }
-
-        fn create_topic(&self, name: &str, partitions: i32) {
-            let admin = Admin::with_cluster(self.cluster(), AdminConfig::default());
-            let r = self
-                .rt
-                .block_on(admin.create_topics(&[NewTopic::new(name, partitions, 1)], false))
-                .unwrap();
-            assert!(r[name].is_ok(), "creating {name}: {r:?}");
-        }
-
         /// Writes string records, partitioned by key (the default partitioner).
         fn produce(&self, topic: &str, records: &[(&str, &str)]) {
             let cluster = self.cluster();
@@ -1341,18 +1283,6 @@ mod on_a_broker {
                 }
                 out
             })
-        }
-    }
-
-    impl Drop for TestBroker {
-        fn drop(&mut self) {
-            if let Some(s) = self.stop.take() {
-                let _ = s.send(());
-            }
-            if let Some(h) = self.serving.take() {
-                let _ = self.rt.block_on(h);
-            }
-            let _ = self.broker.close();
         }
     }
 

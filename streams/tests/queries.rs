@@ -5,17 +5,17 @@
 //! are queried through a Processor API topology; queries fail clearly when the client is
 //! not running or the store is unknown.
 
+mod support;
+
+use support::TestBroker;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use brook_broker::server::{self, Broker, BrokerConfig};
-use brook_client::{
-    Admin, AdminConfig, Cluster, NewTopic, Producer, ProducerConfig, ProducerRecord, TcpConfig,
-    TcpConnector,
-};
+use brook_client::{Producer, ProducerConfig, ProducerRecord};
 use brook_state::SessionWindow;
 use brook_streams::{
     Consumed, Grouped, HostInfo, KafkaStreams, Materialized, Processor, ProcessorContext, Produced,
@@ -26,74 +26,7 @@ use bytes::Bytes;
 
 const APP_WAIT: Duration = Duration::from_secs(30);
 
-/// A broker on 127.0.0.1, port 0, on a runtime of its own; stopped on drop.
-struct TestBroker {
-    rt: tokio::runtime::Runtime,
-    broker: Arc<Broker>,
-    addr: String,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    serving: Option<tokio::task::JoinHandle<()>>,
-    _dir: tempfile::TempDir,
-}
-
 impl TestBroker {
-    fn start() -> TestBroker {
-        // `RUST_LOG=brook_streams=debug` shows what the runtime does.
-        if std::env::var_os("RUST_LOG").is_some() {
-            let _ = tracing_subscriber::fmt()
-                .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-                .with_test_writer()
-                .try_init();
-        }
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let mut config = BrokerConfig::default();
-        for (k, v) in [
-            ("group.initial.rebalance.delay.ms", "0"),
-            ("group.min.session.timeout.ms", "1000"),
-            ("offsets.topic.num.partitions", "1"),
-            ("auto.create.topics.enable", "false"),
-        ] {
-            config.set(k, v).unwrap();
-        }
-        let listener = rt
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let broker =
-            Arc::new(Broker::open(dir.path(), config, ("127.0.0.1".into(), port)).unwrap());
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let serving = rt.spawn(server::run(listener, broker.clone(), async {
-            let _ = stopped.await;
-        }));
-        TestBroker {
-            rt,
-            broker,
-            addr: format!("127.0.0.1:{port}"),
-            stop: Some(stop),
-            serving: Some(serving),
-            _dir: dir,
-        }
-    }
-
-    fn cluster(&self) -> Arc<Cluster> {
-        let c = Arc::new(TcpConnector::new(TcpConfig::default()));
-        Arc::new(self.rt.block_on(Cluster::connect(&self.addr, c)).unwrap())
-    }
-
-    fn create_topic(&self, name: &str, partitions: i32) {
-        let admin = Admin::with_cluster(self.cluster(), AdminConfig::default());
-        let r = self
-            .rt
-            .block_on(admin.create_topics(&[NewTopic::new(name, partitions, 1)], false))
-            .unwrap();
-        assert!(r[name].is_ok(), "creating {name}: {r:?}");
-    }
-
     /// Writes `values` (null keys) round-robin over `partitions` partitions of `topic`.
     fn produce(&self, topic: &str, partitions: i32, values: &[Vec<u8>]) {
         let cluster = self.cluster();
@@ -128,18 +61,6 @@ impl TestBroker {
             producer.close(Duration::from_secs(5)).await.unwrap();
             out
         })
-    }
-}
-
-impl Drop for TestBroker {
-    fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        if let Some(h) = self.serving.take() {
-            let _ = self.rt.block_on(h);
-        }
-        let _ = self.broker.close();
     }
 }
 
