@@ -454,6 +454,13 @@ impl Task {
         Ok(())
     }
 
+    /// Records dropped so far: skipped at the source (undecodable under LogAndContinue,
+    /// negative timestamps) or by processors (too late for their windows): Kafka Streams'
+    /// `dropped-records-total` of the task.
+    pub fn dropped_records_total(&self) -> u64 {
+        self.skipped + self.inner.core.dropped_records
+    }
+
     /// The stream time.
     pub fn stream_time(&self) -> i64 {
         self.inner.core.stream_time

@@ -253,7 +253,7 @@ impl TopologyTestDriver {
         inner
             .tasks
             .values()
-            .map(|t| t.skipped + t.inner.core.dropped_records)
+            .map(|t| t.dropped_records_total())
             .sum()
     }
 

@@ -769,6 +769,13 @@ fn a_windowed_count_continues_across_a_clean_restart() {
     app.start().unwrap();
     let all: Vec<_> = first.iter().chain(&second).cloned().collect();
     wait_for_table(&broker, "window-counts", &window_model(&all));
+    // A click for a window long closed is dropped and counted, and changes nothing.
+    assert_eq!(app.dropped_records_total(), 0);
+    broker.produce_at("clicks", 0, &[("u0".to_owned(), "c".to_owned(), 1_000_000)]);
+    wait_until("the late click to be counted", APP_WAIT, || {
+        app.dropped_records_total() == 1
+    });
+    wait_for_table(&broker, "window-counts", &window_model(&all));
     app.close();
 }
 

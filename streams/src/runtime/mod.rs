@@ -227,6 +227,9 @@ pub struct ThreadMetadata {
     pub thread_state: ThreadState,
     /// The tasks it runs now.
     pub active_tasks: BTreeSet<TaskId>,
+    /// Records its tasks dropped since it started: undecodable ones skipped, negative
+    /// timestamps, records too late for their windows (Kafka's `dropped-records-total`).
+    pub dropped_records_total: u64,
 }
 
 type StateListener = Arc<dyn Fn(StreamsState, StreamsState) + Send + Sync>;
@@ -704,8 +707,18 @@ impl KafkaStreams {
                 thread_name: t.name.clone(),
                 thread_state: t.state(),
                 active_tasks: t.active_tasks(),
+                dropped_records_total: t.dropped_records(),
             })
             .collect()
+    }
+
+    /// Records this instance's threads dropped (the sum of their
+    /// [`ThreadMetadata::dropped_records_total`]).
+    pub fn dropped_records_total(&self) -> u64 {
+        lock(&self.shared.threads)
+            .iter()
+            .map(|t| t.dropped_records())
+            .sum()
     }
 
     /// Every entry of the key-value store `name` over the tasks this instance runs now,

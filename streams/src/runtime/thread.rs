@@ -37,6 +37,8 @@ pub(crate) struct ThreadStatus {
     pub name: String,
     state: Mutex<ThreadState>,
     tasks: Mutex<BTreeSet<TaskId>>,
+    /// Records its tasks dropped (`dropped-records-total`).
+    dropped: std::sync::atomic::AtomicU64,
 }
 
 impl ThreadStatus {
@@ -45,11 +47,17 @@ impl ThreadStatus {
             name,
             state: Mutex::new(ThreadState::Starting),
             tasks: Mutex::new(BTreeSet::new()),
+            dropped: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
     pub fn state(&self) -> ThreadState {
         *lock(&self.state)
+    }
+
+    /// Records this thread's tasks dropped so far.
+    pub fn dropped_records(&self) -> u64 {
+        self.dropped.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn active_tasks(&self) -> BTreeSet<TaskId> {
@@ -453,12 +461,19 @@ impl StreamThread {
             self.route(&mut tm, records)?;
             // Process a round: up to max.poll.records per task.
             for t in tm.tasks.values_mut() {
+                let dropped = t.task.dropped_records_total();
                 for _ in 0..config.max_poll_records.max(1) {
                     if !t.task.process_next()? {
                         break;
                     }
                 }
                 t.task.punctuate_wall_clock()?;
+                let more = t.task.dropped_records_total() - dropped;
+                if more > 0 {
+                    self.status
+                        .dropped
+                        .fetch_add(more, std::sync::atomic::Ordering::Relaxed);
+                }
             }
             let mut requested = false;
             for t in tm.tasks.values_mut() {
