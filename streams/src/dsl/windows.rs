@@ -1029,6 +1029,27 @@ impl<K: Data, A: Data> Common<K, A> {
         Ok(())
     }
 
+    /// After a record: the close time of emitted finals (`due`) is saved at once, so they
+    /// are not emitted again after a restart; a stream time moved from `before` is saved
+    /// at commit ([`flush`](Self::flush)), which is where input is replayed from after a
+    /// crash.
+    fn record_done(&mut self, due: bool, before: i64) -> Result<()> {
+        if due {
+            self.save_times()?;
+        } else if before != self.observed {
+            self.times_dirty = true;
+        }
+        Ok(())
+    }
+
+    /// At commit: saves a moved stream time and forwards the cached changes.
+    fn flush(&mut self, ctx: &mut ProcessorContext<'_, Windowed<K>, Change<A>>) -> Result<()> {
+        if std::mem::take(&mut self.times_dirty) {
+            self.save_times()?;
+        }
+        flush_changes(ctx, &mut self.cache)
+    }
+
     /// Whether final results are due: emit-final and the close time moved past the last.
     fn close_advanced(&self, close: i64) -> bool {
         self.final_only() && (self.last_emit == i64::MIN || self.last_emit < close)
@@ -1229,22 +1250,11 @@ impl<K: Data, V: Data, A: Data> Processor<K, V, Windowed<K>, Change<A>> for Time
                 .collect();
             emit_finals(ctx, finals, &r.headers)?;
         }
-        // The close time of emitted finals is saved at once (so they are not emitted
-        // again after a restart); stream time at commit (`flush`), which is where input
-        // is replayed from after a crash.
-        if due {
-            self.common.save_times()?;
-        } else if before != self.common.observed {
-            self.common.times_dirty = true;
-        }
-        Ok(())
+        self.common.record_done(due, before)
     }
 
     fn flush(&mut self, ctx: &mut ProcessorContext<'_, Windowed<K>, Change<A>>) -> Result<()> {
-        if std::mem::take(&mut self.common.times_dirty) {
-            self.common.save_times()?;
-        }
-        flush_changes(ctx, &mut self.common.cache)
+        self.common.flush(ctx)
     }
 }
 
@@ -1500,22 +1510,11 @@ impl<K: Data, V: Data, A: Data> Processor<K, V, Windowed<K>, Change<A>>
                 .collect();
             emit_finals(ctx, finals, &r.headers)?;
         }
-        // The close time of emitted finals is saved at once (so they are not emitted
-        // again after a restart); stream time at commit (`flush`), which is where input
-        // is replayed from after a crash.
-        if due {
-            self.common.save_times()?;
-        } else if before != self.common.observed {
-            self.common.times_dirty = true;
-        }
-        Ok(())
+        self.common.record_done(due, before)
     }
 
     fn flush(&mut self, ctx: &mut ProcessorContext<'_, Windowed<K>, Change<A>>) -> Result<()> {
-        if std::mem::take(&mut self.common.times_dirty) {
-            self.common.save_times()?;
-        }
-        flush_changes(ctx, &mut self.common.cache)
+        self.common.flush(ctx)
     }
 }
 
@@ -1664,22 +1663,11 @@ impl<K: Data, V: Data, A: Data> Processor<K, V, Windowed<K>, Change<A>>
             }
             emit_finals(ctx, out, &r.headers)?;
         }
-        // The close time of emitted finals is saved at once (so they are not emitted
-        // again after a restart); stream time at commit (`flush`), which is where input
-        // is replayed from after a crash.
-        if due {
-            self.common.save_times()?;
-        } else if before != self.common.observed {
-            self.common.times_dirty = true;
-        }
-        Ok(())
+        self.common.record_done(due, before)
     }
 
     fn flush(&mut self, ctx: &mut ProcessorContext<'_, Windowed<K>, Change<A>>) -> Result<()> {
-        if std::mem::take(&mut self.common.times_dirty) {
-            self.common.save_times()?;
-        }
-        flush_changes(ctx, &mut self.common.cache)
+        self.common.flush(ctx)
     }
 }
 
