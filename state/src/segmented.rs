@@ -69,7 +69,7 @@
 //! [`InMemoryWindowStore`]: crate::InMemoryWindowStore
 //! [`InMemorySessionStore`]: crate::InMemorySessionStore
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::sync::Arc;
 
@@ -302,8 +302,9 @@ struct Segments {
     db: TaskDb,
     retention_ms: i64,
     interval_ms: i64,
-    /// The ids of the segments that exist, ascending.
-    ids: BTreeSet<i64>,
+    /// The segments that exist, ascending by id, with their column families' names
+    /// (made once per segment, not per operation).
+    ids: BTreeMap<i64, String>,
     /// The observed stream time; `i64::MIN` before anything was written.
     observed: i64,
     write: WriteOptions,
@@ -355,7 +356,7 @@ impl Segments {
             db: db.clone(),
             retention_ms,
             interval_ms,
-            ids: BTreeSet::new(),
+            ids: BTreeMap::new(),
             observed: i64::MIN,
             write,
             open: true,
@@ -390,7 +391,7 @@ impl Segments {
                 .strip_prefix(&prefix)
                 .and_then(|rest| rest.parse::<i64>().ok().filter(|id| id.to_string() == rest))
             {
-                s.ids.insert(id);
+                s.ids.insert(id, cf.clone());
             }
         }
         s.observed = match s.meta_i64(OBSERVED_KEY)? {
@@ -453,11 +454,11 @@ impl Segments {
 
     /// The largest segmenting time in the newest segment that holds anything.
     fn newest_time(&self) -> Result<Option<i64>, StoreError> {
-        for &id in self.ids.iter().rev() {
+        for (&id, segment) in self.ids.iter().rev() {
             let mut newest = None;
             for r in self.scan(id, None, None, false)? {
                 let (k, _) = r?;
-                let t = self.kind.time_of(&self.name, &self.segment_name(id), &k)?;
+                let t = self.kind.time_of(&self.name, segment, &k)?;
                 newest = Some(newest.map_or(t, |n: i64| n.max(t)));
             }
             if newest.is_some() {
@@ -469,6 +470,11 @@ impl Segments {
 
     fn segment_name(&self, id: i64) -> String {
         format!("{}.{id}", self.name)
+    }
+
+    /// The column family name of existing segment `id` (for messages too).
+    fn segment_label(&self, id: i64) -> &str {
+        self.ids.get(&id).map_or("?", String::as_str)
     }
 
     fn segment_id(&self, t: i64) -> i64 {
@@ -495,11 +501,15 @@ impl Segments {
         db: &'a DB,
         id: i64,
     ) -> Result<Arc<BoundColumnFamily<'a>>, StoreError> {
-        let name = self.segment_name(id);
-        db.cf_handle(&name).ok_or_else(|| StoreError::Storage {
+        let missing = || StoreError::Storage {
             store: self.name.clone(),
-            reason: format!("segment column family `{name}` is missing"),
-        })
+            reason: format!(
+                "segment column family `{}` is missing",
+                self.segment_name(id)
+            ),
+        };
+        let name = self.ids.get(&id).ok_or_else(missing)?;
+        db.cf_handle(name).ok_or_else(missing)
     }
 
     /// The existing segments that may hold times within `from..=to`, ascending.
@@ -509,7 +519,7 @@ impl Segments {
         }
         self.ids
             .range(self.segment_id(from)..=self.segment_id(to))
-            .copied()
+            .map(|(&id, _)| id)
             .collect()
     }
 
@@ -543,7 +553,7 @@ impl Segments {
 
     /// A point read in segment `id`, if it exists.
     fn get(&self, id: i64, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        if !self.ids.contains(&id) {
+        if !self.ids.contains_key(&id) {
             return Ok(None);
         }
         let db: &DB = self.db.db();
@@ -566,14 +576,15 @@ impl Segments {
             let id = self.segment_id(time);
             match value {
                 Some(v) => {
-                    if !self.ids.contains(&id) {
-                        self.db.create_column_family(&self.segment_name(id))?;
-                        self.ids.insert(id);
+                    if !self.ids.contains_key(&id) {
+                        let name = self.segment_name(id);
+                        self.db.create_column_family(&name)?;
+                        self.ids.insert(id, name);
                     }
                     batch.put_cf(&self.segment_cf(&db, id)?, key, v);
                 }
                 None => {
-                    if self.ids.contains(&id) {
+                    if self.ids.contains_key(&id) {
                         batch.delete_cf(&self.segment_cf(&db, id)?, key);
                     }
                 }
@@ -590,7 +601,7 @@ impl Segments {
     /// Deletes `key` from `time`'s segment, if it exists, without observing `time`.
     fn delete(&mut self, time: i64, key: &[u8]) -> Result<(), StoreError> {
         let id = self.segment_id(time);
-        if !self.ids.contains(&id) {
+        if !self.ids.contains_key(&id) {
             return Ok(());
         }
         let db: &DB = self.db.db();
@@ -602,11 +613,11 @@ impl Segments {
     /// Drops every segment whose whole span is older than the retention.
     fn expire(&mut self) -> Result<(), StoreError> {
         let live = self.earliest_live();
-        while let Some(&id) = self.ids.first() {
+        while let Some((&id, name)) = self.ids.first_key_value() {
             if self.segment_end(id) >= live {
                 break;
             }
-            self.db.drop_column_family(&self.segment_name(id))?;
+            self.db.drop_column_family(name)?;
             self.ids.remove(&id);
         }
         Ok(())
@@ -615,7 +626,7 @@ impl Segments {
     fn flush(&self) -> Result<(), StoreError> {
         self.check_open()?;
         let db: &DB = self.db.db();
-        for &id in &self.ids {
+        for &id in self.ids.keys() {
             db.flush_cf(&self.segment_cf(db, id)?)
                 .map_err(|e| storage(&self.name, e))?;
         }
@@ -636,7 +647,7 @@ impl Segments {
     }
 
     fn segment_ids(&self) -> Vec<i64> {
-        self.ids.iter().copied().collect()
+        self.ids.keys().copied().collect()
     }
 }
 
@@ -695,13 +706,13 @@ impl RocksDbWindowStore {
 
     fn decode(&self, id: i64, k: &[u8], v: Box<[u8]>) -> Result<WindowedEntry, StoreError> {
         let s = &self.segments;
-        let (key, start) = decode_window_key(&s.name, &s.segment_name(id), k)?;
+        let (key, start) = decode_window_key(&s.name, s.segment_label(id), k)?;
         if s.segment_id(start) != id {
             return Err(corrupt(
                 &s.name,
                 format!(
                     "segment `{}` holds a window starting at {start}, outside its span",
-                    s.segment_name(id)
+                    s.segment_label(id)
                 ),
             ));
         }
@@ -929,8 +940,8 @@ impl RocksDbSessionStore {
             Err(e) => Box::new(std::iter::once(Err(e))),
             Ok(it) => Box::new(it.filter_map(move |r| {
                 let decoded = r.and_then(|(k, v)| {
-                    let segment = s.segment_name(id);
-                    let (key, window) = decode_session_key(&s.name, &segment, &k)?;
+                    let segment = s.segment_label(id);
+                    let (key, window) = decode_session_key(&s.name, segment, &k)?;
                     if s.segment_id(window.end) != id {
                         return Err(corrupt(
                             &s.name,

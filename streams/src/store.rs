@@ -291,7 +291,8 @@ pub(crate) fn lock<T: ?Sized>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn ser<T: 'static>(
+/// Serializes `v` for store `store` (a null field is an error: stores need bytes).
+pub(crate) fn ser<T: 'static>(
     serde: &SerdeRef<T>,
     topic: &str,
     store: &str,
@@ -311,7 +312,8 @@ fn ser<T: 'static>(
     }
 }
 
-fn de<T: 'static>(
+/// Deserializes `b` read from store `store`.
+pub(crate) fn de<T: 'static>(
     serde: &SerdeRef<T>,
     topic: &str,
     store: &str,

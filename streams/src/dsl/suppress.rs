@@ -420,6 +420,8 @@ struct Buffer {
     entries: HashMap<Vec<u8>, (i64, usize)>,
     bytes: u64,
     observed: i64,
+    /// `observed` moved since it was last saved (it is saved at commit).
+    observed_dirty: bool,
 }
 
 impl Buffer {
@@ -558,6 +560,7 @@ impl<K: Data, V: Data> Processor<K, Change<V>, K, Change<V>> for Suppress<K, V> 
             entries: HashMap::new(),
             bytes: 0,
             observed: i64::MIN,
+            observed_dirty: false,
         };
         for (k, v) in buffer.store.all()? {
             match k.split_first() {
@@ -581,6 +584,18 @@ impl<K: Data, V: Data> Processor<K, Change<V>, K, Change<V>> for Suppress<K, V> 
             }
         }
         self.buffer = Some(buffer);
+        Ok(())
+    }
+
+    fn flush(&mut self, _ctx: &mut ProcessorContext<'_, K, Change<V>>) -> Result<()> {
+        if let Some(buffer) = self.buffer.as_mut() {
+            if std::mem::take(&mut buffer.observed_dirty) {
+                buffer.store.put(
+                    &Bytes::from_static(TIME_KEY),
+                    &Bytes::copy_from_slice(&buffer.observed.to_be_bytes()),
+                )?;
+            }
+        }
         Ok(())
     }
 
@@ -617,11 +632,10 @@ impl<K: Data, V: Data> Processor<K, Change<V>, K, Change<V>> for Suppress<K, V> 
         buffer.store.put(&store_key, &Bytes::from(value))?;
         buffer.insert(key, buffer_time, size);
         if r.timestamp > buffer.observed {
+            // Saved at commit (`flush`), the point input is replayed from after a crash,
+            // not per record.
             buffer.observed = r.timestamp;
-            buffer.store.put(
-                &Bytes::from_static(TIME_KEY),
-                &Bytes::copy_from_slice(&buffer.observed.to_be_bytes()),
-            )?;
+            buffer.observed_dirty = true;
         }
         let expiry = buffer.observed.saturating_sub(self.spec.wait);
         while let Some((time, key)) = self.oldest() {

@@ -242,43 +242,7 @@ pub(crate) fn encode_timestamped(timestamp: i64, value: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Serializes `v` for store `store` (a null field is an error: stores need bytes).
-pub(crate) fn ser<T: 'static>(
-    serde: &SerdeRef<T>,
-    topic: &str,
-    store: &str,
-    what: &str,
-    v: &T,
-) -> Result<Vec<u8>> {
-    match serde.serialize(topic, v) {
-        Ok(Some(b)) => Ok(b.to_vec()),
-        Ok(None) => Err(StreamsError::Topology(format!(
-            "store {store}: the {what} serde wrote a null field; stores need non-null {what}s"
-        ))),
-        Err(source) => Err(StreamsError::Serde {
-            what: format!("store {what}"),
-            node: store.to_owned(),
-            source,
-        }),
-    }
-}
-
-/// Deserializes `b` read from store `store`.
-pub(crate) fn de<T: 'static>(
-    serde: &SerdeRef<T>,
-    topic: &str,
-    store: &str,
-    what: &str,
-    b: &[u8],
-) -> Result<T> {
-    serde
-        .deserialize(topic, Some(b))
-        .map_err(|source| StreamsError::Serde {
-            what: format!("store {what}"),
-            node: store.to_owned(),
-            source,
-        })
-}
+pub(crate) use crate::store::{de, ser};
 
 /// A stored aggregate: the timestamp, then the value's bytes; `None` if shorter than 8.
 pub(crate) fn split_timestamped(b: &[u8]) -> Option<(i64, &[u8])> {

@@ -232,7 +232,13 @@ impl AssignmentInfo {
             .and_then(Value::as_object)
             .map(|m| {
                 m.iter()
-                    .filter_map(|(t, n)| Some((t.clone(), i32::try_from(n.as_i64()?).ok()?)))
+                    // A count that is not positive (another member's bad data) is left
+                    // out, so key lookups report the key unavailable instead of dividing
+                    // by it.
+                    .filter_map(|(t, n)| {
+                        let n = i32::try_from(n.as_i64()?).ok().filter(|n| *n > 0)?;
+                        Some((t.clone(), n))
+                    })
                     .collect()
             })
             .unwrap_or_default();

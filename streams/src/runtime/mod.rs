@@ -731,17 +731,21 @@ impl KafkaStreams {
 
     /// Waits up to `timeout` for the client to reach `state`; true if it did.
     pub fn wait_for_state(&self, state: StreamsState, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
+        // A timeout too large to add (`Duration::MAX`) waits for good.
+        let deadline = Instant::now().checked_add(timeout);
         let mut s = lock(&self.shared.state);
         while *s != state {
-            let now = Instant::now();
-            if now >= deadline {
-                return false;
-            }
+            let wait = match deadline {
+                Some(d) => match d.checked_duration_since(Instant::now()) {
+                    Some(left) if !left.is_zero() => left,
+                    _ => return false,
+                },
+                None => Duration::from_secs(3600),
+            };
             s = self
                 .shared
                 .state_changed
-                .wait_timeout(s, deadline - now)
+                .wait_timeout(s, wait)
                 .unwrap_or_else(|p| p.into_inner())
                 .0;
         }

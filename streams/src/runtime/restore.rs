@@ -327,6 +327,18 @@ fn restore(
         let records = shared
             .handle
             .block_on(consumer.poll(Duration::from_millis(100)))?;
+        if records.is_empty() {
+            // Nothing came: if a changelog's end moved back since the restore began (the
+            // topic was recreated, or an unclean election cut it), aim at the new end, or
+            // the position would never reach the old one.
+            let tps: Vec<TopicPartition> = active.iter().cloned().collect();
+            let now = shared.handle.block_on(consumer.end_offsets(&tps))?;
+            for (tp, end) in now {
+                if let Some(p) = plan.get_mut(&tp) {
+                    p.end = p.end.min(end);
+                }
+            }
+        }
         let mut batches: BTreeMap<TopicPartition, Vec<ConsumerRecord>> = BTreeMap::new();
         for r in records {
             let tp = TopicPartition::new(r.topic.clone(), r.partition);
