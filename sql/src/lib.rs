@@ -1,6 +1,17 @@
 //! `brook-sql`: the ksqlDB-dialect SQL engine: parser, catalog, analyzer, and a planner that
 //! compiles statements into `brook-streams` topologies without touching the network; plus
-//! expressions, functions, formats, the engine, the REST server, the shell and the
-//! conformance runner.
-//!
-//! Nothing is implemented here yet: the engine arrives with issues 7 and 8.
+//! expressions, functions, formats, the engine and the conformance runner.
+
+pub mod ast;
+pub mod error;
+pub mod expr;
+pub mod format;
+pub mod functions;
+pub mod parser;
+pub mod qtt;
+pub mod types;
+pub mod value;
+
+pub use error::{Result, SqlError};
+pub use types::{Column, Namespace, SqlType};
+pub use value::{Row, Value};
