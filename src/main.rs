@@ -51,6 +51,22 @@ enum Command {
         #[command(subcommand)]
         command: cli::perf::PerfCommand,
     },
+    /// Run ksqlDB query-validation-test (QTT) files against Brook's SQL engine: one `FAIL`
+    /// line per failing run, then `N passed, N failed, N skipped`.
+    SqlTest(SqlTestArgs),
+}
+
+#[derive(clap::Args)]
+struct SqlTestArgs {
+    /// QTT files (`*.json`) or folders (searched recursively for `*.json`).
+    #[arg(required = true, value_name = "PATH")]
+    paths: Vec<PathBuf>,
+    /// Also print every skipped run with its reason.
+    #[arg(long)]
+    verbose: bool,
+    /// Exit with status 1 when fewer than N runs pass.
+    #[arg(long, value_name = "N")]
+    min_pass: Option<usize>,
 }
 
 #[derive(clap::Args)]
@@ -247,6 +263,30 @@ fn run_dump(paths: Vec<PathBuf>, records: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `brook sql-test`: fails on a missing path before running anything, and on fewer passes
+/// than `--min-pass`; failing runs alone do not change the exit code.
+fn run_sql_test(args: SqlTestArgs) -> anyhow::Result<()> {
+    if let Some(missing) = args.paths.iter().find(|p| !p.exists()) {
+        bail!("{}: no such file or folder", missing.display());
+    }
+    let options = brook_sql::qtt::Options {
+        verbose: args.verbose,
+    };
+    let stdout = std::io::stdout();
+    let summary = brook_sql::qtt::run_paths_with(
+        &args.paths,
+        &options,
+        &brook_sql::qtt::exec::execute,
+        &mut stdout.lock(),
+    );
+    if let Some(min) = args.min_pass {
+        if summary.passed < min {
+            bail!("{} runs passed, fewer than --min-pass {min}", summary.passed);
+        }
+    }
+    Ok(())
+}
+
 fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -274,6 +314,7 @@ fn main() -> anyhow::Result<()> {
         Command::Produce(args) => cli::finish(cli::produce::run(args)),
         Command::Consume(args) => cli::finish(cli::consume::run(args)),
         Command::Perf { command } => cli::finish(cli::perf::run(command)),
+        Command::SqlTest(args) => cli::finish(run_sql_test(args)),
     }
 }
 

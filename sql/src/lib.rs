@@ -3,11 +3,15 @@
 //! expressions, functions, formats, the engine and the conformance runner.
 
 pub mod ast;
+pub mod catalog;
+pub mod compile;
+pub mod engine;
 pub mod error;
 pub mod expr;
 pub mod format;
 pub mod functions;
 pub mod parser;
+pub mod plan;
 pub mod qtt;
 pub mod types;
 pub mod value;

@@ -534,3 +534,13 @@ impl<K, V> Drop for BranchedKStream<K, V> {
         }
     }
 }
+
+impl<K: Data, V: Data> KStream<K, Option<V>> {
+    /// The stream as a table where a `None` value deletes its key, as a table read from a
+    /// topic treats tombstones. The value serde comes from `materialized`. (The SQL engine
+    /// uses it: it adds its columns to each record of a table's topic first.)
+    pub fn to_table_with_tombstones(&self, materialized: Materialized<K, V>) -> KTable<K, V> {
+        let stream = self.repartitioned_if_needed(None);
+        super::ktable::optional_stream_to_table(&stream, materialized)
+    }
+}

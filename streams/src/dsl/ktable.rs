@@ -230,6 +230,32 @@ pub(crate) fn stream_to_table<K: Data, V: Data>(
     }
 }
 
+/// A stream of optional values as a table, where a `None` value deletes its key (a
+/// tombstone): what a table read from a topic does, for a stream that was transformed
+/// first (the SQL engine adds its columns to each record before it becomes a table).
+pub(crate) fn optional_stream_to_table<K: Data, V: Data>(
+    stream: &KStream<K, Option<V>>,
+    materialized: Materialized<K, V>,
+) -> KTable<K, V> {
+    let default_store = stream.b.borrow_mut().name("KSTREAM-TOTABLE-STATE-STORE-");
+    let (store, keys, values) = add_table_store(
+        &stream.b,
+        materialized,
+        stream.keys.clone(),
+        None,
+        default_store,
+        "to_table_with_tombstones",
+    );
+    let node = add_materialize::<K, V>(&stream.b, &stream.node, "KTABLE-MATERIALIZE-", &store);
+    KTable {
+        b: stream.b.clone(),
+        node,
+        keys: Some(keys),
+        values: Some(values),
+        store: Some(store),
+    }
+}
+
 impl<K: Data, V: Data> KTable<K, V> {
     pub(crate) fn add_change_fn<KO: Data, VO: Data>(
         &self,

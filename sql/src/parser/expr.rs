@@ -1,0 +1,670 @@
+//! Expressions and types (ksqlDB's `expression`, `valueExpression`, `primaryExpression` and
+//! `type` rules).
+//!
+//! Precedence, lowest first: `OR`; `AND`; `NOT`; one predicate (comparison, `IS [NOT] NULL`,
+//! `IS [NOT] DISTINCT FROM`, `[NOT] BETWEEN`, `[NOT] IN`, `[NOT] LIKE`), which does not
+//! chain; `||`; `+ -`; `* / %`; unary `- +`; postfix `->field` and `[index]`. A `-` right
+//! before a number is part of the literal, as in ksqlDB, so `-9223372036854775808` is a
+//! BIGINT.
+
+use crate::ast::{BinaryOp, Expr, ExprKind, Ident, Literal, TypeExpr, UnaryOp};
+use crate::error::{Result, SqlError};
+
+use super::cursor::{parse_error, unit_millis, Parser};
+use super::lexer::Tok;
+
+impl Parser<'_> {
+    /// `expression`: a boolean expression, the loosest kind.
+    pub fn parse_expr(&mut self) -> Result<Expr> {
+        self.nested(|p| {
+            let mut left = p.parse_and()?;
+            while p.eat_kw("OR") {
+                let right = p.parse_and()?;
+                left = binary(BinaryOp::Or, left, right);
+            }
+            Ok(left)
+        })
+    }
+
+    fn parse_and(&mut self) -> Result<Expr> {
+        let mut left = self.parse_not()?;
+        while self.eat_kw("AND") {
+            let right = self.parse_not()?;
+            left = binary(BinaryOp::And, left, right);
+        }
+        Ok(left)
+    }
+
+    fn parse_not(&mut self) -> Result<Expr> {
+        if self.at_kw("NOT") {
+            let pos = self.advance().pos;
+            let expr = self.nested(|p| p.parse_not())?;
+            return Ok(Expr::new(
+                ExprKind::Unary {
+                    op: UnaryOp::Not,
+                    expr: Box::new(expr),
+                },
+                pos,
+            ));
+        }
+        self.parse_predicated()
+    }
+
+    /// A value expression followed by at most one predicate.
+    fn parse_predicated(&mut self) -> Result<Expr> {
+        let value = self.parse_value()?;
+        let pos = value.pos;
+        let cmp = match self.tok() {
+            Tok::Eq => Some(BinaryOp::Eq),
+            Tok::Neq => Some(BinaryOp::NotEq),
+            Tok::Lt => Some(BinaryOp::Lt),
+            Tok::LtEq => Some(BinaryOp::LtEq),
+            Tok::Gt => Some(BinaryOp::Gt),
+            Tok::GtEq => Some(BinaryOp::GtEq),
+            _ => None,
+        };
+        if let Some(op) = cmp {
+            self.advance();
+            let right = self.parse_value()?;
+            return Ok(binary(op, value, right));
+        }
+        if self.eat_kw("IS") {
+            let negated = self.eat_kw("NOT");
+            if self.eat_kw("NULL") {
+                return Ok(Expr::new(
+                    ExprKind::IsNull {
+                        expr: Box::new(value),
+                        negated,
+                    },
+                    pos,
+                ));
+            }
+            if self.eat_kw("DISTINCT") {
+                self.expect_kw("FROM")?;
+                let right = self.parse_value()?;
+                return Ok(Expr::new(
+                    ExprKind::IsDistinctFrom {
+                        left: Box::new(value),
+                        right: Box::new(right),
+                        negated,
+                    },
+                    pos,
+                ));
+            }
+            return Err(self.expected(if negated {
+                "NULL or DISTINCT FROM"
+            } else {
+                "NOT, NULL or DISTINCT FROM"
+            }));
+        }
+        let negated = self.at_kw("NOT")
+            && (self.at_kw_n(1, "BETWEEN") || self.at_kw_n(1, "IN") || self.at_kw_n(1, "LIKE"));
+        if negated {
+            self.advance();
+        }
+        if self.eat_kw("BETWEEN") {
+            let low = self.parse_value()?;
+            self.expect_kw("AND")?;
+            let high = self.parse_value()?;
+            return Ok(Expr::new(
+                ExprKind::Between {
+                    expr: Box::new(value),
+                    low: Box::new(low),
+                    high: Box::new(high),
+                    negated,
+                },
+                pos,
+            ));
+        }
+        if self.eat_kw("IN") {
+            self.expect(&Tok::LParen, "'('")?;
+            let mut list = vec![self.parse_expr()?];
+            while self.eat(&Tok::Comma) {
+                list.push(self.parse_expr()?);
+            }
+            self.expect(&Tok::RParen, "',' or ')'")?;
+            return Ok(Expr::new(
+                ExprKind::InList {
+                    expr: Box::new(value),
+                    list,
+                    negated,
+                },
+                pos,
+            ));
+        }
+        if self.eat_kw("LIKE") {
+            let pattern = self.parse_value()?;
+            let escape = if self.eat_kw("ESCAPE") {
+                let (s, spos) = self.string("an escape character string")?;
+                let mut chars = s.chars();
+                match (chars.next(), chars.next()) {
+                    (Some(c), None) => Some(c),
+                    _ => {
+                        return Err(parse_error(
+                            spos,
+                            format!("expected a single character escape, found '{s}'"),
+                        ))
+                    }
+                }
+            } else {
+                None
+            };
+            return Ok(Expr::new(
+                ExprKind::Like {
+                    expr: Box::new(value),
+                    pattern: Box::new(pattern),
+                    escape,
+                    negated,
+                },
+                pos,
+            ));
+        }
+        Ok(value)
+    }
+
+    /// `valueExpression`: arithmetic and `||`, no predicates and no `AND`/`OR` (as in
+    /// `GROUP BY`, `PARTITION BY`, `VALUES`, comparison operands).
+    pub fn parse_value(&mut self) -> Result<Expr> {
+        self.nested(|p| p.parse_value_prec(0))
+    }
+
+    /// Precedence climbing over `||` (1), `+ -` (2) and `* / %` (3), all left-associative.
+    fn parse_value_prec(&mut self, min: u8) -> Result<Expr> {
+        let mut left = self.parse_unary()?;
+        loop {
+            let (op, prec) = match self.tok() {
+                Tok::Concat => (BinaryOp::Concat, 1),
+                Tok::Plus => (BinaryOp::Plus, 2),
+                Tok::Minus => (BinaryOp::Minus, 2),
+                Tok::Star => (BinaryOp::Multiply, 3),
+                Tok::Slash => (BinaryOp::Divide, 3),
+                Tok::Percent => (BinaryOp::Modulo, 3),
+                _ => {
+                    if self.at_kw("AT") && self.at_kw_n(1, "TIME") {
+                        return Err(SqlError::unsupported(
+                            Some(self.pos()),
+                            "AT TIME ZONE expressions",
+                        ));
+                    }
+                    break;
+                }
+            };
+            if prec < min {
+                break;
+            }
+            self.advance();
+            let right = self.parse_value_prec(prec + 1)?;
+            left = binary(op, left, right);
+        }
+        Ok(left)
+    }
+
+    fn parse_unary(&mut self) -> Result<Expr> {
+        let op = match self.tok() {
+            Tok::Minus if matches!(self.peek_at(1).tok, Tok::Number(_)) => {
+                let (lit, pos) = self.number_literal()?;
+                let base = Expr::new(ExprKind::Literal(lit), pos);
+                return self.parse_postfix(base);
+            }
+            Tok::Minus => UnaryOp::Minus,
+            Tok::Plus => UnaryOp::Plus,
+            _ => {
+                let base = self.parse_primary()?;
+                return self.parse_postfix(base);
+            }
+        };
+        let pos = self.advance().pos;
+        let expr = self.nested(|p| p.parse_unary())?;
+        Ok(Expr::new(
+            ExprKind::Unary {
+                op,
+                expr: Box::new(expr),
+            },
+            pos,
+        ))
+    }
+
+    /// `e[index]` and `e->field`, any number of them.
+    fn parse_postfix(&mut self, mut expr: Expr) -> Result<Expr> {
+        loop {
+            let pos = expr.pos;
+            if self.eat(&Tok::LBracket) {
+                let index = self.parse_value()?;
+                self.expect(&Tok::RBracket, "']'")?;
+                expr = Expr::new(
+                    ExprKind::Subscript {
+                        expr: Box::new(expr),
+                        index: Box::new(index),
+                    },
+                    pos,
+                );
+            } else if self.eat(&Tok::Arrow) {
+                if self.at(&Tok::Star) {
+                    return Err(SqlError::unsupported(
+                        Some(self.pos()),
+                        "selecting all the fields of a struct with '->*'",
+                    ));
+                }
+                let field = self.ident_as("a field name")?;
+                expr = Expr::new(
+                    ExprKind::Dereference {
+                        expr: Box::new(expr),
+                        field,
+                    },
+                    pos,
+                );
+            } else {
+                return Ok(expr);
+            }
+        }
+    }
+
+    fn parse_primary(&mut self) -> Result<Expr> {
+        let t = self.peek().clone();
+        let pos = t.pos;
+        let lit = |l: Literal| Ok(Expr::new(ExprKind::Literal(l), pos));
+        match &t.tok {
+            Tok::Number(_) => {
+                let (l, _) = self.number_literal()?;
+                lit(l)
+            }
+            Tok::Str(s) => {
+                let s = s.clone();
+                self.advance();
+                lit(Literal::String(s))
+            }
+            Tok::LParen => {
+                self.advance();
+                let inner = self.parse_expr()?;
+                self.expect(&Tok::RParen, "')'")?;
+                Ok(inner)
+            }
+            Tok::Word { quote: None, value } => {
+                let upper = value.to_ascii_uppercase();
+                let next = &self.peek_at(1).tok;
+                match (upper.as_str(), next) {
+                    ("NULL", _) => {
+                        self.advance();
+                        lit(Literal::Null)
+                    }
+                    ("TRUE", _) => {
+                        self.advance();
+                        lit(Literal::Boolean(true))
+                    }
+                    ("FALSE", _) => {
+                        self.advance();
+                        lit(Literal::Boolean(false))
+                    }
+                    ("CASE", _) => self.parse_case(),
+                    ("CAST", _) => self.parse_cast(),
+                    ("ARRAY", Tok::LBracket) => self.parse_array(),
+                    ("MAP", Tok::LParen) => self.parse_map(),
+                    ("STRUCT", Tok::LParen) => self.parse_struct(),
+                    _ => self.parse_name_expr(),
+                }
+            }
+            Tok::Word { .. } => self.parse_name_expr(),
+            _ => Err(self.expected("an expression")),
+        }
+    }
+
+    /// A column (`name`, `qualifier.name`) or a function call (`name(args)`).
+    fn parse_name_expr(&mut self) -> Result<Expr> {
+        let name = self.ident_as("an expression")?;
+        let pos = name.pos;
+        if self.at(&Tok::LParen) {
+            return self.parse_call(name);
+        }
+        if self.at(&Tok::Period) && self.is_ident_at(1) {
+            self.advance();
+            let column = self.ident_as("a column name")?;
+            return Ok(Expr::new(
+                ExprKind::Column {
+                    qualifier: Some(name),
+                    name: column,
+                },
+                pos,
+            ));
+        }
+        if self.at(&Tok::Period) {
+            self.advance();
+            return Err(self.expected("a column name"));
+        }
+        Ok(Expr::new(
+            ExprKind::Column {
+                qualifier: None,
+                name,
+            },
+            pos,
+        ))
+    }
+
+    /// The arguments of a call, from `(`: `*`, or expressions, window units (`SECONDS`, as
+    /// columns) and lambdas.
+    fn parse_call(&mut self, name: Ident) -> Result<Expr> {
+        let pos = name.pos;
+        self.expect(&Tok::LParen, "'('")?;
+        if self.at(&Tok::Star) && matches!(self.peek_at(1).tok, Tok::RParen) {
+            self.advance();
+            self.advance();
+            return Ok(Expr::new(
+                ExprKind::Function {
+                    name,
+                    args: Vec::new(),
+                    star: true,
+                },
+                pos,
+            ));
+        }
+        let mut args = Vec::new();
+        if !self.eat(&Tok::RParen) {
+            loop {
+                args.push(self.parse_argument()?);
+                if self.eat(&Tok::Comma) {
+                    continue;
+                }
+                self.expect(&Tok::RParen, "',' or ')'")?;
+                break;
+            }
+        }
+        Ok(Expr::new(
+            ExprKind::Function {
+                name,
+                args,
+                star: false,
+            },
+            pos,
+        ))
+    }
+
+    /// One function argument: a lambda, a bare window unit, or an expression.
+    fn parse_argument(&mut self) -> Result<Expr> {
+        if let Some(lambda) = self.try_lambda()? {
+            return Ok(lambda);
+        }
+        let t = self.peek();
+        if let Tok::Word { value, quote: None } = &t.tok {
+            if unit_millis(value).is_some()
+                && matches!(self.peek_at(1).tok, Tok::Comma | Tok::RParen)
+            {
+                let name = Ident {
+                    name: value.to_ascii_uppercase(),
+                    pos: t.pos,
+                };
+                self.advance();
+                return Ok(Expr::new(
+                    ExprKind::Column {
+                        qualifier: None,
+                        name: name.clone(),
+                    },
+                    name.pos,
+                ));
+            }
+        }
+        self.parse_expr()
+    }
+
+    /// `x => body` or `(x, y) => body`, if that is what comes next.
+    fn try_lambda(&mut self) -> Result<Option<Expr>> {
+        let pos = self.pos();
+        let params_len = if self.is_ident_at(0) && self.peek_at(1).tok == Tok::FatArrow {
+            1
+        } else if self.at(&Tok::LParen) {
+            // `(` ident (`,` ident)* `)` `=>`
+            let mut n = 1;
+            loop {
+                if !self.is_ident_at(n) {
+                    return Ok(None);
+                }
+                match self.peek_at(n + 1).tok {
+                    Tok::Comma => n += 2,
+                    Tok::RParen => break,
+                    _ => return Ok(None),
+                }
+            }
+            if self.peek_at(n + 2).tok != Tok::FatArrow {
+                return Ok(None);
+            }
+            n + 3
+        } else {
+            return Ok(None);
+        };
+        let mut params = Vec::new();
+        if params_len == 1 {
+            params.push(self.ident()?);
+        } else {
+            self.advance();
+            loop {
+                params.push(self.ident()?);
+                if !self.eat(&Tok::Comma) {
+                    break;
+                }
+            }
+            self.expect(&Tok::RParen, "')'")?;
+        }
+        self.expect(&Tok::FatArrow, "'=>'")?;
+        let body = self.parse_expr()?;
+        Ok(Some(Expr::new(
+            ExprKind::Lambda {
+                params,
+                body: Box::new(body),
+            },
+            pos,
+        )))
+    }
+
+    /// `CASE [operand] WHEN .. THEN .. [ELSE ..] END`
+    fn parse_case(&mut self) -> Result<Expr> {
+        let pos = self.expect_kw("CASE")?.pos;
+        let operand = if self.at_kw("WHEN") {
+            None
+        } else {
+            Some(Box::new(self.parse_value()?))
+        };
+        let mut whens = Vec::new();
+        while self.eat_kw("WHEN") {
+            let cond = self.parse_expr()?;
+            self.expect_kw("THEN")?;
+            let result = self.parse_expr()?;
+            whens.push((cond, result));
+        }
+        if whens.is_empty() {
+            return Err(self.expected("WHEN"));
+        }
+        let else_ = if self.eat_kw("ELSE") {
+            Some(Box::new(self.parse_expr()?))
+        } else {
+            None
+        };
+        if !self.eat_kw("END") {
+            return Err(self.expected(if else_.is_some() {
+                "END"
+            } else {
+                "WHEN, ELSE or END"
+            }));
+        }
+        Ok(Expr::new(
+            ExprKind::Case {
+                operand,
+                whens,
+                else_,
+            },
+            pos,
+        ))
+    }
+
+    /// `CAST(e AS type)`
+    fn parse_cast(&mut self) -> Result<Expr> {
+        let pos = self.expect_kw("CAST")?.pos;
+        self.expect(&Tok::LParen, "'('")?;
+        let expr = self.parse_expr()?;
+        self.expect_kw("AS")?;
+        let ty = self.parse_type()?;
+        self.expect(&Tok::RParen, "')'")?;
+        Ok(Expr::new(
+            ExprKind::Cast {
+                expr: Box::new(expr),
+                ty,
+            },
+            pos,
+        ))
+    }
+
+    /// `ARRAY[e, ...]`
+    fn parse_array(&mut self) -> Result<Expr> {
+        let pos = self.advance().pos;
+        self.expect(&Tok::LBracket, "'['")?;
+        let mut items = Vec::new();
+        if !self.eat(&Tok::RBracket) {
+            loop {
+                items.push(self.parse_expr()?);
+                if self.eat(&Tok::Comma) {
+                    continue;
+                }
+                self.expect(&Tok::RBracket, "',' or ']'")?;
+                break;
+            }
+        }
+        Ok(Expr::new(ExprKind::Array(items), pos))
+    }
+
+    /// `MAP(k := v, ...)`
+    fn parse_map(&mut self) -> Result<Expr> {
+        let pos = self.advance().pos;
+        self.expect(&Tok::LParen, "'('")?;
+        let mut entries = Vec::new();
+        if !self.eat(&Tok::RParen) {
+            loop {
+                let k = self.parse_expr()?;
+                self.expect(&Tok::Assign, "':='")?;
+                let v = self.parse_expr()?;
+                entries.push((k, v));
+                if self.eat(&Tok::Comma) {
+                    continue;
+                }
+                self.expect(&Tok::RParen, "',' or ')'")?;
+                break;
+            }
+        }
+        Ok(Expr::new(ExprKind::Map(entries), pos))
+    }
+
+    /// `STRUCT(name := v, ...)`
+    fn parse_struct(&mut self) -> Result<Expr> {
+        let pos = self.advance().pos;
+        self.expect(&Tok::LParen, "'('")?;
+        let mut fields = Vec::new();
+        if !self.eat(&Tok::RParen) {
+            loop {
+                let name = self.ident_as("a field name")?;
+                self.expect(&Tok::Assign, "':='")?;
+                let v = self.parse_expr()?;
+                fields.push((name, v));
+                if self.eat(&Tok::Comma) {
+                    continue;
+                }
+                self.expect(&Tok::RParen, "',' or ')'")?;
+                break;
+            }
+        }
+        Ok(Expr::new(ExprKind::Struct(fields), pos))
+    }
+
+    /// A type: a built-in name, `DECIMAL(p, s)`, `ARRAY<T>`, `MAP<K, V>`,
+    /// `STRUCT<name T, ...>`, or the name of a type from `CREATE TYPE`.
+    pub fn parse_type(&mut self) -> Result<TypeExpr> {
+        self.nested(|p| p.parse_type_inner())
+    }
+
+    fn parse_type_inner(&mut self) -> Result<TypeExpr> {
+        if self.at_kw("DECIMAL") {
+            self.advance();
+            self.expect(&Tok::LParen, "'('")?;
+            let (precision, ppos) = self.unsigned("a precision")?;
+            self.expect(&Tok::Comma, "','")?;
+            let (scale, spos) = self.unsigned("a scale")?;
+            self.expect(&Tok::RParen, "')'")?;
+            let precision = u32::try_from(precision)
+                .map_err(|_| parse_error(ppos, "DECIMAL precision out of range"))?;
+            let scale = u32::try_from(scale)
+                .map_err(|_| parse_error(spos, "DECIMAL scale out of range"))?;
+            return Ok(TypeExpr::Decimal(precision, scale));
+        }
+        let unquoted = matches!(self.tok(), Tok::Word { quote: None, .. });
+        let name = self.ident_as("a type")?;
+        if unquoted {
+            match name.name.as_str() {
+                "ARRAY" if self.at(&Tok::Lt) => {
+                    self.advance();
+                    let item = self.parse_type()?;
+                    self.expect(&Tok::Gt, "'>'")?;
+                    return Ok(TypeExpr::Array(Box::new(item)));
+                }
+                "MAP" if self.at(&Tok::Lt) => {
+                    self.advance();
+                    let k = self.parse_type()?;
+                    self.expect(&Tok::Comma, "','")?;
+                    let v = self.parse_type()?;
+                    self.expect(&Tok::Gt, "'>'")?;
+                    return Ok(TypeExpr::Map(Box::new(k), Box::new(v)));
+                }
+                "STRUCT" if self.at(&Tok::Neq) && self.src_at_current() == "<>" => {
+                    self.advance();
+                    return Ok(TypeExpr::Struct(Vec::new()));
+                }
+                "STRUCT" if self.at(&Tok::Lt) => {
+                    self.advance();
+                    let mut fields = Vec::new();
+                    if !self.eat(&Tok::Gt) {
+                        loop {
+                            let field = self.ident_as("a field name")?;
+                            let ty = self.parse_type()?;
+                            fields.push((field, ty));
+                            if self.eat(&Tok::Comma) {
+                                continue;
+                            }
+                            self.expect(&Tok::Gt, "',' or '>'")?;
+                            break;
+                        }
+                    }
+                    return Ok(TypeExpr::Struct(fields));
+                }
+                _ => {}
+            }
+        }
+        Ok(match name.name.as_str() {
+            "BOOLEAN" => TypeExpr::Boolean,
+            "INT" | "INTEGER" => TypeExpr::Int,
+            "BIGINT" => TypeExpr::Bigint,
+            "DOUBLE" => TypeExpr::Double,
+            "STRING" | "VARCHAR" => TypeExpr::String,
+            "BYTES" => TypeExpr::Bytes,
+            "TIMESTAMP" => TypeExpr::Timestamp,
+            "DATE" => TypeExpr::Date,
+            "TIME" => TypeExpr::Time,
+            "ARRAY" | "MAP" | "STRUCT" if unquoted => {
+                return Err(self.expected("'<'"));
+            }
+            _ => TypeExpr::Custom(name.name, name.pos),
+        })
+    }
+
+    /// The text of the current token.
+    fn src_at_current(&self) -> &str {
+        let t = self.peek();
+        self.src().get(t.start..t.end).unwrap_or("")
+    }
+}
+
+/// `left op right`, positioned where `left` starts.
+fn binary(op: BinaryOp, left: Expr, right: Expr) -> Expr {
+    let pos = left.pos;
+    Expr::new(
+        ExprKind::Binary {
+            op,
+            left: Box::new(left),
+            right: Box::new(right),
+        },
+        pos,
+    )
+}
