@@ -86,6 +86,10 @@ struct StreamValueSerde {
 
 impl Serde<Row> for StreamValueSerde {
     fn serialize(&self, _topic: &str, data: &Row) -> Result<Option<Bytes>, SerdeError> {
+        if data.is_empty() {
+            // A projected null value (see `SourceProcessor`).
+            return Ok(None);
+        }
         self.inner.serialize(Some(data)).map_err(SerdeError::Custom)
     }
 
@@ -159,6 +163,8 @@ enum Flow {
 
 /// Builds a source's row from a record (see `plan` for the layout).
 struct SourceRow {
+    /// Called once per record read (a query's consumed-records metric).
+    on_record: Option<RecordHook>,
     source: Arc<Source>,
     timestamp_col: Option<(usize, Option<String>)>,
     log: ProcessingLog,
@@ -246,6 +252,9 @@ struct SourceProcessor {
 
 impl SourceProcessor {
     fn handle(&self, ctx: &mut ProcessorContext<'_, Row, Option<Row>>, key: Row, window: Option<(i64, i64)>, value: Option<Row>, r: Record<(), ()>) -> brook_streams::Result<()> {
+        if let Some(hook) = &self.spec.on_record {
+            hook();
+        }
         let partition = ctx.partition().unwrap_or(0);
         let offset = ctx.offset().unwrap_or(0);
         let Some(value) = value else {
@@ -257,8 +266,18 @@ impl SourceProcessor {
                     headers: r.headers,
                 });
             }
-            // A stream skips records without a value.
-            return Ok(());
+            // A stream record without a value: its value columns are NULL and the row is
+            // marked (one column past the end), so that projections write a null value
+            // and filters, joins and aggregations skip it, as ksqlDB does.
+            let width = self.spec.source.value_columns().count();
+            let mut row = self.spec.row(&key, window, vec![Value::Null; width], &r, partition, offset);
+            row.push(Value::Null);
+            return ctx.forward(Record {
+                key,
+                value: Some(row),
+                timestamp: r.timestamp,
+                headers: r.headers,
+            });
         };
         let row = self.spec.row(&key, window, value, &r, partition, offset);
         let mut ts = r.timestamp;
@@ -334,7 +353,7 @@ fn holds(e: &CompiledExpr, row: &[Value], log: &ProcessingLog) -> bool {
     matches!(eval(e, row, log), Value::Boolean(true))
 }
 
-fn source_flow(b: &StreamsBuilder, step: &SourceStep, log: &ProcessingLog, store: &str) -> Result<Flow> {
+fn source_flow(b: &StreamsBuilder, step: &SourceStep, log: &ProcessingLog, store: &str, on_record: Option<RecordHook>) -> Result<Flow> {
     let src = &step.source;
     let keys = key_serde(&src.key_format, &src.key_schema())?;
     let values = value_serde(&src.value_format, &src.value_schema())?;
@@ -351,6 +370,7 @@ fn source_flow(b: &StreamsBuilder, step: &SourceStep, log: &ProcessingLog, store
         None => None,
     };
     let spec = Arc::new(SourceRow {
+        on_record,
         source: Arc::new(src.clone()),
         timestamp_col,
         log: log.clone(),
@@ -361,7 +381,7 @@ fn source_flow(b: &StreamsBuilder, step: &SourceStep, log: &ProcessingLog, store
         None => {
             let stream = b.stream::<Row, Option<Row>>(&[&src.topic], Consumed::with(keys, values));
             let spec = spec.clone();
-            stream.process(
+            stream.process_values(
                 move || SourceProcessor {
                     spec: spec.clone(),
                     table,
@@ -423,9 +443,20 @@ fn rekey(s: &KStream<Row, Row>, e: &CompiledExpr, log: &ProcessingLog) -> KStrea
     })
 }
 
+/// Drops the rows of null values (see `SourceProcessor`) from a stream of rows `width`
+/// wide.
+fn without_null_values(flow: Flow, width: usize) -> Flow {
+    match flow {
+        Flow::Stream(s) => Flow::Stream(s.filter(move |_k, v: &Row| v.len() <= width)),
+        t => t,
+    }
+}
+
 fn join_flow(left: Flow, step: &JoinStep, right: Flow, log: &ProcessingLog, n: usize) -> Result<Flow> {
     let lw = step.left_width;
     let rw = step.right.scope.columns.len();
+    let left = without_null_values(left, lw);
+    let right = without_null_values(right, rw);
     let name = format!("Join{n}");
     match (step.shape, left, right) {
         (JoinShape::StreamTable, Flow::Stream(l), Flow::Table(r)) => {
@@ -530,17 +561,29 @@ fn init_accs(plan: &QueryPlan) -> Row {
         .unwrap_or_default()
 }
 
-/// The topology of `plan`, writing to `sink` with these formats and columns.
+/// A callback run once per record a query reads.
+pub type RecordHook = Arc<dyn Fn() + Send + Sync>;
+
+/// The topology of `plan` (which writes to `plan.sink`).
 pub fn build_topology(plan: &QueryPlan, query_id: &str, log: ProcessingLog) -> Result<Topology> {
+    build_topology_with(plan, query_id, log, None)
+}
+
+/// [`build_topology`], calling `on_record` for every record the query reads.
+pub fn build_topology_with(plan: &QueryPlan, query_id: &str, log: ProcessingLog, on_record: Option<RecordHook>) -> Result<Topology> {
     let b = StreamsBuilder::new();
     let mut flows = Vec::new();
     for (i, s) in plan.sources.iter().enumerate() {
-        flows.push(source_flow(&b, s, &log, &format!("{query_id}-source-{i}"))?);
+        flows.push(source_flow(&b, s, &log, &format!("{query_id}-source-{i}"), on_record.clone())?);
     }
     let mut flows = flows.into_iter();
     let mut flow = flows.next().ok_or_else(|| SqlError::analysis(None, "a query needs a source"))?;
     for (n, (step, right)) in plan.joins.iter().zip(flows).enumerate() {
         flow = join_flow(flow, step, right, &log, n)?;
+    }
+    let width: usize = plan.sources.iter().map(|s| s.scope.columns.len()).sum();
+    if plan.filter.is_some() || !plan.table_functions.is_empty() || plan.aggregate.is_some() {
+        flow = without_null_values(flow, width);
     }
     if let Some(f) = &plan.filter {
         let f = f.clone();
@@ -638,14 +681,19 @@ pub fn build_topology(plan: &QueryPlan, query_id: &str, log: ProcessingLog) -> R
         });
         match (flow, agg.window) {
             (Flow::Stream(s), window) => {
-                grouped_input = s.flat_map(move |_k: Row, v: Row| {
-                    let key: Row = group.iter().map(|g| eval(g, &v, &log1)).collect();
-                    if key.iter().any(Value::is_null) {
-                        None
-                    } else {
-                        Some((key, v))
-                    }
-                });
+                grouped_input = if agg.by_key {
+                    // Grouped by the key it has: no repartition; null keys are dropped.
+                    s.filter(|k: &Row, _v: &Row| !k.iter().any(Value::is_null))
+                } else {
+                    s.flat_map(move |_k: Row, v: Row| {
+                        let key: Row = group.iter().map(|g| eval(g, &v, &log1)).collect();
+                        if key.iter().any(Value::is_null) {
+                            None
+                        } else {
+                            Some((key, v))
+                        }
+                    })
+                };
                 let grouped = grouped_input.group_by_key(Grouped::with(internal(), internal()).with_name(&format!("{query_id}-GroupBy")));
                 let store = format!("{query_id}-Aggregate-Materialize");
                 match window {
@@ -815,7 +863,11 @@ pub fn build_topology(plan: &QueryPlan, query_id: &str, log: ProcessingLog) -> R
             let null_key = plan.partition_by.is_some() && key_exprs.is_empty();
             let out = s.map(move |_k: Row, v: Row| {
                 let key: Row = if null_key { Vec::new() } else { key_exprs.iter().map(|e| eval(e, &v, &log)).collect() };
-                let value: Row = value_exprs.iter().map(|e| eval(e, &v, &log)).collect();
+                let value: Row = if v.len() > width {
+                    Vec::new()
+                } else {
+                    value_exprs.iter().map(|e| eval(e, &v, &log)).collect()
+                };
                 (key, value)
             });
             let out = match plan.limit {
@@ -944,8 +996,24 @@ impl Processor<Row, Row, Row, Row> for SinkTimestamp {
     }
 }
 
-/// A `TIMESTAMP_FORMAT` timestamp string as epoch milliseconds.
+/// A `TIMESTAMP_FORMAT` timestamp string as epoch milliseconds, as the built-in
+/// `PARSE_TIMESTAMP(text, format)` reads it (a Java `DateTimeFormatter` pattern, UTC).
 fn parse_timestamp(s: &str, format: &str) -> std::result::Result<i64, String> {
-    let _ = (s, format);
-    Err("TIMESTAMP_FORMAT is not supported yet".into())
+    use crate::functions::{Arg, FunctionRegistry};
+    static BUILTINS: std::sync::OnceLock<FunctionRegistry> = std::sync::OnceLock::new();
+    let registry = BUILTINS.get_or_init(FunctionRegistry::with_builtins);
+    let f = registry
+        .scalar("PARSE_TIMESTAMP")
+        .ok_or("PARSE_TIMESTAMP is not registered")?;
+    let bound = f.bind(&[
+        Arg::typed(SqlType::String),
+        Arg {
+            ty: Some(SqlType::String),
+            literal: Some(Value::String(format.to_owned())),
+        },
+    ])?;
+    match (bound.eval)(&[Value::String(s.to_owned()), Value::String(format.to_owned())])? {
+        Value::Timestamp(t) | Value::Bigint(t) => Ok(t),
+        other => Err(format!("PARSE_TIMESTAMP gave {other:?}")),
+    }
 }

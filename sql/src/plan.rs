@@ -106,6 +106,9 @@ pub struct AggregateStep {
     pub window: Option<WindowSpec>,
     /// Whether the input is a table (aggregates then undo retracted rows).
     pub input_is_table: bool,
+    /// Whether the grouping expressions are the input's key columns, in order: the
+    /// records are then grouped where they are, without a repartition topic.
+    pub by_key: bool,
     /// The row after aggregation.
     pub scope: Scope,
 }
@@ -358,31 +361,28 @@ impl Planner<'_> {
                     let name = match alias {
                         Some(a) => a.name.clone(),
                         None => match default_name(expr) {
-                            Some(n) if single => n,
-                            Some(n) => match &expr.kind {
-                                ExprKind::Column { qualifier: Some(q), .. } => {
-                                    format!("{}_{}", q.name, n)
+                            // In a join, a column whose name more than one source has
+                            // is named after its source: `L_ID`.
+                            Some(n) if !single && matches!(expr.kind, ExprKind::Column { .. }) => {
+                                let ExprKind::Column { qualifier, name } = &expr.kind else { unreachable!() };
+                                let owners: Vec<&SourceStep> = sources
+                                    .iter()
+                                    .filter(|s| s.scope.columns.iter().any(|c| c.name == name.name))
+                                    .collect();
+                                let shared = owners.len() > 1 && !RESERVED.contains(&name.name.as_str());
+                                match qualifier {
+                                    Some(q) if shared => format!("{}_{}", q.name, n),
+                                    _ => n,
                                 }
-                                ExprKind::Column { qualifier: None, name } => {
-                                    // Unqualified in a join: prefix with the source
-                                    // that has it.
-                                    let owner = sources
-                                        .iter()
-                                        .find(|s| s.scope.columns.iter().any(|c| c.name == name.name));
-                                    match owner {
-                                        Some(s) => format!("{}_{}", s.alias, n),
-                                        None => n,
-                                    }
-                                }
-                                _ => n,
-                            },
+                            }
+                            Some(n) => n,
                             None => {
                                 let n = format!("KSQL_COL_{auto}");
+                                auto += 1;
                                 n
                             }
                         },
                     };
-                    auto += 1;
                     if alias.is_none() {
                         if let ExprKind::Column { name, .. } = &expr.kind {
                             if RESERVED.contains(&name.name.as_str()) {
@@ -624,7 +624,28 @@ impl Planner<'_> {
                 let _ = writeln!(text, "Having {}", display_expr(h));
             }
             window = window_spec.map(|w| w.info());
+            let by_key = joins.is_empty() && {
+                let src = &sources[0];
+                let keys: Vec<Expr> = src
+                    .source
+                    .key_columns()
+                    .map(|c| {
+                        normalize(
+                            &Expr::new(
+                                ExprKind::Column {
+                                    qualifier: Some(ast::Ident::new(src.alias.clone())),
+                                    name: ast::Ident::new(c.name.clone()),
+                                },
+                                Pos::default(),
+                            ),
+                            &scope,
+                        )
+                    })
+                    .collect();
+                !keys.is_empty() && keys == group_norm
+            };
             aggregate = Some(AggregateStep {
+                by_key,
                 group_by,
                 aggregates,
                 window: window_spec,

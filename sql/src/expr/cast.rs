@@ -18,9 +18,10 @@ pub(crate) fn is_supported(from: &SqlType, to: &SqlType) -> bool {
     match (from, to) {
         (Boolean, String) => true,
         (Int | Bigint | Decimal(..) | Double, Int | Bigint | Decimal(..) | Double | String) => true,
-        (String, Boolean | Int | Bigint | Decimal(..) | Double | Timestamp | Time | Date | Bytes) => {
-            true
-        }
+        (
+            String,
+            Boolean | Int | Bigint | Decimal(..) | Double | Timestamp | Time | Date | Bytes,
+        ) => true,
         (Array(a), Array(b)) => is_supported(a, b),
         (Map(k1, v1), Map(k2, v2)) => is_supported(k1, k2) && is_supported(v1, v2),
         (Struct(f1), Struct(f2)) => f1.iter().all(|(name, t1)| {
@@ -90,7 +91,11 @@ fn parse_long_str(s: &str) -> Option<i64> {
     for d in digits {
         let d = i64::from(d - b'0');
         v = v.checked_mul(10)?;
-        v = if neg { v.checked_sub(d)? } else { v.checked_add(d)? };
+        v = if neg {
+            v.checked_sub(d)?
+        } else {
+            v.checked_add(d)?
+        };
     }
     Some(v)
 }
@@ -110,9 +115,7 @@ pub(crate) fn parse_double(s: &str) -> Result<f64, String> {
     if body == "Infinity" {
         return Ok(sign * f64::INFINITY);
     }
-    let body = body
-        .strip_suffix(['d', 'D', 'f', 'F'])
-        .unwrap_or(body);
+    let body = body.strip_suffix(['d', 'D', 'f', 'F']).unwrap_or(body);
     let ok = !body.is_empty()
         && body
             .bytes()
@@ -145,7 +148,11 @@ fn boolean_matches(s: &str, want: bool) -> bool {
     if s.is_empty() {
         return false;
     }
-    let (tf, yn) = if want { ("true", "yes") } else { ("false", "no") };
+    let (tf, yn) = if want {
+        ("true", "yes")
+    } else {
+        ("false", "no")
+    };
     let prefix_of = |word: &str| {
         let n = s.chars().count();
         n <= word.len() && word[..n].eq_ignore_ascii_case(s)

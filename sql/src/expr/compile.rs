@@ -3,10 +3,8 @@
 
 use std::sync::Arc;
 
-use bigdecimal::BigDecimal;
-
 use super::cast;
-use super::decimal::{self, DecOp};
+use super::decimal;
 use super::eval::{ArithKind, ArithOp, CmpKind, CmpOp, LambdaFn, LikePat, Log, Node, Temporal};
 use super::format;
 use super::like::LikePattern;
@@ -399,7 +397,9 @@ impl<'c> Compiler<'c> {
                     .ok_or_else(|| err(e.pos, format!("Invalid decimal literal: {text}")))?;
                 Typed::leaf(Node::Const(Value::Decimal(d)), Some(ty))
             }
-            Literal::Double(d) => Typed::leaf(Node::Const(Value::Double(*d)), Some(SqlType::Double)),
+            Literal::Double(d) => {
+                Typed::leaf(Node::Const(Value::Double(*d)), Some(SqlType::Double))
+            }
             Literal::String(s) => {
                 Typed::leaf(Node::Const(Value::String(s.clone())), Some(SqlType::String))
             }
@@ -1131,7 +1131,11 @@ impl<'c> Compiler<'c> {
             calls: kdeps.calls || vdeps.calls,
             needs: kdeps.needs.max(vdeps.needs),
         };
-        Ok(finish(Node::MakeMap(nodes), Some(SqlType::map(kt, vt)), deps))
+        Ok(finish(
+            Node::MakeMap(nodes),
+            Some(SqlType::map(kt, vt)),
+            deps,
+        ))
     }
 
     fn structure(&mut self, e: &Expr, fields: &[(Ident, Expr)]) -> Result<Typed> {
@@ -1186,9 +1190,7 @@ impl<'c> Compiler<'c> {
                 ty: t.ty.clone(),
             })
             .collect();
-        let common = self
-            .resolve_common(&list)
-            .map_err(|c| c.into_error(pos))?;
+        let common = self.resolve_common(&list).map_err(|c| c.into_error(pos))?;
         let deps = Deps::of(typed.iter());
         let Some(common) = common else {
             return Ok((None, Vec::new(), deps));
@@ -1236,7 +1238,9 @@ impl<'c> Compiler<'c> {
     fn call(&mut self, e: &Expr, name: &Ident, args: &[Expr]) -> Result<Typed> {
         let upper = name.name.to_ascii_uppercase();
         if matches!(upper.as_str(), "TRANSFORM" | "FILTER" | "REDUCE")
-            && args.iter().any(|a| matches!(a.kind, ExprKind::Lambda { .. }))
+            && args
+                .iter()
+                .any(|a| matches!(a.kind, ExprKind::Lambda { .. }))
         {
             return self.lambda_call(e, &upper, args);
         }
@@ -1263,7 +1267,7 @@ impl<'c> Compiler<'c> {
                 ));
             }
             return Err(err(
-                name.pos,
+                e.pos,
                 format!("Can't find any functions with the name '{}'", name.name),
             ));
         };
@@ -1322,7 +1326,10 @@ impl<'c> Compiler<'c> {
         let ExprKind::Lambda { params, body } = &lambda.kind else {
             return Err(err(
                 lambda.pos,
-                format!("{what} expects a lambda expression here, got {}", format::expr(lambda)),
+                format!(
+                    "{what} expects a lambda expression here, got {}",
+                    format::expr(lambda)
+                ),
             ));
         };
         if params.len() != types.len() {
@@ -1405,7 +1412,10 @@ impl<'c> Compiler<'c> {
                 if b.ty != Some(SqlType::Boolean) {
                     return Err(err(
                         args[1].pos,
-                        format!("FILTER's lambda must return BOOLEAN, not {}", type_text(&b.ty)),
+                        format!(
+                            "FILTER's lambda must return BOOLEAN, not {}",
+                            type_text(&b.ty)
+                        ),
                     ));
                 }
                 (LambdaFn::FilterArray, None, vec![b], SqlType::Array(elem))
@@ -1415,7 +1425,10 @@ impl<'c> Compiler<'c> {
                 if b.ty != Some(SqlType::Boolean) {
                     return Err(err(
                         args[1].pos,
-                        format!("FILTER's lambda must return BOOLEAN, not {}", type_text(&b.ty)),
+                        format!(
+                            "FILTER's lambda must return BOOLEAN, not {}",
+                            type_text(&b.ty)
+                        ),
                     ));
                 }
                 (LambdaFn::FilterMap, None, vec![b], SqlType::Map(k, v))
@@ -1473,16 +1486,3 @@ fn try_fold_if_const(node: &Node) -> Option<Value> {
         _ => None,
     }
 }
-
-/// The DECIMAL of a literal integer, for coercion.
-pub(crate) fn decimal_of(v: &Value) -> Option<BigDecimal> {
-    match v {
-        Value::Int(i) => Some(BigDecimal::from(*i)),
-        Value::Bigint(i) => Some(BigDecimal::from(*i)),
-        Value::Decimal(d) => Some(d.clone()),
-        _ => None,
-    }
-}
-
-#[allow(dead_code)]
-fn _dec_op_is_used(_: DecOp) {}

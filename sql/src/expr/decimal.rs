@@ -46,9 +46,7 @@ pub(crate) fn set_scale_half_up(d: &BigDecimal, new_scale: i64) -> BigDecimal {
     let (int, sc) = d.as_bigint_and_exponent();
     match new_scale.cmp(&sc) {
         Ordering::Equal => d.clone(),
-        Ordering::Greater => {
-            BigDecimal::new(int * pow10(new_scale.abs_diff(sc)), new_scale)
-        }
+        Ordering::Greater => BigDecimal::new(int * pow10(new_scale.abs_diff(sc)), new_scale),
         Ordering::Less => {
             let div = pow10(sc.abs_diff(new_scale));
             let (q, r) = div_rem(&int, &div);
@@ -414,7 +412,13 @@ pub(crate) enum DecOp {
 /// `a op b` computed exactly, then fitted to `DECIMAL(p, s)` without rounding, as ksqlDB's
 /// generated code does (`op(b, new MathContext(p, UNNECESSARY)).setScale(s)`): a result
 /// that needs rounding is an error (and so NULL), as in ksqlDB.
-pub(crate) fn arith(op: DecOp, a: &BigDecimal, b: &BigDecimal, p: u8, s: u8) -> Result<BigDecimal, String> {
+pub(crate) fn arith(
+    op: DecOp,
+    a: &BigDecimal,
+    b: &BigDecimal,
+    p: u8,
+    s: u8,
+) -> Result<BigDecimal, String> {
     let exact = match op {
         DecOp::Add => a + b,
         DecOp::Sub => a - b,
@@ -454,7 +458,9 @@ fn divide(a: &BigDecimal, b: &BigDecimal, p: u8, s: u8) -> Result<BigDecimal, St
     };
     let (q, r) = div_rem(&num, &den);
     if !r.is_zero() {
-        return Err("Non-terminating decimal expansion; no exact representable decimal result.".into());
+        return Err(
+            "Non-terminating decimal expansion; no exact representable decimal result.".into(),
+        );
     }
     let result = BigDecimal::new(q, i64::from(s));
     if stripped_precision(&result) > u64::from(p) {

@@ -180,7 +180,10 @@ pub(crate) enum Node {
     Const(Value),
     Column(usize),
     /// A lambda parameter: `depth` frames up, parameter `index`.
-    LambdaVar { depth: usize, index: usize },
+    LambdaVar {
+        depth: usize,
+        index: usize,
+    },
     /// Failures inside become NULL (and are logged).
     Guard(Box<Node>),
     Not(Box<Node>),
@@ -276,8 +279,8 @@ pub(crate) fn java_str_cmp(a: &str, b: &str) -> Ordering {
     while start > 0 && !a.is_char_boundary(start) {
         start -= 1;
     }
-    let ca = a[start..].chars().next();
-    let cb = b[start..].chars().next();
+    let ca = a.get(start..).and_then(|x| x.chars().next());
+    let cb = b.get(start..).and_then(|x| x.chars().next());
     match (ca, cb) {
         (Some(x), Some(y)) => {
             let key = |c: char| -> u32 {
@@ -359,8 +362,9 @@ fn compare(kind: CmpKind, op: CmpOp, l: &Value, r: &Value) -> Result<bool, Strin
         CmpKind::Double => {
             let (a, b) = (as_double(l)?, as_double(r)?);
             match op {
-                CmpOp::Eq => a <= b && a >= b,
-                CmpOp::Ne => a < b || a > b,
+                CmpOp::Eq => a == b,
+                // Java's `(a < b) || (a > b)`: FALSE for NaN.
+                CmpOp::Ne => a.partial_cmp(&b).is_some_and(|o| o != Ordering::Equal),
                 CmpOp::Lt => a < b,
                 CmpOp::Le => a <= b,
                 CmpOp::Gt => a > b,
@@ -659,9 +663,7 @@ impl Node {
                     LikePat::Dynamic(p) => {
                         let pv = p.eval(row, frame, log)?;
                         match pv.as_ref() {
-                            Value::String(ps) => {
-                                boolean(LikePattern::new(ps, *escape)?.matches(s))
-                            }
+                            Value::String(ps) => boolean(LikePattern::new(ps, *escape)?.matches(s)),
                             Value::Null => Err(null_operand("LIKE")),
                             v => Err(format!("LIKE expects a STRING pattern, got {v:?}")),
                         }
@@ -711,7 +713,9 @@ impl Node {
                 };
                 match b {
                     Cow::Borrowed(Value::Array(items)) => Ok(Cow::Borrowed(
-                        pick(items.len()).and_then(|j| items.get(j)).unwrap_or(&NULL),
+                        pick(items.len())
+                            .and_then(|j| items.get(j))
+                            .unwrap_or(&NULL),
                     )),
                     Cow::Owned(Value::Array(mut items)) => match pick(items.len()) {
                         Some(j) if j < items.len() => owned(items.swap_remove(j)),
@@ -806,7 +810,9 @@ fn find_field<'a>(fields: &'a [(String, Value)], name: &str, index: usize) -> &'
 }
 
 fn body(bodies: &[Node], i: usize) -> Result<&Node, String> {
-    bodies.get(i).ok_or_else(|| "missing lambda body".to_string())
+    bodies
+        .get(i)
+        .ok_or_else(|| "missing lambda body".to_string())
 }
 
 fn eval_lambda<'a>(

@@ -135,7 +135,11 @@ pub(crate) fn write_expr(out: &mut String, e: &Expr) {
         ExprKind::IsNull { expr, negated } => {
             out.push('(');
             write_expr(out, expr);
-            out.push_str(if *negated { " IS NOT NULL)" } else { " IS NULL)" });
+            out.push_str(if *negated {
+                " IS NOT NULL)"
+            } else {
+                " IS NULL)"
+            });
         }
         ExprKind::IsDistinctFrom {
             left,

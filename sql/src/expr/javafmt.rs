@@ -14,12 +14,27 @@ pub(crate) fn double_to_string(d: f64) -> String {
         return "NaN".into();
     }
     if d.is_infinite() {
-        return if d > 0.0 { "Infinity".into() } else { "-Infinity".into() };
+        return if d > 0.0 {
+            "Infinity".into()
+        } else {
+            "-Infinity".into()
+        };
     }
     if d == 0.0 {
-        return if d.is_sign_negative() { "-0.0".into() } else { "0.0".into() };
+        return if d.is_sign_negative() {
+            "-0.0".into()
+        } else {
+            "0.0".into()
+        };
     }
-    let (negative, digits, exp) = shortest_digits(d);
+    let (negative, mut digits, mut exp) = shortest_digits(d);
+    if digits.len() == 1 {
+        // Java prints at least two significant digits, the two closest to the exact
+        // value (4.9E-324, not 5.0E-324).
+        let (_, two, e2) = rounded_digits(d, 1);
+        digits = two;
+        exp = e2;
+    }
     let mut out = String::with_capacity(digits.len() + 8);
     if negative {
         out.push('-');
@@ -62,13 +77,24 @@ pub(crate) fn double_to_string(d: f64) -> String {
     out
 }
 
+/// The digits of `d` correctly rounded to `1 + frac` significant digits, trailing zeros
+/// removed (at least one digit kept), and the exponent of the first digit.
+fn rounded_digits(d: f64, frac: usize) -> (bool, String, i64) {
+    let s = format!("{:.*e}", frac, d.abs());
+    split_exp(&s, d)
+}
+
 /// The shortest round-trip digits of `d` (no leading or trailing zeros) and the decimal
 /// exponent of the first digit: `d = d1.d2d3... * 10^exp`.
 pub(crate) fn shortest_digits(d: f64) -> (bool, String, i64) {
     let s = format!("{:e}", d.abs());
+    split_exp(&s, d)
+}
+
+fn split_exp(s: &str, d: f64) -> (bool, String, i64) {
     let (mantissa, exp) = match s.split_once('e') {
         Some((m, e)) => (m, e.parse::<i64>().unwrap_or(0)),
-        None => (s.as_str(), 0),
+        None => (s, 0),
     };
     let digits: String = mantissa.chars().filter(|c| c.is_ascii_digit()).collect();
     let digits = digits.trim_end_matches('0');
@@ -151,7 +177,11 @@ pub(crate) fn double_literal_to_string(d: f64) -> String {
         return double_to_string(d);
     }
     if d == 0.0 {
-        return if d.is_sign_negative() { "-0E0".into() } else { "0E0".into() };
+        return if d.is_sign_negative() {
+            "-0E0".into()
+        } else {
+            "0E0".into()
+        };
     }
     let (negative, digits, exp) = shortest_digits(d);
     let mut out = String::new();

@@ -171,7 +171,9 @@ mod tests {
     use super::*;
 
     fn like(v: &str, p: &str, e: Option<char>) -> bool {
-        LikePattern::new(p, e).map(|p| p.matches(v)).unwrap_or(false)
+        LikePattern::new(p, e)
+            .map(|p| p.matches(v))
+            .unwrap_or(false)
     }
 
     #[test]

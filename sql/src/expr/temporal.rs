@@ -91,7 +91,11 @@ fn parse_ymd(b: &[u8], i: &mut usize, strict: bool) -> Option<i64> {
     }
     let n = *i - start;
     // Four digits, or a sign and more (ISO); the sign of a year of era is never negative.
-    let ok = if sign == 0 { n == 4 } else { (5..=9).contains(&n) && (strict || sign > 0) };
+    let ok = if sign == 0 {
+        n == 4
+    } else {
+        (5..=9).contains(&n) && (strict || sign > 0)
+    };
     if !ok {
         return None;
     }
@@ -198,7 +202,8 @@ fn parse_offset(tz: &str) -> Option<i64> {
     Some(sign * total)
 }
 
-const TIMESTAMP_HELP: &str = "\nRequired format is: \"yyyy-MM-dd'T'HH:mm:ss.SSS\", with an optional \
+const TIMESTAMP_HELP: &str =
+    "\nRequired format is: \"yyyy-MM-dd'T'HH:mm:ss.SSS\", with an optional \
 numeric 4-digit timezone, for example: '2020-05-26T23:59:58.000' or with tz: \
 '2020-05-26T23:59:58.000+0200'. A trailing 'Z' instead of tz indicates the zero UTC offset. \
 Partials are also supported, for example \"2020-05-26\"";
@@ -206,7 +211,11 @@ Partials are also supported, for example \"2020-05-26\"";
 /// Parses a timestamp string to milliseconds since the epoch (ksqlDB's
 /// `PartialStringToTimestampParser`).
 pub(crate) fn parse_timestamp(text: &str) -> Result<i64, String> {
-    let fail = || format!("Failed to parse timestamp '{text}': Text '{text}' could not be parsed{TIMESTAMP_HELP}");
+    let fail = || {
+        format!(
+            "Failed to parse timestamp '{text}': Text '{text}' could not be parsed{TIMESTAMP_HELP}"
+        )
+    };
     let (date, time, tz) = match text.find('T') {
         Some(t) => {
             let date = &text[..t];
@@ -431,14 +440,38 @@ mod tests {
 
     #[test]
     fn timestamps_parse_as_ksqldb_does() {
-        assert_eq!(parse_timestamp("2022-04-28T21:44:47.943"), Ok(1_651_182_287_943));
-        assert_eq!(parse_timestamp("2022-04-28T21:44:47.943Z"), Ok(1_651_182_287_943));
-        assert_eq!(parse_timestamp("2019-03-17T10:00:00"), Ok(1_552_816_800_000));
-        assert_eq!(parse_timestamp("2019-03-17T03:00-0700"), Ok(1_552_816_800_000));
-        assert_eq!(parse_timestamp("2017-11-13T23:59:58.999+0100"), Ok(1_510_613_998_999));
-        assert_eq!(parse_timestamp("2017"), parse_timestamp("2017-01-01T00:00:00.000"));
-        assert_eq!(parse_timestamp("2020-02"), parse_timestamp("2020-02-01T00:00:00.000"));
-        assert_eq!(parse_timestamp("2020-12-02T13Z"), parse_timestamp("2020-12-02T13:00:00.000"));
+        assert_eq!(
+            parse_timestamp("2022-04-28T21:44:47.943"),
+            Ok(1_651_182_287_943)
+        );
+        assert_eq!(
+            parse_timestamp("2022-04-28T21:44:47.943Z"),
+            Ok(1_651_182_287_943)
+        );
+        assert_eq!(
+            parse_timestamp("2019-03-17T10:00:00"),
+            Ok(1_552_816_800_000)
+        );
+        assert_eq!(
+            parse_timestamp("2019-03-17T03:00-0700"),
+            Ok(1_552_816_800_000)
+        );
+        assert_eq!(
+            parse_timestamp("2017-11-13T23:59:58.999+0100"),
+            Ok(1_510_613_998_999)
+        );
+        assert_eq!(
+            parse_timestamp("2017"),
+            parse_timestamp("2017-01-01T00:00:00.000")
+        );
+        assert_eq!(
+            parse_timestamp("2020-02"),
+            parse_timestamp("2020-02-01T00:00:00.000")
+        );
+        assert_eq!(
+            parse_timestamp("2020-12-02T13Z"),
+            parse_timestamp("2020-12-02T13:00:00.000")
+        );
         assert_eq!(parse_timestamp("1970-01-01T00:00:00.010"), Ok(10));
         assert!(parse_timestamp("abc").is_err());
         assert!(parse_timestamp("2019-03-17 03:00").is_err());
@@ -462,7 +495,10 @@ mod tests {
         assert!(parse_time("foo").is_err());
         assert!(parse_time("25:00").is_err());
         assert_eq!(format_timestamp(10), "1970-01-01T00:00:00.010");
-        assert_eq!(format_timestamp(1_552_816_800_000), "2019-03-17T10:00:00.000");
+        assert_eq!(
+            format_timestamp(1_552_816_800_000),
+            "2019-03-17T10:00:00.000"
+        );
         assert_eq!(format_date(10), "1970-01-11");
         assert_eq!(format_date(-1), "1969-12-31");
         assert_eq!(format_time(5000), Ok("00:00:05".into()));

@@ -107,9 +107,7 @@ pub(crate) fn parse_java_double(text: &str) -> Option<f64> {
         "Infinity" => return Some(sign * f64::INFINITY),
         _ => {}
     }
-    let body = body
-        .strip_suffix(['f', 'F', 'd', 'D'])
-        .unwrap_or(body);
+    let body = body.strip_suffix(['f', 'F', 'd', 'D']).unwrap_or(body);
     if DecimalText::parse(body).is_none() || body.starts_with(['+', '-']) {
         return None;
     }
@@ -131,10 +129,7 @@ pub(crate) fn java_double_to_string(d: f64) -> String {
         return format!("{sign}0.0");
     }
     let abs = d.abs();
-    let sci = format!("{abs:e}");
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
-    let exp: i64 = exp.parse().unwrap_or(0);
-    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    let (digits, exp) = sci_digits(&format!("{abs:e}"));
     if (1e-3..1e7).contains(&abs) {
         let point = exp + 1;
         if point <= 0 {
@@ -150,10 +145,24 @@ pub(crate) fn java_double_to_string(d: f64) -> String {
             }
         }
     } else {
+        // Java prints at least two significant digits here (`d.d`), choosing the two-digit
+        // decimal nearest the value when one digit would do (4.9E-324, not 5.0E-324).
+        let (digits, exp) = if digits.len() == 1 {
+            sci_digits(&format!("{abs:.1e}"))
+        } else {
+            (digits, exp)
+        };
         let (first, rest) = digits.split_at(1.min(digits.len()));
         let rest = if rest.is_empty() { "0" } else { rest };
         format!("{sign}{first}.{rest}E{exp}")
     }
+}
+
+/// The significant digits and the decimal exponent of Rust's `{:e}` text (`1.25e-7`).
+fn sci_digits(sci: &str) -> (String, i64) {
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((sci, "0"));
+    let digits = mantissa.chars().filter(|c| *c != '.').collect();
+    (digits, exp.parse().unwrap_or(0))
 }
 
 /// A decimal number as Java's `BigDecimal` holds one: `±unscaled × 10^-scale`, read from
@@ -404,8 +413,10 @@ pub(crate) fn decimal_to_plain(value: &BigDecimal, scale: u8) -> Result<String, 
 
 /// Java's `Character.isWhitespace` (no non-breaking spaces).
 pub(crate) fn java_is_whitespace(c: char) -> bool {
-    matches!(c, '\t' | '\n' | '\u{b}' | '\u{c}' | '\r' | '\u{1c}'..='\u{1f}')
-        || (c.is_whitespace() && !matches!(c, '\u{85}' | '\u{a0}' | '\u{2007}' | '\u{202f}'))
+    matches!(
+        c,
+        '\t' | '\n' | '\u{b}' | '\u{c}' | '\r' | '\u{1c}'..='\u{1f}'
+    ) || (c.is_whitespace() && !matches!(c, '\u{85}' | '\u{a0}' | '\u{2007}' | '\u{202f}'))
 }
 
 #[cfg(test)]
@@ -456,7 +467,13 @@ mod tests {
         assert_eq!(java_double_to_string(f64::NAN), "NaN");
         assert_eq!(java_double_to_string(f64::NEG_INFINITY), "-Infinity");
         assert_eq!(java_double_to_string(5e-324), "4.9E-324");
-        for d in [0.1, 123.456, 1e-300, 1.7976931348623157e308, 22026.465794806718] {
+        for d in [
+            0.1,
+            123.456,
+            1e-300,
+            1.7976931348623157e308,
+            22026.465794806718,
+        ] {
             assert_eq!(parse_java_double(&java_double_to_string(d)), Some(d));
         }
     }
@@ -467,8 +484,14 @@ mod tests {
         assert_eq!((d.unscaled.as_str(), d.scale), ("42000", 3));
         assert_eq!(d.to_java_string(), "42.000");
         assert_eq!(DecimalText::parse("1e1").unwrap().to_java_string(), "1E+1");
-        assert_eq!(DecimalText::parse("1.5e-3").unwrap().to_java_string(), "0.0015");
-        assert_eq!(DecimalText::parse("1.5e-9").unwrap().to_java_string(), "1.5E-9");
+        assert_eq!(
+            DecimalText::parse("1.5e-3").unwrap().to_java_string(),
+            "0.0015"
+        );
+        assert_eq!(
+            DecimalText::parse("1.5e-9").unwrap().to_java_string(),
+            "1.5E-9"
+        );
         assert_eq!(DecimalText::parse("-0").unwrap().to_java_string(), "0");
         assert_eq!(DecimalText::parse("-0.0").unwrap().to_java_string(), "0.0");
         assert_eq!(DecimalText::parse(".12").unwrap().to_plain_string(), "0.12");
@@ -497,16 +520,23 @@ mod tests {
 
     #[test]
     fn decimals_fit_or_fail_like_ensure_fit() {
-        let fit = |s: &str, p, sc| DecimalText::parse(s).unwrap().fit(p, sc);
-        assert_eq!(fit("12.0", 6, 4).unwrap().to_string(), "12.0000");
-        assert_eq!(fit(".12", 33, 16).unwrap().to_string(), "0.1200000000000000");
-        assert_eq!(fit("1E+1", 3, 1).unwrap().to_string(), "10.0");
-        assert_eq!(fit("0e999999999", 3, 1).unwrap().to_string(), "0.0");
-        assert_eq!(fit("1.50", 3, 1).unwrap().to_string(), "1.5");
+        let fit = |s: &str, p, sc| {
+            DecimalText::parse(s)
+                .unwrap()
+                .fit(p, sc)
+                .map(|d| decimal_to_plain(&d, 0).unwrap())
+        };
+        assert_eq!(fit("12.0", 6, 4).unwrap(), "12.0000");
+        assert_eq!(fit(".12", 33, 16).unwrap(), "0.1200000000000000");
+        assert_eq!(fit("1E+1", 3, 1).unwrap(), "10.0");
+        assert_eq!(fit("0e999999999", 3, 1).unwrap(), "0.0");
+        assert_eq!(fit("1.50", 3, 1).unwrap(), "1.5");
         assert!(fit("1.55", 3, 1)
             .unwrap_err()
             .contains("Cannot fit decimal '1.55' into DECIMAL(3, 1) without rounding."));
-        assert!(fit("100", 3, 1).unwrap_err().starts_with("Numeric field overflow"));
+        assert!(fit("100", 3, 1)
+            .unwrap_err()
+            .starts_with("Numeric field overflow"));
         assert!(fit("99.9", 3, 1).is_ok());
         assert!(fit("1e999999999", 3, 1).is_err());
         assert!(fit("1e-999999999", 3, 1).is_err());

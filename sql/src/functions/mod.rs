@@ -181,7 +181,41 @@ impl FunctionRegistry {
 
 /// Registers the built-ins. Each family lives in its own module.
 fn register_builtins(r: &mut FunctionRegistry) {
+    r.register_scalar(Arc::new(AsValue));
     scalar::register(r);
     aggregate::register(r);
     table::register(r);
+}
+
+/// `AS_VALUE(col)`: the column's value, as a value column (ksqlDB uses it to copy a key
+/// column into the value; the planner does the rest, since the result is not a bare
+/// column reference).
+struct AsValue;
+
+impl ScalarUdf for AsValue {
+    fn name(&self) -> &str {
+        "AS_VALUE"
+    }
+
+    fn description(&self) -> &str {
+        "Used exclusively in the projection of a query to allow a key column to be copied into the value schema. Has no effect if used anywhere else."
+    }
+
+    fn signatures(&self) -> Vec<String> {
+        vec!["AS_VALUE(val T) => T".into()]
+    }
+
+    fn bind(&self, args: &[Arg]) -> Result<BoundScalar, String> {
+        match args {
+            [a] => Ok(BoundScalar {
+                return_type: a.ty.clone().unwrap_or(SqlType::String),
+                null_on_null: false,
+                eval: Arc::new(|v: &[Value]| Ok(v.first().cloned().unwrap_or(Value::Null))),
+            }),
+            _ => Err(format!(
+                "Function 'AS_VALUE' does not accept parameters of {} arguments",
+                args.len()
+            )),
+        }
+    }
 }

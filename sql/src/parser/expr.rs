@@ -16,14 +16,12 @@ use super::lexer::Tok;
 impl Parser<'_> {
     /// `expression`: a boolean expression, the loosest kind.
     pub fn parse_expr(&mut self) -> Result<Expr> {
-        self.nested(|p| {
-            let mut left = p.parse_and()?;
-            while p.eat_kw("OR") {
-                let right = p.parse_and()?;
-                left = binary(BinaryOp::Or, left, right);
-            }
-            Ok(left)
-        })
+        let mut left = self.parse_and()?;
+        while self.eat_kw("OR") {
+            let right = self.parse_and()?;
+            left = binary(BinaryOp::Or, left, right);
+        }
+        Ok(left)
     }
 
     fn parse_and(&mut self) -> Result<Expr> {
@@ -50,120 +48,159 @@ impl Parser<'_> {
         self.parse_predicated()
     }
 
-    /// A value expression followed by at most one predicate.
+    /// A value expression followed by at most one predicate. Each predicate has its own
+    /// function so that the frames on a deep recursion stay small.
     fn parse_predicated(&mut self) -> Result<Expr> {
         let value = self.parse_value()?;
-        let pos = value.pos;
-        let cmp = match self.tok() {
-            Tok::Eq => Some(BinaryOp::Eq),
-            Tok::Neq => Some(BinaryOp::NotEq),
-            Tok::Lt => Some(BinaryOp::Lt),
-            Tok::LtEq => Some(BinaryOp::LtEq),
-            Tok::Gt => Some(BinaryOp::Gt),
-            Tok::GtEq => Some(BinaryOp::GtEq),
-            _ => None,
-        };
-        if let Some(op) = cmp {
-            self.advance();
-            let right = self.parse_value()?;
-            return Ok(binary(op, value, right));
+        let negated = self.at_kw("NOT")
+            && (self.at_kw_n(1, "BETWEEN") || self.at_kw_n(1, "IN") || self.at_kw_n(1, "LIKE"));
+        let t = self.peek_at(usize::from(negated));
+        match &t.tok {
+            Tok::Eq | Tok::Neq | Tok::Lt | Tok::LtEq | Tok::Gt | Tok::GtEq => {
+                self.parse_comparison(value)
+            }
+            Tok::Word {
+                value: w,
+                quote: None,
+            } => match w.to_ascii_uppercase().as_str() {
+                "IS" => self.parse_is(value),
+                "BETWEEN" => self.parse_between(value, negated),
+                "IN" => self.parse_in(value, negated),
+                "LIKE" => self.parse_like(value, negated),
+                _ => Ok(value),
+            },
+            _ => Ok(value),
         }
-        if self.eat_kw("IS") {
-            let negated = self.eat_kw("NOT");
-            if self.eat_kw("NULL") {
-                return Ok(Expr::new(
-                    ExprKind::IsNull {
-                        expr: Box::new(value),
-                        negated,
-                    },
-                    pos,
-                ));
-            }
-            if self.eat_kw("DISTINCT") {
-                self.expect_kw("FROM")?;
-                let right = self.parse_value()?;
-                return Ok(Expr::new(
-                    ExprKind::IsDistinctFrom {
-                        left: Box::new(value),
-                        right: Box::new(right),
-                        negated,
-                    },
-                    pos,
-                ));
-            }
+    }
+
+    /// `value op right`, at the comparison operator.
+    fn parse_comparison(&mut self, value: Expr) -> Result<Expr> {
+        let op = match self.advance().tok {
+            Tok::Eq => BinaryOp::Eq,
+            Tok::Neq => BinaryOp::NotEq,
+            Tok::Lt => BinaryOp::Lt,
+            Tok::LtEq => BinaryOp::LtEq,
+            Tok::Gt => BinaryOp::Gt,
+            _ => BinaryOp::GtEq,
+        };
+        let right = self.parse_value()?;
+        Ok(binary(op, value, right))
+    }
+
+    /// `value IS [NOT] NULL` or `value IS [NOT] DISTINCT FROM right`, at `IS`.
+    fn parse_is(&mut self, value: Expr) -> Result<Expr> {
+        self.advance();
+        let pos = value.pos;
+        let negated = self.eat_kw("NOT");
+        if self.eat_kw("NULL") {
+            return Ok(Expr::new(
+                ExprKind::IsNull {
+                    expr: Box::new(value),
+                    negated,
+                },
+                pos,
+            ));
+        }
+        if !self.eat_kw("DISTINCT") {
             return Err(self.expected(if negated {
                 "NULL or DISTINCT FROM"
             } else {
                 "NOT, NULL or DISTINCT FROM"
             }));
         }
-        let negated = self.at_kw("NOT")
-            && (self.at_kw_n(1, "BETWEEN") || self.at_kw_n(1, "IN") || self.at_kw_n(1, "LIKE"));
+        self.expect_kw("FROM")?;
+        let right = self.parse_value()?;
+        Ok(Expr::new(
+            ExprKind::IsDistinctFrom {
+                left: Box::new(value),
+                right: Box::new(right),
+                negated,
+            },
+            pos,
+        ))
+    }
+
+    /// `value [NOT] BETWEEN low AND high`, at `NOT` or `BETWEEN`.
+    fn parse_between(&mut self, value: Expr, negated: bool) -> Result<Expr> {
+        self.skip_predicate_keywords(negated);
+        let pos = value.pos;
+        let low = self.parse_value()?;
+        self.expect_kw("AND")?;
+        let high = self.parse_value()?;
+        Ok(Expr::new(
+            ExprKind::Between {
+                expr: Box::new(value),
+                low: Box::new(low),
+                high: Box::new(high),
+                negated,
+            },
+            pos,
+        ))
+    }
+
+    /// `value [NOT] IN (e, ...)`, at `NOT` or `IN`.
+    fn parse_in(&mut self, value: Expr, negated: bool) -> Result<Expr> {
+        self.skip_predicate_keywords(negated);
+        let pos = value.pos;
+        self.expect(&Tok::LParen, "'('")?;
+        let mut list = vec![self.parse_expr()?];
+        while self.eat(&Tok::Comma) {
+            list.push(self.parse_expr()?);
+        }
+        self.expect(&Tok::RParen, "',' or ')'")?;
+        Ok(Expr::new(
+            ExprKind::InList {
+                expr: Box::new(value),
+                list,
+                negated,
+            },
+            pos,
+        ))
+    }
+
+    /// `value [NOT] LIKE pattern [ESCAPE 'c']`, at `NOT` or `LIKE`.
+    fn parse_like(&mut self, value: Expr, negated: bool) -> Result<Expr> {
+        self.skip_predicate_keywords(negated);
+        let pos = value.pos;
+        let pattern = self.parse_value()?;
+        let escape = if self.eat_kw("ESCAPE") {
+            let (s, spos) = self.string("an escape character string")?;
+            let mut chars = s.chars();
+            match (chars.next(), chars.next()) {
+                (Some(c), None) => Some(c),
+                _ => {
+                    return Err(parse_error(
+                        spos,
+                        format!("expected a single character escape, found '{s}'"),
+                    ))
+                }
+            }
+        } else {
+            None
+        };
+        Ok(Expr::new(
+            ExprKind::Like {
+                expr: Box::new(value),
+                pattern: Box::new(pattern),
+                escape,
+                negated,
+            },
+            pos,
+        ))
+    }
+
+    /// Consumes `[NOT] BETWEEN|IN|LIKE`.
+    fn skip_predicate_keywords(&mut self, negated: bool) {
         if negated {
             self.advance();
         }
-        if self.eat_kw("BETWEEN") {
-            let low = self.parse_value()?;
-            self.expect_kw("AND")?;
-            let high = self.parse_value()?;
-            return Ok(Expr::new(
-                ExprKind::Between {
-                    expr: Box::new(value),
-                    low: Box::new(low),
-                    high: Box::new(high),
-                    negated,
-                },
-                pos,
-            ));
-        }
-        if self.eat_kw("IN") {
-            self.expect(&Tok::LParen, "'('")?;
-            let mut list = vec![self.parse_expr()?];
-            while self.eat(&Tok::Comma) {
-                list.push(self.parse_expr()?);
-            }
-            self.expect(&Tok::RParen, "',' or ')'")?;
-            return Ok(Expr::new(
-                ExprKind::InList {
-                    expr: Box::new(value),
-                    list,
-                    negated,
-                },
-                pos,
-            ));
-        }
-        if self.eat_kw("LIKE") {
-            let pattern = self.parse_value()?;
-            let escape = if self.eat_kw("ESCAPE") {
-                let (s, spos) = self.string("an escape character string")?;
-                let mut chars = s.chars();
-                match (chars.next(), chars.next()) {
-                    (Some(c), None) => Some(c),
-                    _ => {
-                        return Err(parse_error(
-                            spos,
-                            format!("expected a single character escape, found '{s}'"),
-                        ))
-                    }
-                }
-            } else {
-                None
-            };
-            return Ok(Expr::new(
-                ExprKind::Like {
-                    expr: Box::new(value),
-                    pattern: Box::new(pattern),
-                    escape,
-                    negated,
-                },
-                pos,
-            ));
-        }
-        Ok(value)
+        self.advance();
     }
 
     /// `valueExpression`: arithmetic and `||`, no predicates and no `AND`/`OR` (as in
-    /// `GROUP BY`, `PARTITION BY`, `VALUES`, comparison operands).
+    /// `GROUP BY`, `PARTITION BY`, `VALUES`, comparison operands). Every recursion of the
+    /// expression grammar goes through here (or through `NOT`/unary chains), so this is
+    /// where nesting is counted.
     pub fn parse_value(&mut self) -> Result<Expr> {
         self.nested(|p| p.parse_value_prec(0))
     }
@@ -260,52 +297,59 @@ impl Parser<'_> {
     }
 
     fn parse_primary(&mut self) -> Result<Expr> {
-        let t = self.peek().clone();
-        let pos = t.pos;
-        let lit = |l: Literal| Ok(Expr::new(ExprKind::Literal(l), pos));
-        match &t.tok {
-            Tok::Number(_) => {
-                let (l, _) = self.number_literal()?;
-                lit(l)
-            }
-            Tok::Str(s) => {
-                let s = s.clone();
-                self.advance();
-                lit(Literal::String(s))
-            }
-            Tok::LParen => {
-                self.advance();
-                let inner = self.parse_expr()?;
-                self.expect(&Tok::RParen, "')'")?;
-                Ok(inner)
-            }
+        let next_is = |p: &Self, tok: Tok| p.peek_at(1).tok == tok;
+        match self.tok() {
+            Tok::Number(_) => self.parse_literal(),
+            Tok::Str(_) => self.parse_literal(),
+            Tok::LParen => self.parse_parenthesized(),
             Tok::Word { quote: None, value } => {
-                let upper = value.to_ascii_uppercase();
-                let next = &self.peek_at(1).tok;
-                match (upper.as_str(), next) {
-                    ("NULL", _) => {
-                        self.advance();
-                        lit(Literal::Null)
-                    }
-                    ("TRUE", _) => {
-                        self.advance();
-                        lit(Literal::Boolean(true))
-                    }
-                    ("FALSE", _) => {
-                        self.advance();
-                        lit(Literal::Boolean(false))
-                    }
-                    ("CASE", _) => self.parse_case(),
-                    ("CAST", _) => self.parse_cast(),
-                    ("ARRAY", Tok::LBracket) => self.parse_array(),
-                    ("MAP", Tok::LParen) => self.parse_map(),
-                    ("STRUCT", Tok::LParen) => self.parse_struct(),
-                    _ => self.parse_name_expr(),
+                let kw = |k: &str| value.eq_ignore_ascii_case(k);
+                if kw("NULL") || kw("TRUE") || kw("FALSE") {
+                    self.parse_literal()
+                } else if kw("CASE") {
+                    self.parse_case()
+                } else if kw("CAST") {
+                    self.parse_cast()
+                } else if kw("ARRAY") && next_is(self, Tok::LBracket) {
+                    self.parse_array()
+                } else if kw("MAP") && next_is(self, Tok::LParen) {
+                    self.parse_map()
+                } else if kw("STRUCT") && next_is(self, Tok::LParen) {
+                    self.parse_struct()
+                } else {
+                    self.parse_name_expr()
                 }
             }
             Tok::Word { .. } => self.parse_name_expr(),
             _ => Err(self.expected("an expression")),
         }
+    }
+
+    /// A number, string, boolean or `NULL` literal.
+    fn parse_literal(&mut self) -> Result<Expr> {
+        let pos = self.pos();
+        let lit = if matches!(self.tok(), Tok::Number(_)) {
+            self.number_literal()?.0
+        } else if matches!(self.tok(), Tok::Str(_)) {
+            Literal::String(self.string("a string")?.0)
+        } else if self.eat_kw("NULL") {
+            Literal::Null
+        } else if self.eat_kw("TRUE") {
+            Literal::Boolean(true)
+        } else if self.eat_kw("FALSE") {
+            Literal::Boolean(false)
+        } else {
+            return Err(self.expected("a literal"));
+        };
+        Ok(Expr::new(ExprKind::Literal(lit), pos))
+    }
+
+    /// `( expression )`
+    fn parse_parenthesized(&mut self) -> Result<Expr> {
+        self.expect(&Tok::LParen, "'('")?;
+        let inner = self.parse_expr()?;
+        self.expect(&Tok::RParen, "')'")?;
+        Ok(inner)
     }
 
     /// A column (`name`, `qualifier.name`) or a function call (`name(args)`).
@@ -632,6 +676,7 @@ impl Parser<'_> {
                 _ => {}
             }
         }
+        self.skip_type_parameters()?;
         Ok(match name.name.as_str() {
             "BOOLEAN" => TypeExpr::Boolean,
             "INT" | "INTEGER" => TypeExpr::Int,
@@ -647,6 +692,27 @@ impl Parser<'_> {
             }
             _ => TypeExpr::Custom(name.name, name.pos),
         })
+    }
+
+    /// ksqlDB's grammar lets a base type take parameters, each an integer or `STRING`
+    /// (`VARCHAR(STRING)`, `INT(10)`), which mean nothing to its type parser: skip them.
+    fn skip_type_parameters(&mut self) -> Result<()> {
+        if !self.eat(&Tok::LParen) {
+            return Ok(());
+        }
+        loop {
+            let is_param = matches!(self.tok(), Tok::Number(n) if n.bytes().all(|b| b.is_ascii_digit()))
+                || self.at_kw("STRING");
+            if !is_param {
+                return Err(self.expected("a type parameter (an integer or STRING)"));
+            }
+            self.advance();
+            if self.eat(&Tok::Comma) {
+                continue;
+            }
+            self.expect(&Tok::RParen, "',' or ')'")?;
+            return Ok(());
+        }
     }
 
     /// The text of the current token.

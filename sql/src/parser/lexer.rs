@@ -30,6 +30,12 @@ impl Dialect for KsqlDialect {
         ch == '`' || ch == '"'
     }
 
+    /// ksqlDB's `DIGIT_IDENTIFIER`: `1R` is an identifier (`1e3`, with an exponent, a
+    /// number).
+    fn supports_numeric_prefix(&self) -> bool {
+        true
+    }
+
     /// `N'...'` is an identifier `N` followed by a string in ksqlDB, not a national string.
     fn supports_national_string_literal(&self) -> bool {
         false
@@ -49,7 +55,10 @@ impl Dialect for KsqlDialect {
 pub(crate) enum Tok {
     /// A word: a keyword or an identifier. `quote` is the opening delimiter of a quoted
     /// identifier (`` ` `` or `"`), whose `value` is then kept exactly as written.
-    Word { value: String, quote: Option<char> },
+    Word {
+        value: String,
+        quote: Option<char>,
+    },
     /// An unsigned numeric literal as written: `12`, `1.5`, `.5`, `1e3`.
     Number(String),
     /// A single-quoted string, unescaped.
@@ -172,6 +181,15 @@ pub(crate) fn tokenize(src: &str) -> Result<Vec<Token>> {
         let end = walker.offset(t.span.end.line, t.span.end.column);
         let pos = pos_of(sl, sc);
         let tok = match t.token {
+            // With a numeric prefix the tokenizer reads `1.5abc` as one word, which in
+            // ksqlDB is a number followed by an identifier: refuse it rather than misread it.
+            SqlToken::Word(w)
+                if w.quote_style.is_none()
+                    && w.value.starts_with(|c: char| c.is_ascii_digit())
+                    && w.value.contains('.') =>
+            {
+                Tok::Other
+            }
             SqlToken::Word(w) => Tok::Word {
                 value: w.value,
                 quote: w.quote_style,
@@ -223,6 +241,20 @@ pub(crate) fn tokenize(src: &str) -> Result<Vec<Token>> {
             }
             _ => Tok::Other,
         };
+        // Digits run into a word (`1E`, which the tokenizer splits after trying an exponent)
+        // are one DIGIT_IDENTIFIER, as ksqlDB's longest-match lexer reads them.
+        if let (Tok::Word { value, quote: None }, Some(prev)) = (&tok, out.last_mut()) {
+            if let Tok::Number(digits) = &prev.tok {
+                if prev.end == start && digits.bytes().all(|b| b.is_ascii_digit()) {
+                    prev.tok = Tok::Word {
+                        value: format!("{digits}{value}"),
+                        quote: None,
+                    };
+                    prev.end = end;
+                    continue;
+                }
+            }
+        }
         out.push(Token {
             tok,
             pos,
@@ -324,6 +356,25 @@ mod tests {
     }
 
     #[test]
+    fn digit_identifiers() {
+        assert_eq!(
+            kinds("1R 1L 1e3 1E 12 1. a.b"),
+            vec![
+                word("1R", None),
+                word("1L", None),
+                Tok::Number("1e3".into()),
+                word("1E", None),
+                Tok::Number("12".into()),
+                Tok::Number("1.".into()),
+                word("a", None),
+                Tok::Period,
+                word("b", None),
+                Tok::Eof,
+            ]
+        );
+    }
+
+    #[test]
     fn comments_are_dropped() {
         assert_eq!(
             kinds("a -- one\n/* two\n */ b"),
@@ -372,7 +423,10 @@ mod tests {
 
     #[test]
     fn other_tokens_are_kept_as_other() {
-        assert_eq!(kinds("a :: b"), vec![word("a", None), Tok::Other, word("b", None), Tok::Eof]);
-        assert_eq!(kinds("1L")[0], Tok::Other);
+        assert_eq!(
+            kinds("a :: b"),
+            vec![word("a", None), Tok::Other, word("b", None), Tok::Eof]
+        );
+        assert_eq!(kinds("1.5abc")[0], Tok::Other);
     }
 }

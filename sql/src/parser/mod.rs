@@ -14,7 +14,7 @@
 //!   syntax error;
 //! - `ASSERT` and connector statements are rejected as not supported.
 //!
-//! Errors are [`SqlError::Parse`] with the 1-based line and column of the offending token
+//! Errors are [`SqlError::Parse`](crate::error::SqlError::Parse) with the 1-based line and column of the offending token
 //! and a message such as `expected an expression, found ')'`.
 
 use std::collections::BTreeMap;
@@ -93,9 +93,9 @@ pub fn substitute_variables(sql: &str, vars: &BTreeMap<String, String>) -> Resul
     let mut pos = Pos { line: 1, col: 1 };
     while let Some(at) = rest.find("${") {
         let (before, from) = rest.split_at(at);
-        if before.ends_with('$') {
+        if let Some(kept) = before.strip_suffix('$') {
             // `$${`: an escaped `${`.
-            out.push_str(&before[..before.len() - 1]);
+            out.push_str(kept);
             out.push_str("${");
             advance_pos(&mut pos, before);
             advance_pos(&mut pos, "${");

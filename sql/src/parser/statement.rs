@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use crate::ast::{
     AliasedSource, ColumnConstraint, CreateAsSelect, CreateSource, DescribeTarget, Emit,
-    ExplainTarget, Expr, Join, JoinKind, Literal, Pos, Properties, Query, Relation,
-    SelectItem, ShowWhat, SourceKind, Statement, TableElement, WindowExpr, WithinExpr,
+    ExplainTarget, Expr, Join, JoinKind, Literal, Pos, Properties, Query, Relation, SelectItem,
+    ShowWhat, SourceKind, Statement, TableElement, WindowExpr, WithinExpr,
 };
 use crate::error::{Result, SqlError};
 
@@ -196,7 +196,10 @@ impl Parser<'_> {
                 return Ok(elements);
             }
             return Err(self.expected(
-                if matches!(elements.last().map(|e| &e.constraint), Some(ColumnConstraint::None)) {
+                if matches!(
+                    elements.last().map(|e| &e.constraint),
+                    Some(ColumnConstraint::None)
+                ) {
                     "KEY, PRIMARY KEY, HEADERS, HEADER, ',' or ')'"
                 } else {
                     "',' or ')'"
@@ -239,7 +242,8 @@ impl Parser<'_> {
         if matches!(self.tok(), Tok::Str(_)) {
             return Ok(Literal::String(self.string("a literal")?.0));
         }
-        if matches!(self.tok(), Tok::Number(_) | Tok::Minus) {
+        let signed_number = self.at(&Tok::Minus) && matches!(self.peek_at(1).tok, Tok::Number(_));
+        if matches!(self.tok(), Tok::Number(_)) || signed_number {
             return Ok(self.number_literal()?.0);
         }
         if self.eat_kw("TRUE") {
@@ -363,58 +367,57 @@ impl Parser<'_> {
             Tok::Word { value, quote: None } => value.to_ascii_uppercase(),
             _ => String::new(),
         };
-        let show = match what.as_str() {
-            "PROPERTIES" => {
-                self.advance();
-                ShowWhat::Properties
-            }
-            "FUNCTIONS" => {
-                self.advance();
-                ShowWhat::Functions
-            }
-            "TYPES" => {
-                self.advance();
-                ShowWhat::Types
-            }
-            "VARIABLES" => {
-                self.advance();
-                ShowWhat::Variables
-            }
-            "STREAMS" => {
-                self.advance();
-                ShowWhat::Streams {
-                    extended: self.eat_kw("EXTENDED"),
+        let show =
+            match what.as_str() {
+                "PROPERTIES" => {
+                    self.advance();
+                    ShowWhat::Properties
                 }
-            }
-            "TABLES" => {
-                self.advance();
-                ShowWhat::Tables {
-                    extended: self.eat_kw("EXTENDED"),
+                "FUNCTIONS" => {
+                    self.advance();
+                    ShowWhat::Functions
                 }
-            }
-            "QUERIES" => {
-                self.advance();
-                ShowWhat::Queries {
-                    extended: self.eat_kw("EXTENDED"),
+                "TYPES" => {
+                    self.advance();
+                    ShowWhat::Types
                 }
-            }
-            "ALL" | "TOPICS" => {
-                let all = self.eat_kw("ALL");
-                self.expect_kw("TOPICS")?;
-                ShowWhat::Topics {
-                    all,
-                    extended: self.eat_kw("EXTENDED"),
+                "VARIABLES" => {
+                    self.advance();
+                    ShowWhat::Variables
                 }
-            }
-            "CONNECTORS" | "CONNECTOR" | "SOURCE" | "SINK" => {
-                return Err(SqlError::unsupported(Some(t.pos), "connectors"));
-            }
-            _ => {
-                return Err(self.expected(
+                "STREAMS" => {
+                    self.advance();
+                    ShowWhat::Streams {
+                        extended: self.eat_kw("EXTENDED"),
+                    }
+                }
+                "TABLES" => {
+                    self.advance();
+                    ShowWhat::Tables {
+                        extended: self.eat_kw("EXTENDED"),
+                    }
+                }
+                "QUERIES" => {
+                    self.advance();
+                    ShowWhat::Queries {
+                        extended: self.eat_kw("EXTENDED"),
+                    }
+                }
+                "ALL" | "TOPICS" => {
+                    let all = self.eat_kw("ALL");
+                    self.expect_kw("TOPICS")?;
+                    ShowWhat::Topics {
+                        all,
+                        extended: self.eat_kw("EXTENDED"),
+                    }
+                }
+                "CONNECTORS" | "CONNECTOR" | "SOURCE" | "SINK" => {
+                    return Err(SqlError::unsupported(Some(t.pos), "connectors"));
+                }
+                _ => return Err(self.expected(
                     "STREAMS, TABLES, TOPICS, QUERIES, PROPERTIES, FUNCTIONS, TYPES or VARIABLES",
-                ))
-            }
-        };
+                )),
+            };
         Ok(Statement::Show(show))
     }
 
@@ -450,7 +453,9 @@ impl Parser<'_> {
             return Ok(Statement::Explain(ExplainTarget::QueryId(id.name)));
         }
         let inner = self.nested(|p| p.parse_statement())?;
-        Ok(Statement::Explain(ExplainTarget::Statement(Box::new(inner))))
+        Ok(Statement::Explain(ExplainTarget::Statement(Box::new(
+            inner,
+        ))))
     }
 
     fn parse_print(&mut self) -> Result<Statement> {
@@ -588,9 +593,7 @@ impl Parser<'_> {
         let mut joins = Vec::new();
         loop {
             let pos = self.pos();
-            let kind = if self.eat_kw("JOIN") {
-                JoinKind::Inner
-            } else if self.eat_kws(&["INNER", "JOIN"]) {
+            let kind = if self.eat_kw("JOIN") || self.eat_kws(&["INNER", "JOIN"]) {
                 JoinKind::Inner
             } else if self.at_kw("LEFT") || self.at_kw("RIGHT") || self.at_kw("FULL") {
                 let kind = if self.eat_kw("LEFT") {

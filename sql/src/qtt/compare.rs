@@ -51,7 +51,8 @@ pub fn numbers_match(expected: &Number, actual: &Number) -> bool {
 /// The first difference between an expected and a produced JSON value, `path` naming
 /// where (`value`, `value.NAME`, `key[2]`). An expected object matches a produced object
 /// with the same number of fields whose every expected field is found under its name or
-/// its upper-cased name; arrays match element-wise; strings, booleans and null exactly.
+/// its upper-cased name (an expected null also matches a field that is not there, as in
+/// ksqlDB); arrays match element-wise; strings, booleans and null exactly.
 pub fn json_difference(expected: &Value, actual: &Value, path: &str) -> Option<String> {
     let differ = || {
         Some(format!(
@@ -95,6 +96,9 @@ pub fn json_difference(expected: &Value, actual: &Value, path: &str) -> Option<S
                 let field = a.get(name).or_else(|| a.get(&name.to_uppercase()));
                 match field {
                     Some(av) => json_difference(ev, av, &format!("{path}.{name}")),
+                    // As in ksqlDB, a missing field reads as null (cast.json `of nulls`
+                    // relies on it); the field counts are equal already.
+                    None if ev.is_null() => None,
                     None => Some(format!(
                         "{path}: no field {name} (got fields [{}])",
                         names(a)
@@ -232,17 +236,44 @@ pub fn outputs_difference(
     None
 }
 
-/// The tokens of a schema text for comparison: whitespace dropped, unquoted words
-/// upper-cased (with `INTEGER` read as `INT` and `VARCHAR` as `STRING`), backtick-quoted
-/// identifiers as their exact text, any other character on its own.
-fn schema_tokens(schema: &str) -> Vec<String> {
-    let mut tokens = Vec::new();
+/// A token of a schema text: a word (`quoted` when it was in backticks) or one other
+/// character.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct SchemaToken {
+    text: String,
+    quoted: bool,
+}
+
+impl SchemaToken {
+    /// The word as ksqlDB reads it: unquoted words upper-cased, with `INTEGER` read as
+    /// `INT` and `VARCHAR` as `STRING`; quoted identifiers exactly.
+    fn canonical(&self) -> String {
+        if self.quoted {
+            return self.text.clone();
+        }
+        let upper = self.text.to_uppercase();
+        match upper.as_str() {
+            "INTEGER" => "INT".into(),
+            "VARCHAR" => "STRING".into(),
+            _ => upper,
+        }
+    }
+
+    fn is_word(&self, word: &str) -> bool {
+        !self.quoted && self.text.eq_ignore_ascii_case(word)
+    }
+}
+
+/// The tokens of a schema text: whitespace dropped, `PRIMARY KEY` read as `KEY` (a
+/// table's key column is printed either way).
+fn schema_tokens(schema: &str) -> Vec<SchemaToken> {
+    let mut tokens: Vec<SchemaToken> = Vec::new();
     let mut chars = schema.chars().peekable();
     while let Some(c) = chars.next() {
         if c.is_whitespace() {
             continue;
         }
-        if c == '`' {
+        let token = if c == '`' {
             let mut ident = String::new();
             while let Some(n) = chars.next() {
                 if n == '`' {
@@ -256,7 +287,10 @@ fn schema_tokens(schema: &str) -> Vec<String> {
                     ident.push(n);
                 }
             }
-            tokens.push(ident);
+            SchemaToken {
+                text: ident,
+                quoted: true,
+            }
         } else if c.is_alphanumeric() || c == '_' {
             let mut word = String::from(c);
             while let Some(&n) = chars.peek() {
@@ -266,24 +300,37 @@ fn schema_tokens(schema: &str) -> Vec<String> {
                 word.push(n);
                 chars.next();
             }
-            let word = word.to_uppercase();
-            tokens.push(match word.as_str() {
-                "INTEGER" => "INT".into(),
-                "VARCHAR" => "STRING".into(),
-                _ => word,
-            });
+            SchemaToken {
+                text: word,
+                quoted: false,
+            }
         } else {
-            tokens.push(c.to_string());
+            SchemaToken {
+                text: c.to_string(),
+                quoted: false,
+            }
+        };
+        if token.is_word("KEY") && tokens.last().is_some_and(|t| t.is_word("PRIMARY")) {
+            tokens.pop();
         }
+        tokens.push(token);
     }
     tokens
 }
 
-/// Whether two schema texts (`ID BIGINT KEY, NAME STRING`) say the same: whitespace and
-/// the case of unquoted words do not matter, nor do backticks around an identifier that
-/// is upper case anyway; a quoted identifier's case does (`` `c1` `` is not `C1`).
+/// Whether a produced schema text says what the expected one (ksqlDB's text, e.g.
+/// `ID BIGINT KEY, NAME STRING`) says: whitespace does not matter, nor `PRIMARY KEY` versus
+/// `KEY`, nor `INTEGER`/`INT` and `VARCHAR`/`STRING`; an expected unquoted word matches
+/// in any case; an expected backtick-quoted identifier must come with its exact case,
+/// quoted or not (`` `c1` `` matches `c1` and `` `c1` ``, not `C1`).
 pub fn schemas_equal(expected: &str, actual: &str) -> bool {
-    schema_tokens(expected) == schema_tokens(actual)
+    let expected = schema_tokens(expected);
+    let actual = schema_tokens(actual);
+    expected.len() == actual.len()
+        && expected.iter().zip(&actual).all(|(e, a)| {
+            let want = e.canonical();
+            a.text == want || (!a.quoted && a.canonical() == want)
+        })
 }
 
 /// The first difference between a case's `post` checks and the catalog and topics after
@@ -448,6 +495,12 @@ mod tests {
             diff(json!({"A": 1}), json!({"Z": 1})),
             Some("value: no field A (got fields [Z])".into())
         );
+        // ksqlDB's reading: a missing field is null (with equal field counts).
+        assert_eq!(
+            diff(json!({"A": null, "B": 1}), json!({"Z": null, "B": 1})),
+            None
+        );
+        assert!(diff(json!({"A": null}), json!({})).is_some());
         // The other way round is not allowed: produced lower case, expected upper.
         assert!(diff(json!({"B": 1}), json!({"b": 1})).is_some());
         assert_eq!(
@@ -644,7 +697,25 @@ mod tests {
             "F1 INT KEY, S STRUCT<FOO STRING, `foo` STRING>"
         ));
         assert!(schemas_equal("D DECIMAL(4, 1)", "D DECIMAL(4,1)"));
+        assert!(schemas_equal(
+            "K INTEGER KEY, COUNT BIGINT",
+            "K INT PRIMARY KEY, COUNT BIGINT"
+        ));
+        // A quoted identifier keeps its case; the engine may print it without backticks.
+        assert!(schemas_equal(
+            "`Key` STRING KEY, `Name` STRING",
+            "Key STRING KEY, `Name` STRING"
+        ));
+        assert!(schemas_equal(
+            "ROWKEY STRING KEY, `moreMixedCase` INT",
+            "ROWKEY STRING KEY, moreMixedCase INTEGER"
+        ));
+        assert!(!schemas_equal("`Key` STRING KEY", "KEY STRING KEY"));
         assert!(!schemas_equal("`c1` INT", "C1 INT"));
+        assert!(!schemas_equal("`c1` INT", "`C1` INT"));
+        assert!(schemas_equal("`c1` INT", "c1 INT"));
+        assert!(!schemas_equal("A INT", "`a` INT"));
+        assert!(!schemas_equal("A INT, B INT", "A INT"));
         assert!(!schemas_equal("A INT", "A BIGINT"));
         assert!(!schemas_equal("A INT KEY, B INT", "B INT, A INT KEY"));
         assert!(!schemas_equal("`A B` INT", "A B INT"));

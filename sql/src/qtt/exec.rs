@@ -85,7 +85,9 @@ pub struct ExecOutput {
 /// order, then what earlier queries wrote to its source topics.
 pub fn execute(case: &ExecCase) -> Result<ExecOutput, SqlError> {
     let mut properties = case.properties.clone();
-    properties.entry("ksql.service.id".into()).or_insert_with(|| "some.ksql.service.id".into());
+    properties
+        .entry("ksql.service.id".into())
+        .or_insert_with(|| "some.ksql.service.id".into());
     let mut engine = Engine::new(properties);
     engine.now_ms = Box::new(|| 0);
     let silent: ProcessingLog = Arc::new(|_m: &str| {});
@@ -141,7 +143,11 @@ pub fn execute(case: &ExecCase) -> Result<ExecOutput, SqlError> {
         let sink_topic = q.plan.sink.as_ref().map(|s| s.topic.clone());
         let driver = TopologyTestDriver::with_config(topology, &config, false, 0)?;
         let out = sink_topic.as_ref().map(|t| {
-            driver.create_output_topic(t, Serdes::optional(Serdes::bytes()), Serdes::optional(Serdes::bytes()))
+            driver.create_output_topic(
+                t,
+                Serdes::optional(Serdes::bytes()),
+                Serdes::optional(Serdes::bytes()),
+            )
         });
         let mut feed: Vec<(String, RawRecord)> = Vec::new();
         for p in &engine.produced {
@@ -205,7 +211,7 @@ pub fn execute(case: &ExecCase) -> Result<ExecOutput, SqlError> {
         output.sources.push(PostSource {
             name: s.name.clone(),
             kind: s.kind.to_string(),
-            schema: s.schema_text().replace('`', ""),
+            schema: s.schema_text().replace('`', "").replace(" PRIMARY KEY", " KEY"),
             key_format: s.key_format.kind.name().to_owned(),
             value_format: s.value_format.kind.name().to_owned(),
             windowed: s.window.is_some(),
@@ -225,7 +231,11 @@ struct RawRecord {
 }
 
 /// The records earlier queries wrote to `topic` (INSERT VALUES records were fed already).
-fn earlier_outputs(written: &BTreeMap<String, Vec<RawRecord>>, topic: &str, engine: &Engine) -> Option<Vec<RawRecord>> {
+fn earlier_outputs(
+    written: &BTreeMap<String, Vec<RawRecord>>,
+    topic: &str,
+    engine: &Engine,
+) -> Option<Vec<RawRecord>> {
     let rs = written.get(topic)?;
     let inserted = engine.produced.iter().filter(|p| p.topic == topic).count();
     Some(rs.iter().skip(inserted).cloned().collect())
@@ -238,7 +248,10 @@ fn source_for<'a>(engine: &'a Engine, topic: &'a str) -> Option<&'a Source> {
     all.into_iter().next()
 }
 
-fn encode_input(engine: &Engine, r: &TestRecord) -> Result<(Option<Bytes>, Option<Bytes>), SqlError> {
+fn encode_input(
+    engine: &Engine,
+    r: &TestRecord,
+) -> Result<(Option<Bytes>, Option<Bytes>), SqlError> {
     let Some(src) = source_for(engine, &r.topic) else {
         // A topic no source reads: its bytes do not matter.
         let key = match &r.key {
@@ -269,8 +282,9 @@ fn encode_input(engine: &Engine, r: &TestRecord) -> Result<(Option<Bytes>, Optio
         }
         _ => key,
     };
-    let value = format::test_value_to_bytes(&src.value_format, &src.value_schema(), false, &r.value)
-        .map_err(|m| SqlError::Record(format!("test input value for {}: {m}", r.topic)))?;
+    let value =
+        format::test_value_to_bytes(&src.value_format, &src.value_schema(), false, &r.value)
+            .map_err(|m| SqlError::Record(format!("test input value for {}: {m}", r.topic)))?;
     Ok((key, value))
 }
 
@@ -283,8 +297,16 @@ fn decode_output(engine: &Engine, topic: &str, r: &RawRecord) -> Result<TestReco
     let Some(src) = source_for(engine, topic) else {
         return Ok(TestRecord {
             topic: topic.to_owned(),
-            key: r.key.as_ref().map(|k| serde_json::Value::String(String::from_utf8_lossy(k).into_owned())).unwrap_or(serde_json::Value::Null),
-            value: r.value.as_ref().map(|k| serde_json::Value::String(String::from_utf8_lossy(k).into_owned())).unwrap_or(serde_json::Value::Null),
+            key: r
+                .key
+                .as_ref()
+                .map(|k| serde_json::Value::String(String::from_utf8_lossy(k).into_owned()))
+                .unwrap_or(serde_json::Value::Null),
+            value: r
+                .value
+                .as_ref()
+                .map(|k| serde_json::Value::String(String::from_utf8_lossy(k).into_owned()))
+                .unwrap_or(serde_json::Value::Null),
             timestamp: Some(r.timestamp),
             window: None,
             headers,
@@ -308,14 +330,32 @@ fn decode_output(engine: &Engine, topic: &str, r: &RawRecord) -> Result<TestReco
                 let s = be(suffix);
                 (s, s.saturating_add(w.size_ms.unwrap_or(0)))
             };
-            window = Some(TestWindow { start, end, session });
-            key_bytes = if inner.is_empty() { None } else { Some(inner.to_vec()) };
+            window = Some(TestWindow {
+                start,
+                end,
+                session,
+            });
+            key_bytes = if inner.is_empty() {
+                None
+            } else {
+                Some(inner.to_vec())
+            };
         }
     }
-    let key = format::bytes_to_test_value(&src.key_format, &src.key_schema(), true, key_bytes.as_deref())
-        .map_err(|m| SqlError::Record(format!("output key on {topic}: {m}")))?;
-    let value = format::bytes_to_test_value(&src.value_format, &src.value_schema(), false, r.value.as_deref())
-        .map_err(|m| SqlError::Record(format!("output value on {topic}: {m}")))?;
+    let key = format::bytes_to_test_value(
+        &src.key_format,
+        &src.key_schema(),
+        true,
+        key_bytes.as_deref(),
+    )
+    .map_err(|m| SqlError::Record(format!("output key on {topic}: {m}")))?;
+    let value = format::bytes_to_test_value(
+        &src.value_format,
+        &src.value_schema(),
+        false,
+        r.value.as_deref(),
+    )
+    .map_err(|m| SqlError::Record(format!("output value on {topic}: {m}")))?;
     Ok(TestRecord {
         topic: topic.to_owned(),
         key,

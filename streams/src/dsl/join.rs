@@ -1023,9 +1023,13 @@ fn stream_stream_join<K: Data, V: Data, VO: Data, VR: Data>(
     let left_outer = joiner.keeps_left();
     let right_outer = joiner.keeps_right();
     let name = joined.name.clone();
-    let this = this.repartitioned_if_needed(name.as_ref().map(|n| format!("{n}-left")).as_deref());
-    let other =
-        other.repartitioned_if_needed(name.as_ref().map(|n| format!("{n}-right")).as_deref());
+    // The join's serdes, where given, are the repartition topics' (as in Kafka Streams).
+    let this = this
+        .with_missing_serdes(joined.keys.clone(), joined.values.clone())
+        .repartitioned_if_needed(name.as_ref().map(|n| format!("{n}-left")).as_deref());
+    let other = other
+        .with_missing_serdes(joined.keys.clone(), joined.other_values.clone())
+        .repartitioned_if_needed(name.as_ref().map(|n| format!("{n}-right")).as_deref());
     let b = this.b.clone();
     let mut guard = b.borrow_mut();
     let bb = &mut *guard;
@@ -1326,7 +1330,9 @@ impl<K: Data, V: Data> KStream<K, V> {
         joined: Joined<K, V, VT>,
     ) -> KStream<K, VR> {
         let left = joiner.keeps_left();
-        let stream = self.repartitioned_if_needed(joined.name.as_deref());
+        let stream = self
+            .with_missing_serdes(joined.keys.clone(), joined.values.clone())
+            .repartitioned_if_needed(joined.name.as_deref());
         let table = materialized_table(
             table,
             joined.keys.clone(),

@@ -386,6 +386,41 @@ impl<K: Data, V: Data> KStream<K, V> {
         self.derive(name, None, None, true)
     }
 
+    /// [`process`](Self::process) for a processor that never changes a record's key
+    /// (Kafka Streams' `processValues`): the result keeps this stream's key serde and
+    /// partitioning, so a stateful operation after it does not repartition. The processor
+    /// must forward records under the key it received.
+    pub fn process_values<P, VO, F>(
+        &self,
+        supplier: F,
+        named: Option<Named>,
+        stores: &[&str],
+    ) -> KStream<K, VO>
+    where
+        F: Fn() -> P + Send + Sync + 'static,
+        P: Processor<K, V, K, VO> + 'static,
+        VO: Data,
+    {
+        let s: KStream<K, VO> = self.process(supplier, named, stores);
+        self.derive(s.node, self.keys.clone(), None, self.repartition)
+    }
+
+    /// This stream with `keys` and `values` as its serdes where it has none.
+    pub(crate) fn with_missing_serdes(
+        &self,
+        keys: Option<SerdeRef<K>>,
+        values: Option<SerdeRef<V>>,
+    ) -> KStream<K, V> {
+        let mut s = self.clone();
+        if s.keys.is_none() {
+            s.keys = keys;
+        }
+        if s.values.is_none() {
+            s.values = values;
+        }
+        s
+    }
+
     /// This stream, through a repartition topic if a key-changing operation came before
     /// (named `<base>-repartition`, `base` defaulting to a generated name).
     pub(crate) fn repartitioned_if_needed(&self, base: Option<&str>) -> KStream<K, V> {

@@ -19,8 +19,6 @@ pub(crate) type Binder =
 pub(crate) struct Udaf {
     /// Upper-case name, as registered.
     pub name: &'static str,
-    /// The name as ksqlDB spells it in its error messages (`avg`, `TOPK`, ...).
-    pub display: &'static str,
     pub description: &'static str,
     pub signatures: Vec<String>,
     pub bind: Binder,
@@ -28,16 +26,16 @@ pub(crate) struct Udaf {
 
 impl Udaf {
     /// A function from its parts; `signatures` are written as `NAME(arg TYPE) => TYPE`.
-    pub(crate) fn new(
+    /// Binders report mismatches with [`no_match`] under the name as ksqlDB spells it in
+    /// its messages (`avg`, `TOPK`, ...).
+    pub(crate) fn shared(
         name: &'static str,
-        display: &'static str,
         description: &'static str,
         signatures: &[&str],
         bind: Binder,
     ) -> Arc<dyn AggregateUdf> {
         Arc::new(Udaf {
             name,
-            display,
             description,
             signatures: signatures.iter().map(|s| (*s).to_owned()).collect(),
             bind,

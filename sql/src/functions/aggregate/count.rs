@@ -18,8 +18,7 @@ const COUNT_DISTINCT_SIGS: &[&str] = &["COUNT_DISTINCT(col1 ANY) => BIGINT"];
 
 /// COUNT(*) / COUNT() count rows; COUNT(col) counts rows where `col` is not NULL.
 pub(crate) fn count() -> Arc<dyn AggregateUdf> {
-    Udaf::new(
-        "COUNT",
+    Udaf::shared(
         "COUNT",
         "Counts records. COUNT(*) and COUNT() count every record; COUNT(col1) counts the \
          records where col1 is not NULL. Applies to streams and tables.",
@@ -35,8 +34,7 @@ pub(crate) fn count() -> Arc<dyn AggregateUdf> {
 /// COUNT_DISTINCT(col): the number of distinct non-NULL values, exact up to
 /// [`SPARSE_LIMIT`](super::hll::SPARSE_LIMIT) values and approximate (HyperLogLog) beyond.
 pub(crate) fn count_distinct() -> Arc<dyn AggregateUdf> {
-    Udaf::new(
-        "COUNT_DISTINCT",
+    Udaf::shared(
         "COUNT_DISTINCT",
         "Returns the number of distinct non-NULL values of col1: exact for up to 1024 \
          distinct values, then approximated with HyperLogLog (typical error below 2%). \

@@ -29,8 +29,7 @@ const SUM_LIST_SIGS: &[&str] = &[
 
 /// SUM(col): the sum of the non-NULL values.
 pub(crate) fn sum() -> Arc<dyn AggregateUdf> {
-    Udaf::new(
-        "SUM",
+    Udaf::shared(
         "SUM",
         "Sums the values of col1, ignoring NULLs. The result has the type of col1; a \
          DECIMAL sum that no longer fits the column's precision is an error. Applies to \
@@ -48,9 +47,8 @@ pub(crate) fn sum() -> Arc<dyn AggregateUdf> {
 
 /// SUM_LIST(list): the sum of the non-NULL elements of every list.
 pub(crate) fn sum_list() -> Arc<dyn AggregateUdf> {
-    Udaf::new(
+    Udaf::shared(
         "SUM_LIST",
-        "sum_list",
         "Returns the sum of the non-NULL elements of the lists of every record; a NULL \
          list is ignored. Applies to streams and tables.",
         SUM_LIST_SIGS,
@@ -171,7 +169,9 @@ impl Sum {
             (Numeric::Int, Value::Int(_))
             | (Numeric::Bigint, Value::Bigint(_))
             | (Numeric::Double, Value::Double(_)) => acc.clone(),
-            (Numeric::Decimal(_, s), Value::Decimal(d)) => Value::Decimal(d.with_scale(i64::from(s))),
+            (Numeric::Decimal(_, s), Value::Decimal(d)) => {
+                Value::Decimal(d.with_scale(i64::from(s)))
+            }
             _ => Value::Null,
         }
     }
@@ -281,11 +281,17 @@ mod tests {
         );
         let s = bind("SUM", &[col(SqlType::Bigint)]);
         assert_eq!(
-            fold(s.as_ref(), &rows1(&[Value::Bigint(2147483648), Value::Bigint(100)])),
+            fold(
+                s.as_ref(),
+                &rows1(&[Value::Bigint(2147483648), Value::Bigint(100)])
+            ),
             Value::Bigint(2147483748)
         );
         let s = bind("SUM", &[col(SqlType::Double)]);
-        let r = fold(s.as_ref(), &rows1(&[Value::Double(500.9), Value::Double(300.8)]));
+        let r = fold(
+            s.as_ref(),
+            &rows1(&[Value::Double(500.9), Value::Double(300.8)]),
+        );
         assert!(approx_eq(&r, &Value::Double(801.7)));
     }
 
@@ -334,7 +340,11 @@ mod tests {
         let s = bind("SUM_LIST", &[col(SqlType::array(SqlType::Int))]);
         assert_eq!(s.return_type(), SqlType::Int);
         let list = |xs: &[Option<i32>]| {
-            Value::Array(xs.iter().map(|x| x.map_or(Value::Null, Value::Int)).collect())
+            Value::Array(
+                xs.iter()
+                    .map(|x| x.map_or(Value::Null, Value::Int))
+                    .collect(),
+            )
         };
         let rows = rows1(&[
             list(&[Some(1), Some(1)]),
