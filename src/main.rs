@@ -281,7 +281,10 @@ fn run_sql_test(args: SqlTestArgs) -> anyhow::Result<()> {
     );
     if let Some(min) = args.min_pass {
         if summary.passed < min {
-            bail!("{} runs passed, fewer than --min-pass {min}", summary.passed);
+            bail!(
+                "{} runs passed, fewer than --min-pass {min}",
+                summary.passed
+            );
         }
     }
     Ok(())

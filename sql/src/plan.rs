@@ -330,7 +330,13 @@ impl Planner<'_> {
                             }
                         }
                         any = true;
-                        for c in s.source.columns.iter() {
+                        // Under PARTITION BY, the old key columns move after the value
+                        // columns (they become value columns).
+                        let mut cols: Vec<&Column> = s.source.columns.iter().collect();
+                        if !query.partition_by.is_empty() {
+                            cols.sort_by_key(|c| c.namespace == Namespace::Key);
+                        }
+                        for c in cols {
                             let name = if single {
                                 c.name.clone()
                             } else {
@@ -696,18 +702,25 @@ impl Planner<'_> {
                 let is_null_key = query.partition_by.len() == 1
                     && matches!(query.partition_by[0].kind, ExprKind::Literal(ast::Literal::Null));
                 if !is_null_key {
-                    for (i, slot) in key_slots.iter().enumerate() {
+                    // A partitioning expression the projection does not name becomes a
+                    // key column named as ksqlDB names it.
+                    for (i, slot) in key_slots.iter_mut().enumerate() {
                         if slot.is_none() {
                             let p = &query.partition_by[i];
-                            let sink = self.sink_name.unwrap_or("the result");
-                            return Err(SqlError::at(
-                                p.pos,
-                                format!(
-                                    "Key missing from projection (ie, SELECT). See https://cnfl.io/2LV7ouS.\nThe query used to build `{sink}` must include the partitioning expression {} in its projection (eg, SELECT {}...).",
-                                    display_expr(p),
-                                    display_expr(p)
-                                ),
-                            ));
+                            let name = match default_name(p) {
+                                Some(n) => n,
+                                None => {
+                                    let n = format!("KSQL_COL_{auto}");
+                                    auto += 1;
+                                    n
+                                }
+                            };
+                            let c = &pcompiled[i];
+                            *slot = Some(OutputColumn {
+                                name,
+                                ty: c.ty.clone().unwrap_or(SqlType::String),
+                                expr: c.clone(),
+                            });
                         }
                     }
                 }
@@ -775,6 +788,28 @@ impl Planner<'_> {
                     })
                     .collect();
                 let first_join = &query.from.joins[0];
+                let fk = joins.last().is_some_and(|j| j.shape == JoinShape::ForeignKey);
+                let join_exprs: Vec<Expr> = if fk {
+                    // A foreign-key join keeps the left table's primary key.
+                    let left = &sources[0];
+                    left.source
+                        .key_columns()
+                        .map(|c| {
+                            normalize(
+                                &Expr::new(
+                                    ExprKind::Column {
+                                        qualifier: Some(ast::Ident::new(left.alias.clone())),
+                                        name: ast::Ident::new(c.name.clone()),
+                                    },
+                                    Pos::default(),
+                                ),
+                                &scope,
+                            )
+                        })
+                        .collect()
+                } else {
+                    join_exprs
+                };
                 let mut key_col: Option<OutputColumn> = None;
                 for (c, e, n, _) in &projected {
                     let ne = normalize(e, &scope);
@@ -794,6 +829,14 @@ impl Planner<'_> {
                 }
                 match key_col {
                     Some(k) => key.push(k),
+                    None if fk => {
+                        let left = &sources[0];
+                        let missing = left.source.key_columns().map(|c| c.name.clone()).collect::<Vec<_>>().join(", ");
+                        return Err(SqlError::at(
+                            first_join.pos,
+                            format!("Primary key column missing in projection. For foreign-key table-table joins, the projection must include all primary key columns from the left input table (`{}`). Missing column: `{missing}`.", left.source.name),
+                        ));
+                    }
                     None => {
                         let sink = self.sink_name.unwrap_or("the result");
                         let (l, r) = match &first_join.on.kind {

@@ -12,6 +12,7 @@ pub mod math;
 pub mod memo;
 pub mod misc;
 pub mod sig;
+pub mod string;
 #[cfg(test)]
 mod testkit;
 
@@ -22,4 +23,5 @@ pub fn register(r: &mut FunctionRegistry) {
     datetime::register(r);
     math::register(r);
     misc::register(r);
+    string::register(r);
 }
