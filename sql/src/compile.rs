@@ -668,15 +668,17 @@ pub fn build_topology_with(plan: &QueryPlan, query_id: &str, log: ProcessingLog,
                 row
             })
         };
-        let having = plan.having.clone();
+        // HAVING filters the aggregated table: a group that stops passing is deleted
+        // downstream (a tombstone), one that never passed is not written.
+        let having: Option<HavingFn> = plan.having.clone().map(|h| {
+            let rr = result_row.clone();
+            let log = log.clone();
+            let f: HavingFn = Arc::new(move |k: &Row, acc: &Row, w: Option<(i64, i64)>| holds(&h, &rr(k, acc, w), &log));
+            f
+        });
         let project_values: Vec<CompiledExpr> = plan.value.iter().map(|c| c.expr.clone()).collect();
         let log2 = log.clone();
         let finish: FinishFn = Arc::new(move |post: Row| -> Option<Row> {
-            if let Some(h) = &having {
-                if !holds(h, &post, &log2) {
-                    return None;
-                }
-            }
             Some(project_values.iter().map(|e| eval(e, &post, &log2)).collect())
         });
         match (flow, agg.window) {
@@ -705,6 +707,13 @@ pub fn build_topology_with(plan: &QueryPlan, query_id: &str, log: ProcessingLog,
                             move |_k, v: Row, acc: Row| add(&v, acc),
                             Materialized::as_store(&store).with_key_serde(internal()).with_value_serde(internal()),
                         );
+                        let table = match &having {
+                            Some(h) => {
+                                let h = h.clone();
+                                table.filter(move |k: &Row, acc: &Row| h(k, acc, None))
+                            }
+                            None => table,
+                        };
                         let finish = finish.clone();
                         let rr = result_row.clone();
                         let out = table.to_stream().process(
@@ -771,6 +780,15 @@ pub fn build_topology_with(plan: &QueryPlan, query_id: &str, log: ProcessingLog,
                             }
                         };
                         let _ = Suppressed::<Windowed<Row>>::until_window_closes;
+                        let table = match &having {
+                            Some(h) => {
+                                let h = h.clone();
+                                table.filter(move |k: &Windowed<Row>, acc: &Row| {
+                                    h(&k.key, acc, Some((k.window.start(), k.window.end())))
+                                })
+                            }
+                            None => table,
+                        };
                         let finish = finish.clone();
                         let rr = result_row.clone();
                         let out = table.to_stream().process(
@@ -792,6 +810,13 @@ pub fn build_topology_with(plan: &QueryPlan, query_id: &str, log: ProcessingLog,
                 }
             }
             (Flow::Table(t), _) => {
+                // Rows whose grouping key has a NULL are in no group (a row that moves to a
+                // NULL key leaves its old group).
+                let t = {
+                    let group = group.clone();
+                    let log = log.clone();
+                    t.filter(move |_k: &Row, v: &Row| group.iter().all(|g| !eval(g, v, &log).is_null()))
+                };
                 let group = group.clone();
                 let log1 = log.clone();
                 let grouped = t.group_by(
@@ -835,6 +860,13 @@ pub fn build_topology_with(plan: &QueryPlan, query_id: &str, log: ProcessingLog,
                     },
                     Materialized::as_store(&store).with_key_serde(internal()).with_value_serde(internal()),
                 );
+                let table = match &having {
+                    Some(h) => {
+                        let h = h.clone();
+                        table.filter(move |k: &Row, acc: &Row| h(k, acc, None))
+                    }
+                    None => table,
+                };
                 let finish = finish.clone();
                 let rr = result_row.clone();
                 let out = table.to_stream().process(
@@ -856,6 +888,7 @@ pub fn build_topology_with(plan: &QueryPlan, query_id: &str, log: ProcessingLog,
 
     // No aggregation: project.
     let key_exprs: Vec<CompiledExpr> = plan.key.iter().map(|c| c.expr.clone()).collect();
+    let tf_width = plan.table_functions.len();
     let value_exprs: Vec<CompiledExpr> = plan.value.iter().map(|c| c.expr.clone()).collect();
     match flow {
         Flow::Stream(s) => {
@@ -863,7 +896,7 @@ pub fn build_topology_with(plan: &QueryPlan, query_id: &str, log: ProcessingLog,
             let null_key = plan.partition_by.is_some() && key_exprs.is_empty();
             let out = s.map(move |_k: Row, v: Row| {
                 let key: Row = if null_key { Vec::new() } else { key_exprs.iter().map(|e| eval(e, &v, &log)).collect() };
-                let value: Row = if v.len() > width {
+                let value: Row = if v.len() > width + tf_width {
                     Vec::new()
                 } else {
                     value_exprs.iter().map(|e| eval(e, &v, &log)).collect()
@@ -894,6 +927,7 @@ pub fn build_topology_with(plan: &QueryPlan, query_id: &str, log: ProcessingLog,
 
 type ResultRowFn = Arc<dyn Fn(&Row, &Row, Option<(i64, i64)>) -> Row + Send + Sync>;
 type FinishFn = Arc<dyn Fn(Row) -> Option<Row> + Send + Sync>;
+type HavingFn = Arc<dyn Fn(&Row, &Row, Option<(i64, i64)>) -> bool + Send + Sync>;
 
 fn finish_row(
     rr: &ResultRowFn,

@@ -1329,6 +1329,30 @@ pub fn normalize(e: &Expr, scope: &Scope) -> Expr {
             )
         }
         ExprKind::Lambda { .. } => strip(e),
+        ExprKind::Function { name, args, star } => Expr::new(
+            ExprKind::Function {
+                name: ast::Ident::new(name.name.clone()),
+                args: args.iter().map(|a| normalize(a, scope)).collect(),
+                star: *star,
+            },
+            Pos::default(),
+        ),
+        ExprKind::Dereference { expr, field } => Expr::new(
+            ExprKind::Dereference {
+                expr: Box::new(normalize(expr, scope)),
+                field: ast::Ident::new(field.name.clone()),
+            },
+            Pos::default(),
+        ),
+        ExprKind::Struct(fields) => Expr::new(
+            ExprKind::Struct(
+                fields
+                    .iter()
+                    .map(|(n, v)| (ast::Ident::new(n.name.clone()), normalize(v, scope)))
+                    .collect(),
+            ),
+            Pos::default(),
+        ),
         _ => map_children(e, &mut |c| normalize(c, scope)),
     };
     out.pos = Pos::default();

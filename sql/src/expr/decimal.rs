@@ -540,3 +540,89 @@ pub(crate) fn sql_decimal(t: (u64, u64)) -> Option<SqlType> {
     }
     Some(SqlType::Decimal(p, s))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dec(s: &str) -> BigDecimal {
+        parse_java_decimal(s).unwrap_or_default()
+    }
+
+    #[test]
+    fn parses_java_decimal_syntax() {
+        assert_eq!(parse_java_decimal("1.20").map(|d| scale(&d)), Some(2));
+        assert_eq!(parse_java_decimal("-.5"), Some(dec("-0.5")));
+        assert_eq!(parse_java_decimal("5."), Some(dec("5")));
+        assert_eq!(parse_java_decimal("+2e1").map(|d| scale(&d)), Some(-1));
+        assert_eq!(parse_java_decimal("1E-3"), Some(dec("0.001")));
+        for bad in ["", ".", "abc", "1.2.3", "1e", "1 2", "--1", "1e+"] {
+            assert_eq!(parse_java_decimal(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn renders_as_java() {
+        assert_eq!(to_plain_string(&dec("0.00")), "0.00");
+        assert_eq!(to_plain_string(&dec("-0.001")), "-0.001");
+        assert_eq!(to_plain_string(&dec("2e2")), "200");
+        assert_eq!(to_java_string(&dec("1.20")), "1.20");
+        assert_eq!(to_java_string(&dec("0.0000001")), "1E-7");
+        assert_eq!(to_java_string(&dec("2e2")), "2E+2");
+        assert_eq!(to_java_string(&dec("-123e-10")), "-1.23E-8");
+    }
+
+    #[test]
+    fn literal_types_follow_ksqldb() {
+        assert_eq!(type_of_value(&dec("1.20")), (3, 2));
+        assert_eq!(type_of_value(&dec("0.005")), (4, 3));
+        assert_eq!(type_of_value(&dec("0.8")), (2, 1));
+        assert_eq!(type_of_value(&dec("00.00")), (3, 2));
+        assert_eq!(type_of_value(&dec("123")), (3, 0));
+        assert_eq!(type_of_value(&dec("2e1")), (2, 0));
+    }
+
+    #[test]
+    fn exact_doubles_and_rounding() {
+        assert_eq!(exact_from_f64(0.5), Some(dec("0.5")));
+        assert_eq!(exact_from_f64(2.0), Some(dec("2")));
+        assert_eq!(
+            exact_from_f64(0.1).map(|d| to_plain_string(&d)),
+            Some("0.1000000000000000055511151231257827021181583404541015625".into())
+        );
+        assert_eq!(exact_from_f64(f64::NAN), None);
+        assert_eq!(round_to_precision(&dec("999.5"), 3), dec("1.00E+3"));
+        assert_eq!(set_scale_half_up(&dec("-2.5"), 0), dec("-3"));
+        assert_eq!(set_scale_half_up(&dec("2.449"), 1), dec("2.4"));
+        assert_eq!(set_scale_exact(&dec("2.50"), 1), Some(dec("2.5")));
+        assert_eq!(set_scale_exact(&dec("2.55"), 1), None);
+        assert_eq!(to_long_wrapping(&dec("-10.9")), -10);
+        assert_eq!(to_long_wrapping(&dec("18446744073709551617")), 1);
+        assert_eq!(value_of_f64(0.1), Some(dec("0.1")));
+    }
+
+    #[test]
+    fn arithmetic_is_exact() {
+        assert_eq!(
+            arith(DecOp::Add, &dec("1.5"), &dec("2.25"), 4, 2),
+            Ok(dec("3.75"))
+        );
+        assert_eq!(
+            arith(DecOp::Div, &dec("1"), &dec("8"), 10, 6),
+            Ok(dec("0.125000"))
+        );
+        assert!(arith(DecOp::Div, &dec("1"), &dec("3"), 10, 6).is_err());
+        assert!(arith(DecOp::Div, &dec("1"), &dec("0"), 10, 6).is_err());
+        assert!(arith(DecOp::Mul, &dec("99"), &dec("99"), 3, 0).is_err());
+        assert_eq!(
+            arith(DecOp::Rem, &dec("-7.5"), &dec("2"), 3, 1),
+            Ok(dec("-1.5"))
+        );
+        assert_eq!(
+            result_type(DecOp::Add, (4, 2), (10, 0)),
+            (13, 2),
+            "scale 2 + 10 integer digits + 1"
+        );
+        assert_eq!(widen((10, 0), (4, 2)), (12, 2));
+    }
+}

@@ -669,6 +669,9 @@ fn comparisons_across_types() {
     for (e, v) in cases {
         assert_eq!(eval(&e), v, "{}", format_expr(&e));
     }
+    // Java orders strings by UTF-16 code units: U+FFFF sorts after U+10000.
+    assert_eq!(eval(&bin(Gt, s("\u{FFFF}"), s("\u{10000}"))), t);
+    assert_eq!(eval(&bin(Lt, s("a\u{10000}"), s("a\u{10001}"))), t);
     // Java's double comparisons: NaN equals nothing, and is not different either.
     let nan = bin(BinaryOp::Divide, dbl(0.0), dbl(0.0));
     assert_eq!(eval(&eq(nan.clone(), nan.clone())), f);
@@ -1881,6 +1884,21 @@ fn expressions_format_as_ksqldb_does() {
         format_expr(&in_list(col("A"), vec![int(1), int(2)], true)),
         "(NOT (A IN (1, 2)))"
     );
+}
+
+#[test]
+fn errors_point_at_the_failing_sub_expression() {
+    let inner = at(bin(BinaryOp::Lt, col("F"), b(true)), 14);
+    let (pos, m) = compile_error(&bin(BinaryOp::And, b(true), inner));
+    assert_eq!(pos, Some(p(14)));
+    assert!(m.ends_with("with LESS_THAN."), "{m}");
+    let (pos, _) = compile_error(&add(int(1), at(col("NOPE"), 22)));
+    assert_eq!(pos, Some(p(22)));
+    let (pos, _) = compile_error(&call(
+        "TRANSFORM",
+        vec![col("ARR"), lambda(&["X"], at(col("Y"), 5))],
+    ));
+    assert_eq!(pos, Some(p(5)));
 }
 
 #[test]

@@ -204,7 +204,7 @@ fn field_text(ty: &SqlType, value: &Value) -> Result<Option<String>, String> {
         (SqlType::Timestamp, Value::Timestamp(t) | Value::Bigint(t)) => t.to_string(),
         (SqlType::Date, Value::Date(d) | Value::Int(d)) => d.to_string(),
         (SqlType::Time, Value::Time(t) | Value::Bigint(t)) => t.to_string(),
-        (SqlType::Time, Value::Int(t)) => t.to_string(),
+        (SqlType::Time | SqlType::Timestamp, Value::Int(t)) => t.to_string(),
         (ty, v) => return Err(format!("cannot write {v:?} as a {ty} value")),
     }))
 }

@@ -707,7 +707,7 @@ pub(crate) fn write_value(out: &mut String, ty: &SqlType, value: &Value) -> Resu
         }
         (SqlType::Date, Value::Date(d) | Value::Int(d)) => out.push_str(&d.to_string()),
         (SqlType::Time, Value::Time(t) | Value::Bigint(t)) => out.push_str(&t.to_string()),
-        (SqlType::Time, Value::Int(t)) => out.push_str(&t.to_string()),
+        (SqlType::Time | SqlType::Timestamp, Value::Int(t)) => out.push_str(&t.to_string()),
         (SqlType::Array(item), Value::Array(items)) => {
             out.push('[');
             for (i, v) in items.iter().enumerate() {

@@ -142,8 +142,8 @@ pub trait RowSerde: Send + Sync {
 ///   configs: [delimiter]`;
 /// - otherwise `Key format does not support schema.` (or `Value ...`) with the format, the
 ///   columns and the reason: `The 'KAFKA' format only supports a single field. Got: [...]`,
-///   `The 'KAFKA' format does not support type 'BOOLEAN'`, `The 'DELIMITED' format does not
-///   support type 'ARRAY', column: `K``, `The 'NONE' format can only be used when no columns
+///   `The 'KAFKA' format does not support type 'BOOLEAN'`, ``The 'DELIMITED' format does not
+///   support type 'ARRAY', column: `K` ``, `The 'NONE' format can only be used when no columns
 ///   are defined. Got: [...]`, `JSON only supports MAP types with STRING keys`.
 pub fn row_serde(
     spec: &FormatSpec,
@@ -297,7 +297,6 @@ pub fn test_value_to_bytes(
     is_key: bool,
     value: &serde_json::Value,
 ) -> Result<Option<Bytes>, String> {
-    let _ = is_key;
     if value.is_null() {
         return Ok(None);
     }
@@ -1076,24 +1075,5 @@ mod tests {
                 }
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod qtt_probe {
-    #[test]
-    #[ignore]
-    fn probe() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance/qtt");
-        let files: Vec<std::path::PathBuf> = std::env::var("QTT_FILES")
-            .unwrap_or_default()
-            .split(',')
-            .map(|f| root.join(f))
-            .collect();
-        let summary = crate::qtt::run_paths(&files);
-        for f in &summary.failures {
-            println!("FAIL {} :: {} :: {}", f.file, f.run, f.reason);
-        }
-        println!("{summary}");
     }
 }

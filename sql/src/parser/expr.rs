@@ -24,6 +24,7 @@ impl Parser<'_> {
         Ok(left)
     }
 
+    /// `a AND b AND ...`
     fn parse_and(&mut self) -> Result<Expr> {
         let mut left = self.parse_not()?;
         while self.eat_kw("AND") {
@@ -33,6 +34,7 @@ impl Parser<'_> {
         Ok(left)
     }
 
+    /// `NOT e`, binding tighter than `AND`: `NOT a AND b` is `(NOT a) AND b`.
     fn parse_not(&mut self) -> Result<Expr> {
         if self.at_kw("NOT") {
             let pos = self.advance().pos;
@@ -236,6 +238,8 @@ impl Parser<'_> {
         Ok(left)
     }
 
+    /// `-e`, `+e` (a `-` before a number is folded into the literal), then postfix
+    /// operators on a primary expression.
     fn parse_unary(&mut self) -> Result<Expr> {
         let op = match self.tok() {
             Tok::Minus if matches!(self.peek_at(1).tok, Tok::Number(_)) => {
@@ -296,6 +300,8 @@ impl Parser<'_> {
         }
     }
 
+    /// A literal, a parenthesized expression, a constructor, `CASE`, `CAST`, a column or a
+    /// function call.
     fn parse_primary(&mut self) -> Result<Expr> {
         let next_is = |p: &Self, tok: Tok| p.peek_at(1).tok == tok;
         match self.tok() {

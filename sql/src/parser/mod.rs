@@ -1,21 +1,23 @@
 //! The parser of the ksqlDB dialect (see `ast`).
 //!
 //! ksqlDB's ANTLR grammar (`SqlBase.g4`) is the reference. The text is split into tokens by
-//! `sqlparser`'s tokenizer with a ksqlDB dialect ([`lexer`]); a hand-written recursive
-//! descent parser ([`statement`], [`expr`]) builds the `ast`. Like ksqlDB:
+//! `sqlparser`'s tokenizer with a ksqlDB dialect (`lexer`); a hand-written recursive
+//! descent parser (`statement`, `expr`) builds the `ast`. Like ksqlDB:
 //! - unquoted identifiers are upper-cased, `` `quoted` `` and `"quoted"` ones kept as written;
 //!   ksqlDB's reserved words (`SELECT`, `FROM`, `SIZE`, `SECONDS`, ...) are identifiers only
-//!   when quoted, its non-reserved keywords (`KEY`, `VALUE`, `DATE`, `SOURCE`, ...) always;
+//!   when quoted, its non-reserved keywords (`KEY`, `DATE`, `SOURCE`, `EMIT`, ...) and other
+//!   words (`VALUE`, `ID`, `TS`) always; digits followed by letters (`1R`) are identifiers;
 //! - `GROUP BY`, `PARTITION BY`, `VALUES` and the operands of predicates are value
 //!   expressions: `GROUP BY a AND b` is a syntax error;
 //! - a `-` right before a number belongs to the literal; integer literals must fit BIGINT,
 //!   exponent literals a finite DOUBLE;
 //! - `CREATE TABLE` columns take `PRIMARY KEY`, `CREATE STREAM` columns `KEY`, else it is a
 //!   syntax error;
-//! - `ASSERT` and connector statements are rejected as not supported.
+//! - `ASSERT`, `ALTER`, connector statements, `AT TIME ZONE` and `->*` are rejected as not
+//!   supported (`SqlError::Unsupported`).
 //!
-//! Errors are [`SqlError::Parse`](crate::error::SqlError::Parse) with the 1-based line and column of the offending token
-//! and a message such as `expected an expression, found ')'`.
+//! Errors are [`SqlError::Parse`](crate::error::SqlError::Parse) with the 1-based line and
+//! column of the offending token and a message such as `expected an expression, found ')'`.
 
 use std::collections::BTreeMap;
 

@@ -74,6 +74,8 @@ impl Parser<'_> {
         Ok(self.raw_ident("a variable name")?.0)
     }
 
+    /// `CREATE [OR REPLACE] [SOURCE] STREAM|TABLE ...`, with or without `AS SELECT`, and
+    /// `CREATE TYPE`.
     fn parse_create(&mut self) -> Result<Statement> {
         self.expect_kw("CREATE")?;
         let or_replace = self.eat_kws(&["OR", "REPLACE"]);
@@ -257,6 +259,7 @@ impl Parser<'_> {
         }
     }
 
+    /// `INSERT INTO name [WITH (...)] SELECT ...` or `INSERT INTO name [(cols)] VALUES (...)`.
     fn parse_insert(&mut self) -> Result<Statement> {
         self.expect_kw("INSERT")?;
         self.expect_kw("INTO")?;
@@ -313,6 +316,7 @@ impl Parser<'_> {
         })
     }
 
+    /// `DROP STREAM|TABLE [IF EXISTS] name [DELETE TOPIC]` or `DROP TYPE [IF EXISTS] name`.
     fn parse_drop(&mut self) -> Result<Statement> {
         self.expect_kw("DROP")?;
         if self.eat_kw("TYPE") {
@@ -349,6 +353,7 @@ impl Parser<'_> {
         })
     }
 
+    /// `TERMINATE query_id` (upper-cased unless quoted) or `TERMINATE ALL`.
     fn parse_terminate(&mut self) -> Result<Statement> {
         self.expect_kw("TERMINATE")?;
         if self.eat_kw("ALL") {
@@ -360,6 +365,7 @@ impl Parser<'_> {
         })
     }
 
+    /// `SHOW|LIST ...`
     fn parse_show(&mut self) -> Result<Statement> {
         self.advance();
         let t = self.peek().clone();
@@ -421,6 +427,8 @@ impl Parser<'_> {
         Ok(Statement::Show(show))
     }
 
+    /// `DESCRIBE [EXTENDED] name [EXTENDED]`, `DESCRIBE STREAMS|TABLES [EXTENDED]`,
+    /// `DESCRIBE FUNCTION name`.
     fn parse_describe(&mut self) -> Result<Statement> {
         self.expect_kw("DESCRIBE")?;
         if self.at_kw("FUNCTION") && self.is_ident_at(1) {
@@ -446,6 +454,7 @@ impl Parser<'_> {
         Ok(Statement::Describe { target, extended })
     }
 
+    /// `EXPLAIN query_id` or `EXPLAIN statement`.
     fn parse_explain(&mut self) -> Result<Statement> {
         self.expect_kw("EXPLAIN")?;
         if self.is_ident_at(0) && matches!(self.peek_at(1).tok, Tok::SemiColon | Tok::Eof) {
@@ -458,6 +467,8 @@ impl Parser<'_> {
         ))))
     }
 
+    /// `PRINT topic [FROM BEGINNING] [INTERVAL|SAMPLE n] [LIMIT n]`; an unquoted topic keeps
+    /// its case, as in ksqlDB.
     fn parse_print(&mut self) -> Result<Statement> {
         self.expect_kw("PRINT")?;
         let topic = match self.tok() {

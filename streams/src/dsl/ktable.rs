@@ -360,9 +360,30 @@ impl<K: Data, V: Data> KTable<K, V> {
         selector: impl Fn(&K, &V) -> (KO, VO) + Send + Sync + 'static,
         grouped: Grouped<KO, VO>,
     ) -> KGroupedTable<KO, VO> {
+        let keys = grouped.keys.clone();
         let node = self.add_change_fn(
             "KTABLE-SELECT-",
             move |ctx: &mut ProcessorContext<'_, KO, Change<VO>>, r: Record<K, Change<V>>| {
+                // A row that stays in its group is sent once, old and new together, so the
+                // aggregation updates it in one step (KIP-904); the key serde tells whether
+                // the two keys are the same.
+                if let (Some(old), Some(new), Some(keys)) = (&r.value.old, &r.value.new, &keys) {
+                    let (ko, vo) = selector(&r.key, old);
+                    let (kn, vn) = selector(&r.key, new);
+                    let same = matches!(
+                        (keys.serialize("", &ko), keys.serialize("", &kn)),
+                        (Ok(a), Ok(b)) if a == b
+                    );
+                    if same {
+                        let change = Change {
+                            new: Some(vn),
+                            old: Some(vo),
+                        };
+                        let mut out = Record::new(kn, change, r.timestamp);
+                        out.headers = r.headers.clone();
+                        return ctx.forward(out);
+                    }
+                }
                 // The old row is taken back (subtracted) before the new one is added.
                 if let Some(old) = &r.value.old {
                     let (k, v) = selector(&r.key, old);
@@ -392,9 +413,10 @@ impl<K: Data, V: Data> KTable<K, V> {
 }
 
 /// The serde of [`Change`]s on a table's repartition topic: one record per side, a
-/// leading byte saying which (0: new value, 1: old value), then the value's bytes. A
-/// table regrouping sends the old value (to subtract) and the new one (to add) as two
-/// records, as their new keys may differ.
+/// leading byte saying which (0: new value, 1: old value), then the value's bytes; or 2,
+/// the old value's length (4 bytes, big-endian), the old value and the new one, for a row
+/// that stays under the same key. A row whose new key differs is sent as two records, the
+/// old value (to subtract) and the new one (to add).
 pub(crate) struct ChangeSerde<V> {
     pub inner: SerdeRef<V>,
 }
@@ -404,9 +426,20 @@ impl<V: Data> Serde<Change<V>> for ChangeSerde<V> {
         let (flag, v) = match (&c.new, &c.old) {
             (Some(v), None) => (0u8, v),
             (None, Some(v)) => (1u8, v),
-            _ => {
+            (Some(new), Some(old)) => {
+                // Both sides: flag 2, the old value's length (4 bytes), old, new.
+                let old = self.inner.serialize(topic, old)?.unwrap_or_default();
+                let new = self.inner.serialize(topic, new)?.unwrap_or_default();
+                let mut out = BytesMut::with_capacity(5 + old.len() + new.len());
+                out.put_u8(2);
+                out.put_u32(old.len() as u32);
+                out.put_slice(&old);
+                out.put_slice(&new);
+                return Ok(Some(out.freeze()));
+            }
+            (None, None) => {
                 return Err(SerdeError::Custom(
-                    "a repartitioned table change carries exactly one side".into(),
+                    "a repartitioned table change carries a side".into(),
                 ))
             }
         };
@@ -422,6 +455,21 @@ impl<V: Data> Serde<Change<V>> for ChangeSerde<V> {
         let (&flag, body) = data
             .split_first()
             .ok_or_else(|| SerdeError::Custom("an empty table change".into()))?;
+        if flag == 2 {
+            if body.len() < 4 {
+                return Err(SerdeError::Custom("a truncated table change".into()));
+            }
+            let (len, rest) = body.split_at(4);
+            let len = u32::from_be_bytes([len[0], len[1], len[2], len[3]]) as usize;
+            if rest.len() < len {
+                return Err(SerdeError::Custom("a truncated table change".into()));
+            }
+            let (old, new) = rest.split_at(len);
+            return Ok(Change {
+                old: Some(self.inner.deserialize(topic, Some(old))?),
+                new: Some(self.inner.deserialize(topic, Some(new))?),
+            });
+        }
         let v = self.inner.deserialize(topic, Some(body))?;
         match flag {
             0 => Ok(Change {

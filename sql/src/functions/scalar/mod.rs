@@ -8,6 +8,7 @@
 pub mod conv;
 pub mod datetime;
 pub mod javatime;
+pub mod json;
 pub mod math;
 pub mod memo;
 pub mod misc;
@@ -21,6 +22,7 @@ use super::FunctionRegistry;
 /// Registers the built-in scalar functions.
 pub fn register(r: &mut FunctionRegistry) {
     datetime::register(r);
+    json::register(r);
     math::register(r);
     misc::register(r);
     string::register(r);
