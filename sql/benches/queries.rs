@@ -35,7 +35,10 @@ fn event(i: u64, with_user: bool) -> Vec<u8> {
             i % 1000
         )
     } else {
-        format!(r#"{{"id":{i},"kind":"{kind}","amount":{},"note":""#, i % 1000)
+        format!(
+            r#"{{"id":{i},"kind":"{kind}","amount":{},"note":""#,
+            i % 1000
+        )
     };
     let mut v = head.into_bytes();
     let pad = 256 - v.len() - 2;
@@ -92,7 +95,9 @@ fn main() {
             (user_key(i), Bytes::from(v))
         });
         bench.create("keyed_events", 1, false);
-        bench.produce("keyed_events", n, |i| (user_key(i), Bytes::from(event(i, false))));
+        bench.produce("keyed_events", n, |i| {
+            (user_key(i), Bytes::from(event(i, false)))
+        });
     }
     bench.create("events", 1, false);
     bench.produce("events", n, |i| (user_key(i), Bytes::from(event(i, true))));
@@ -119,7 +124,13 @@ fn main() {
             CREATE STREAM KEYED (USER_ID STRING KEY, ID BIGINT, KIND STRING, AMOUNT BIGINT, NOTE STRING) WITH (KAFKA_TOPIC='keyed_events', VALUE_FORMAT='JSON');
             CREATE STREAM ENRICHED AS SELECT K.USER_ID, K.AMOUNT, U.REGION FROM KEYED K JOIN USERS U ON K.USER_ID = U.USER_ID;";
         // The rate counts every record the query reads, the table's too.
-        let rate = run(&bench, "bench-join", &["users", "keyed_events"], sql, n + USERS);
+        let rate = run(
+            &bench,
+            "bench-join",
+            &["users", "keyed_events"],
+            sql,
+            n + USERS,
+        );
         report("stream_table_join_records_per_s", rate, raw_keyed);
     }
 }

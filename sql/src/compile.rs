@@ -46,9 +46,7 @@ impl Serde<Row> for KeySerde {
         if self.width == 0 || data.iter().all(Value::is_null) {
             return Ok(None);
         }
-        self.inner
-            .serialize(Some(data))
-            .map_err(SerdeError::Custom)
+        self.inner.serialize(Some(data)).map_err(SerdeError::Custom)
     }
 
     fn deserialize(&self, _topic: &str, data: Option<&[u8]>) -> Result<Row, SerdeError> {
@@ -121,14 +119,14 @@ fn internal() -> SerdeRef<Row> {
     Arc::new(InternalRow)
 }
 
-
 fn schema_of(columns: &[(String, SqlType)]) -> Vec<(String, SqlType)> {
     columns.to_vec()
 }
 
 /// The key serde of a format over `columns`.
 pub fn key_serde(format: &FormatSpec, columns: &[(String, SqlType)]) -> Result<SerdeRef<Row>> {
-    let inner = format::row_serde(format, &schema_of(columns), true).map_err(|m| SqlError::analysis(None, m))?;
+    let inner = format::row_serde(format, &schema_of(columns), true)
+        .map_err(|m| SqlError::analysis(None, m))?;
     Ok(Arc::new(KeySerde {
         inner,
         width: columns.len(),
@@ -136,13 +134,18 @@ pub fn key_serde(format: &FormatSpec, columns: &[(String, SqlType)]) -> Result<S
 }
 
 /// The value serde of a format over `columns` (tombstones as `None`).
-pub fn value_serde(format: &FormatSpec, columns: &[(String, SqlType)]) -> Result<SerdeRef<Option<Row>>> {
-    let inner = format::row_serde(format, &schema_of(columns), false).map_err(|m| SqlError::analysis(None, m))?;
+pub fn value_serde(
+    format: &FormatSpec,
+    columns: &[(String, SqlType)],
+) -> Result<SerdeRef<Option<Row>>> {
+    let inner = format::row_serde(format, &schema_of(columns), false)
+        .map_err(|m| SqlError::analysis(None, m))?;
     Ok(Arc::new(ValueSerde { inner }))
 }
 
 fn stream_value_serde(format: &FormatSpec, columns: &[(String, SqlType)]) -> Result<SerdeRef<Row>> {
-    let inner = format::row_serde(format, &schema_of(columns), false).map_err(|m| SqlError::analysis(None, m))?;
+    let inner = format::row_serde(format, &schema_of(columns), false)
+        .map_err(|m| SqlError::analysis(None, m))?;
     Ok(Arc::new(StreamValueSerde { inner }))
 }
 
@@ -150,7 +153,9 @@ fn stream_value_serde(format: &FormatSpec, columns: &[(String, SqlType)]) -> Res
 pub fn windowed_key_serde(inner: SerdeRef<Row>, window: &WindowInfo) -> SerdeRef<Windowed<Row>> {
     match (window.kind, window.size_ms) {
         (WindowKind::Session, _) | (_, None) => WindowedSerdes::session_windowed(inner),
-        (_, Some(size)) => WindowedSerdes::time_windowed(inner, Duration::from_millis(size.max(0) as u64)),
+        (_, Some(size)) => {
+            WindowedSerdes::time_windowed(inner, Duration::from_millis(size.max(0) as u64))
+        }
     }
 }
 
@@ -172,7 +177,15 @@ struct SourceRow {
 }
 
 impl SourceRow {
-    fn row(&self, key: &Row, window: Option<(i64, i64)>, value: Row, r: &Record<(), ()>, partition: i32, offset: i64) -> Row {
+    fn row(
+        &self,
+        key: &Row,
+        window: Option<(i64, i64)>,
+        value: Row,
+        r: &Record<(), ()>,
+        partition: i32,
+        offset: i64,
+    ) -> Row {
         let mut row = Vec::with_capacity(self.source.columns.len() + 5);
         row.extend(key.iter().cloned());
         let key_width = self.source.key_columns().count();
@@ -180,7 +193,12 @@ impl SourceRow {
             row.push(Value::Null);
         }
         row.extend(value);
-        for c in self.source.columns.iter().filter(|c| c.namespace == Namespace::Headers) {
+        for c in self
+            .source
+            .columns
+            .iter()
+            .filter(|c| c.namespace == Namespace::Headers)
+        {
             match &c.header_key {
                 Some(k) => {
                     let v = r
@@ -234,10 +252,11 @@ impl SourceRow {
             Some(Value::Int(t)) => Ok(Some(i64::from(*t))),
             Some(Value::String(s)) => {
                 let Some(fmt) = fmt else {
-                    return Err(format!("a TIMESTAMP column of type STRING needs TIMESTAMP_FORMAT: {s}"));
+                    return Err(format!(
+                        "a TIMESTAMP column of type STRING needs TIMESTAMP_FORMAT: {s}"
+                    ));
                 };
-                parse_timestamp(s, fmt)
-                    .map(Some)
+                parse_timestamp(s, fmt).map(Some)
             }
             Some(Value::Null) | None => Err("the timestamp column is null".into()),
             Some(v) => Err(format!("cannot use {v:?} as a timestamp")),
@@ -251,7 +270,14 @@ struct SourceProcessor {
 }
 
 impl SourceProcessor {
-    fn handle(&self, ctx: &mut ProcessorContext<'_, Row, Option<Row>>, key: Row, window: Option<(i64, i64)>, value: Option<Row>, r: Record<(), ()>) -> brook_streams::Result<()> {
+    fn handle(
+        &self,
+        ctx: &mut ProcessorContext<'_, Row, Option<Row>>,
+        key: Row,
+        window: Option<(i64, i64)>,
+        value: Option<Row>,
+        r: Record<(), ()>,
+    ) -> brook_streams::Result<()> {
         if let Some(hook) = &self.spec.on_record {
             hook();
         }
@@ -270,7 +296,14 @@ impl SourceProcessor {
             // marked (one column past the end), so that projections write a null value
             // and filters, joins and aggregations skip it, as ksqlDB does.
             let width = self.spec.source.value_columns().count();
-            let mut row = self.spec.row(&key, window, vec![Value::Null; width], &r, partition, offset);
+            let mut row = self.spec.row(
+                &key,
+                window,
+                vec![Value::Null; width],
+                &r,
+                partition,
+                offset,
+            );
             row.push(Value::Null);
             return ctx.forward(Record {
                 key,
@@ -290,7 +323,10 @@ impl SourceProcessor {
             }
         }
         if ts < 0 {
-            (self.spec.log)(&format!("{}: skipped a record with a negative timestamp {ts}", self.spec.source.name));
+            (self.spec.log)(&format!(
+                "{}: skipped a record with a negative timestamp {ts}",
+                self.spec.source.name
+            ));
             return Ok(());
         }
         let mut row = row;
@@ -310,7 +346,11 @@ impl SourceProcessor {
 }
 
 impl Processor<Row, Option<Row>, Row, Option<Row>> for SourceProcessor {
-    fn process(&mut self, ctx: &mut ProcessorContext<'_, Row, Option<Row>>, record: Record<Row, Option<Row>>) -> brook_streams::Result<()> {
+    fn process(
+        &mut self,
+        ctx: &mut ProcessorContext<'_, Row, Option<Row>>,
+        record: Record<Row, Option<Row>>,
+    ) -> brook_streams::Result<()> {
         let meta = Record {
             key: (),
             value: (),
@@ -326,7 +366,11 @@ struct WindowedSourceProcessor {
 }
 
 impl Processor<Windowed<Row>, Option<Row>, Row, Option<Row>> for WindowedSourceProcessor {
-    fn process(&mut self, ctx: &mut ProcessorContext<'_, Row, Option<Row>>, record: Record<Windowed<Row>, Option<Row>>) -> brook_streams::Result<()> {
+    fn process(
+        &mut self,
+        ctx: &mut ProcessorContext<'_, Row, Option<Row>>,
+        record: Record<Windowed<Row>, Option<Row>>,
+    ) -> brook_streams::Result<()> {
         let meta = Record {
             key: (),
             value: (),
@@ -334,7 +378,8 @@ impl Processor<Windowed<Row>, Option<Row>, Row, Option<Row>> for WindowedSourceP
             headers: record.headers,
         };
         let w = (record.key.window.start(), record.key.window.end());
-        self.inner.handle(ctx, record.key.key, Some(w), record.value, meta)
+        self.inner
+            .handle(ctx, record.key.key, Some(w), record.value, meta)
     }
 }
 
@@ -353,7 +398,13 @@ fn holds(e: &CompiledExpr, row: &[Value], log: &ProcessingLog) -> bool {
     matches!(eval(e, row, log), Value::Boolean(true))
 }
 
-fn source_flow(b: &StreamsBuilder, step: &SourceStep, log: &ProcessingLog, store: &str, on_record: Option<RecordHook>) -> Result<Flow> {
+fn source_flow(
+    b: &StreamsBuilder,
+    step: &SourceStep,
+    log: &ProcessingLog,
+    store: &str,
+    on_record: Option<RecordHook>,
+) -> Result<Flow> {
     let src = &step.source;
     let keys = key_serde(&src.key_format, &src.key_schema())?;
     let values = value_serde(&src.value_format, &src.value_schema())?;
@@ -392,7 +443,8 @@ fn source_flow(b: &StreamsBuilder, step: &SourceStep, log: &ProcessingLog, store
         }
         Some(w) => {
             let wkeys = windowed_key_serde(keys, w);
-            let stream = b.stream::<Windowed<Row>, Option<Row>>(&[&src.topic], Consumed::with(wkeys, values));
+            let stream = b
+                .stream::<Windowed<Row>, Option<Row>>(&[&src.topic], Consumed::with(wkeys, values));
             let spec = spec.clone();
             stream.process(
                 move || WindowedSourceProcessor {
@@ -452,7 +504,13 @@ fn without_null_values(flow: Flow, width: usize) -> Flow {
     }
 }
 
-fn join_flow(left: Flow, step: &JoinStep, right: Flow, log: &ProcessingLog, n: usize) -> Result<Flow> {
+fn join_flow(
+    left: Flow,
+    step: &JoinStep,
+    right: Flow,
+    log: &ProcessingLog,
+    n: usize,
+) -> Result<Flow> {
     let lw = step.left_width;
     let rw = step.right.scope.columns.len();
     let left = without_null_values(left, lw);
@@ -460,71 +518,135 @@ fn join_flow(left: Flow, step: &JoinStep, right: Flow, log: &ProcessingLog, n: u
     let name = format!("Join{n}");
     match (step.shape, left, right) {
         (JoinShape::StreamTable, Flow::Stream(l), Flow::Table(r)) => {
-            let l = if step.left_is_key { l } else { rekey(&l, &step.left_expr, log) };
+            let l = if step.left_is_key {
+                l
+            } else {
+                rekey(&l, &step.left_expr, log)
+            };
             let joined = Joined::with(internal(), internal(), internal()).with_name(&name);
             let s = match step.kind {
                 JoinKind::Inner => l.join_table(&r, |a: &Row, b: &Row| concat(a, b), joined),
-                _ => l.left_join_table(&r, move |a: &Row, b: Option<&Row>| match b {
-                    Some(b) => concat(a, b),
-                    None => concat(a, &nulls(rw)),
-                }, joined),
+                _ => l.left_join_table(
+                    &r,
+                    move |a: &Row, b: Option<&Row>| match b {
+                        Some(b) => concat(a, b),
+                        None => concat(a, &nulls(rw)),
+                    },
+                    joined,
+                ),
             };
             Ok(Flow::Stream(s))
         }
-        (JoinShape::StreamStream { before_ms, after_ms, grace_ms }, Flow::Stream(l), Flow::Stream(r)) => {
-            let l = if step.left_is_key { l } else { rekey(&l, &step.left_expr, log) };
-            let r = if step.right_is_key { r } else { rekey(&r, &step.right_expr, log) };
+        (
+            JoinShape::StreamStream {
+                before_ms,
+                after_ms,
+                grace_ms,
+                eager,
+            },
+            Flow::Stream(l),
+            Flow::Stream(r),
+        ) => {
+            let l = if step.left_is_key {
+                l
+            } else {
+                rekey(&l, &step.left_expr, log)
+            };
+            let r = if step.right_is_key {
+                r
+            } else {
+                rekey(&r, &step.right_expr, log)
+            };
             let ms = |x: i64| Duration::from_millis(x.max(0) as u64);
-            let windows = JoinWindows::of_time_difference_and_grace(ms(before_ms), ms(grace_ms))
-                .before(ms(before_ms))
-                .after(ms(after_ms));
+            let eagerly = |w: JoinWindows| if eager { w.with_eager_unmatched() } else { w };
+            let windows = eagerly(
+                JoinWindows::of_time_difference_and_grace(ms(before_ms), ms(grace_ms))
+                    .before(ms(before_ms))
+                    .after(ms(after_ms)),
+            );
             let joined = StreamJoined::with(internal(), internal(), internal())
                 .with_name(&name)
                 .with_store_name(&name);
             let s = match step.kind {
                 JoinKind::Inner => l.join(&r, |a: &Row, b: &Row| concat(a, b), windows, joined),
-                JoinKind::Left => l.left_join(&r, move |a: &Row, b: Option<&Row>| match b {
-                    Some(b) => concat(a, b),
-                    None => concat(a, &nulls(rw)),
-                }, windows, joined),
+                JoinKind::Left => l.left_join(
+                    &r,
+                    move |a: &Row, b: Option<&Row>| match b {
+                        Some(b) => concat(a, b),
+                        None => concat(a, &nulls(rw)),
+                    },
+                    windows,
+                    joined,
+                ),
                 JoinKind::Right => {
-                    let windows = JoinWindows::of_time_difference_and_grace(ms(after_ms), ms(grace_ms))
-                        .before(ms(after_ms))
-                        .after(ms(before_ms));
-                    r.left_join(&l, move |b: &Row, a: Option<&Row>| match a {
-                        Some(a) => concat(a, b),
-                        None => concat(&nulls(lw), b),
-                    }, windows, joined)
+                    let windows = eagerly(
+                        JoinWindows::of_time_difference_and_grace(ms(after_ms), ms(grace_ms))
+                            .before(ms(after_ms))
+                            .after(ms(before_ms)),
+                    );
+                    r.left_join(
+                        &l,
+                        move |b: &Row, a: Option<&Row>| match a {
+                            Some(a) => concat(a, b),
+                            None => concat(&nulls(lw), b),
+                        },
+                        windows,
+                        joined,
+                    )
                 }
-                JoinKind::Full => l.outer_join(&r, move |a: Option<&Row>, b: Option<&Row>| {
-                    let a = a.cloned().unwrap_or_else(|| nulls(lw));
-                    let b = b.cloned().unwrap_or_else(|| nulls(rw));
-                    concat(&a, &b)
-                }, windows, joined),
+                JoinKind::Full => l.outer_join(
+                    &r,
+                    move |a: Option<&Row>, b: Option<&Row>| {
+                        let a = a.cloned().unwrap_or_else(|| nulls(lw));
+                        let b = b.cloned().unwrap_or_else(|| nulls(rw));
+                        concat(&a, &b)
+                    },
+                    windows,
+                    joined,
+                ),
             };
             Ok(Flow::Stream(s))
         }
         (JoinShape::TableTable, Flow::Table(l), Flow::Table(r)) => {
             let joined = Joined::with(internal(), internal(), internal()).with_name(&name);
-            let m = || Materialized::as_store(&format!("{name}-store")).with_key_serde(internal()).with_value_serde(internal());
+            let m = || {
+                Materialized::as_store(&format!("{name}-store"))
+                    .with_key_serde(internal())
+                    .with_value_serde(internal())
+            };
             let t = match step.kind {
                 JoinKind::Inner => l.join_with(&r, |a: &Row, b: &Row| concat(a, b), joined, m()),
-                JoinKind::Left => l.left_join_with(&r, move |a: &Row, b: Option<&Row>| match b {
-                    Some(b) => concat(a, b),
-                    None => concat(a, &nulls(rw)),
-                }, joined, m()),
+                JoinKind::Left => l.left_join_with(
+                    &r,
+                    move |a: &Row, b: Option<&Row>| match b {
+                        Some(b) => concat(a, b),
+                        None => concat(a, &nulls(rw)),
+                    },
+                    joined,
+                    m(),
+                ),
                 JoinKind::Right => {
                     let joined = Joined::with(internal(), internal(), internal()).with_name(&name);
-                    r.left_join_with(&l, move |b: &Row, a: Option<&Row>| match a {
-                        Some(a) => concat(a, b),
-                        None => concat(&nulls(lw), b),
-                    }, joined, m())
+                    r.left_join_with(
+                        &l,
+                        move |b: &Row, a: Option<&Row>| match a {
+                            Some(a) => concat(a, b),
+                            None => concat(&nulls(lw), b),
+                        },
+                        joined,
+                        m(),
+                    )
                 }
-                JoinKind::Full => l.outer_join_with(&r, move |a: Option<&Row>, b: Option<&Row>| {
-                    let a = a.cloned().unwrap_or_else(|| nulls(lw));
-                    let b = b.cloned().unwrap_or_else(|| nulls(rw));
-                    concat(&a, &b)
-                }, joined, m()),
+                JoinKind::Full => l.outer_join_with(
+                    &r,
+                    move |a: Option<&Row>, b: Option<&Row>| {
+                        let a = a.cloned().unwrap_or_else(|| nulls(lw));
+                        let b = b.cloned().unwrap_or_else(|| nulls(rw));
+                        concat(&a, &b)
+                    },
+                    joined,
+                    m(),
+                ),
             };
             Ok(Flow::Table(t))
         }
@@ -539,17 +661,34 @@ fn join_flow(left: Flow, step: &JoinStep, right: Flow, log: &ProcessingLog, n: u
                     Some(vec![k])
                 }
             };
-            let m = Materialized::as_store(&format!("{name}-store")).with_key_serde(internal()).with_value_serde(internal());
+            let m = Materialized::as_store(&format!("{name}-store"))
+                .with_key_serde(internal())
+                .with_value_serde(internal());
             let t = match step.kind {
-                JoinKind::Inner => l.join_foreign_key_with(&r, fk, |a: &Row, b: &Row| concat(a, b), TableJoined::as_name(&name), m),
-                _ => l.left_join_foreign_key_with(&r, fk, move |a: &Row, b: Option<&Row>| match b {
-                    Some(b) => concat(a, b),
-                    None => concat(a, &nulls(rw)),
-                }, TableJoined::as_name(&name), m),
+                JoinKind::Inner => l.join_foreign_key_with(
+                    &r,
+                    fk,
+                    |a: &Row, b: &Row| concat(a, b),
+                    TableJoined::as_name(&name),
+                    m,
+                ),
+                _ => l.left_join_foreign_key_with(
+                    &r,
+                    fk,
+                    move |a: &Row, b: Option<&Row>| match b {
+                        Some(b) => concat(a, b),
+                        None => concat(a, &nulls(rw)),
+                    },
+                    TableJoined::as_name(&name),
+                    m,
+                ),
             };
             Ok(Flow::Table(t))
         }
-        _ => Err(SqlError::analysis(None, "this join of these inputs is not supported")),
+        _ => Err(SqlError::analysis(
+            None,
+            "this join of these inputs is not supported",
+        )),
     }
 }
 
@@ -570,14 +709,27 @@ pub fn build_topology(plan: &QueryPlan, query_id: &str, log: ProcessingLog) -> R
 }
 
 /// [`build_topology`], calling `on_record` for every record the query reads.
-pub fn build_topology_with(plan: &QueryPlan, query_id: &str, log: ProcessingLog, on_record: Option<RecordHook>) -> Result<Topology> {
+pub fn build_topology_with(
+    plan: &QueryPlan,
+    query_id: &str,
+    log: ProcessingLog,
+    on_record: Option<RecordHook>,
+) -> Result<Topology> {
     let b = StreamsBuilder::new();
     let mut flows = Vec::new();
     for (i, s) in plan.sources.iter().enumerate() {
-        flows.push(source_flow(&b, s, &log, &format!("{query_id}-source-{i}"), on_record.clone())?);
+        flows.push(source_flow(
+            &b,
+            s,
+            &log,
+            &format!("{query_id}-source-{i}"),
+            on_record.clone(),
+        )?);
     }
     let mut flows = flows.into_iter();
-    let mut flow = flows.next().ok_or_else(|| SqlError::analysis(None, "a query needs a source"))?;
+    let mut flow = flows
+        .next()
+        .ok_or_else(|| SqlError::analysis(None, "a query needs a source"))?;
     for (n, (step, right)) in plan.joins.iter().zip(flows).enumerate() {
         flow = join_flow(flow, step, right, &log, n)?;
     }
@@ -625,8 +777,16 @@ pub fn build_topology_with(plan: &QueryPlan, query_id: &str, log: ProcessingLog,
     }
 
     let sink = plan.sink.as_ref();
-    let key_cols: Vec<(String, SqlType)> = plan.key.iter().map(|c| (c.name.clone(), c.ty.clone())).collect();
-    let value_cols: Vec<(String, SqlType)> = plan.value.iter().map(|c| (c.name.clone(), c.ty.clone())).collect();
+    let key_cols: Vec<(String, SqlType)> = plan
+        .key
+        .iter()
+        .map(|c| (c.name.clone(), c.ty.clone()))
+        .collect();
+    let value_cols: Vec<(String, SqlType)> = plan
+        .value
+        .iter()
+        .map(|c| (c.name.clone(), c.ty.clone()))
+        .collect();
 
     if let Some(agg) = &plan.aggregate {
         let group = agg.group_by.clone();
@@ -641,7 +801,8 @@ pub fn build_topology_with(plan: &QueryPlan, query_id: &str, log: ProcessingLog,
                 accs.into_iter()
                     .zip(aggs.iter())
                     .map(|(acc, call)| {
-                        let args: Vec<Value> = call.args.iter().map(|a| eval(a, row, &log)).collect();
+                        let args: Vec<Value> =
+                            call.args.iter().map(|a| eval(a, row, &log)).collect();
                         match call.function.add(acc.clone(), &args) {
                             Ok(v) => v,
                             Err(m) => {
@@ -655,31 +816,40 @@ pub fn build_topology_with(plan: &QueryPlan, query_id: &str, log: ProcessingLog,
         };
         let result_row: ResultRowFn = {
             let aggs = aggs.clone();
-            Arc::new(move |key: &Row, accs: &Row, window: Option<(i64, i64)>| -> Row {
-                let mut row = key.clone();
-                for (acc, call) in accs.iter().zip(aggs.iter()) {
-                    row.push(call.function.result(acc));
-                }
-                if let Some((s, e)) = window {
-                    row.push(Value::Bigint(s));
-                    row.push(Value::Bigint(e));
-                }
-                row.push(Value::Null); // ROWTIME is filled from the record below
-                row
-            })
+            Arc::new(
+                move |key: &Row, accs: &Row, window: Option<(i64, i64)>| -> Row {
+                    let mut row = key.clone();
+                    for (acc, call) in accs.iter().zip(aggs.iter()) {
+                        row.push(call.function.result(acc));
+                    }
+                    if let Some((s, e)) = window {
+                        row.push(Value::Bigint(s));
+                        row.push(Value::Bigint(e));
+                    }
+                    row.push(Value::Null); // ROWTIME is filled from the record below
+                    row
+                },
+            )
         };
         // HAVING filters the aggregated table: a group that stops passing is deleted
         // downstream (a tombstone), one that never passed is not written.
         let having: Option<HavingFn> = plan.having.clone().map(|h| {
             let rr = result_row.clone();
             let log = log.clone();
-            let f: HavingFn = Arc::new(move |k: &Row, acc: &Row, w: Option<(i64, i64)>| holds(&h, &rr(k, acc, w), &log));
+            let f: HavingFn = Arc::new(move |k: &Row, acc: &Row, w: Option<(i64, i64)>| {
+                holds(&h, &rr(k, acc, w), &log)
+            });
             f
         });
         let project_values: Vec<CompiledExpr> = plan.value.iter().map(|c| c.expr.clone()).collect();
         let log2 = log.clone();
         let finish: FinishFn = Arc::new(move |post: Row| -> Option<Row> {
-            Some(project_values.iter().map(|e| eval(e, &post, &log2)).collect())
+            Some(
+                project_values
+                    .iter()
+                    .map(|e| eval(e, &post, &log2))
+                    .collect(),
+            )
         });
         match (flow, agg.window) {
             (Flow::Stream(s), window) => {
@@ -696,7 +866,9 @@ pub fn build_topology_with(plan: &QueryPlan, query_id: &str, log: ProcessingLog,
                         }
                     })
                 };
-                let grouped = grouped_input.group_by_key(Grouped::with(internal(), internal()).with_name(&format!("{query_id}-GroupBy")));
+                let grouped = grouped_input.group_by_key(
+                    Grouped::with(internal(), internal()).with_name(&format!("{query_id}-GroupBy")),
+                );
                 let store = format!("{query_id}-Aggregate-Materialize");
                 match window {
                     None => {
@@ -705,7 +877,9 @@ pub fn build_topology_with(plan: &QueryPlan, query_id: &str, log: ProcessingLog,
                         let table = grouped.aggregate(
                             move || init.clone(),
                             move |_k, v: Row, acc: Row| add(&v, acc),
-                            Materialized::as_store(&store).with_key_serde(internal()).with_value_serde(internal()),
+                            Materialized::as_store(&store)
+                                .with_key_serde(internal())
+                                .with_value_serde(internal()),
                         );
                         let table = match &having {
                             Some(h) => {
@@ -721,7 +895,9 @@ pub fn build_topology_with(plan: &QueryPlan, query_id: &str, log: ProcessingLog,
                                 f: {
                                     let finish = finish.clone();
                                     let rr = rr.clone();
-                                    Arc::new(move |k: &Row, acc: &Row| finish_row(&rr, &finish, k, acc, None))
+                                    Arc::new(move |k: &Row, acc: &Row| {
+                                        finish_row(&rr, &finish, k, acc, None)
+                                    })
                                 },
                             },
                             None,
@@ -733,31 +909,63 @@ pub fn build_topology_with(plan: &QueryPlan, query_id: &str, log: ProcessingLog,
                         let init = initial.clone();
                         let add = add.clone();
                         let ms = |x: i64| Duration::from_millis(x.max(0) as u64);
-                        let materialized = Materialized::as_store(&store).with_key_serde(internal()).with_value_serde(internal());
+                        let materialized = Materialized::as_store(&store)
+                            .with_key_serde(internal())
+                            .with_value_serde(internal());
                         let table: KTable<Windowed<Row>, Row> = match w {
-                            WindowSpec::Tumbling { size_ms, grace_ms, .. } => {
-                                let tw = TimeWindows::of_size_and_grace(ms(size_ms), ms(grace_ms.unwrap_or(24 * 3600 * 1000)));
+                            WindowSpec::Tumbling {
+                                size_ms, grace_ms, ..
+                            } => {
+                                let tw = TimeWindows::of_size_and_grace(
+                                    ms(size_ms),
+                                    ms(grace_ms.unwrap_or(24 * 3600 * 1000)),
+                                );
                                 let mut ws = grouped.windowed_by(tw);
                                 if plan.emit_final {
-                                    ws = ws.emit_strategy(brook_streams::EmitStrategy::OnWindowClose);
+                                    ws = ws
+                                        .emit_strategy(brook_streams::EmitStrategy::OnWindowClose);
                                 }
-                                ws.aggregate(move || init.clone(), move |_k, v: Row, acc: Row| add(&v, acc), materialized)
+                                ws.aggregate(
+                                    move || init.clone(),
+                                    move |_k, v: Row, acc: Row| add(&v, acc),
+                                    materialized,
+                                )
                             }
-                            WindowSpec::Hopping { size_ms, advance_ms, grace_ms, .. } => {
-                                let tw = TimeWindows::of_size_and_grace(ms(size_ms), ms(grace_ms.unwrap_or(24 * 3600 * 1000))).advance_by(ms(advance_ms));
+                            WindowSpec::Hopping {
+                                size_ms,
+                                advance_ms,
+                                grace_ms,
+                                ..
+                            } => {
+                                let tw = TimeWindows::of_size_and_grace(
+                                    ms(size_ms),
+                                    ms(grace_ms.unwrap_or(24 * 3600 * 1000)),
+                                )
+                                .advance_by(ms(advance_ms));
                                 let mut ws = grouped.windowed_by(tw);
                                 if plan.emit_final {
-                                    ws = ws.emit_strategy(brook_streams::EmitStrategy::OnWindowClose);
+                                    ws = ws
+                                        .emit_strategy(brook_streams::EmitStrategy::OnWindowClose);
                                 }
-                                ws.aggregate(move || init.clone(), move |_k, v: Row, acc: Row| add(&v, acc), materialized)
+                                ws.aggregate(
+                                    move || init.clone(),
+                                    move |_k, v: Row, acc: Row| add(&v, acc),
+                                    materialized,
+                                )
                             }
-                            WindowSpec::Session { gap_ms, grace_ms, .. } => {
-                                let sw = SessionWindows::with_inactivity_gap_and_grace(ms(gap_ms), ms(grace_ms.unwrap_or(24 * 3600 * 1000)));
+                            WindowSpec::Session {
+                                gap_ms, grace_ms, ..
+                            } => {
+                                let sw = SessionWindows::with_inactivity_gap_and_grace(
+                                    ms(gap_ms),
+                                    ms(grace_ms.unwrap_or(24 * 3600 * 1000)),
+                                );
                                 let aggs2 = aggs.clone();
                                 let log3 = log.clone();
                                 let mut ws = grouped.windowed_by(sw);
                                 if plan.emit_final {
-                                    ws = ws.emit_strategy(brook_streams::EmitStrategy::OnWindowClose);
+                                    ws = ws
+                                        .emit_strategy(brook_streams::EmitStrategy::OnWindowClose);
                                 }
                                 ws.aggregate(
                                     move || init.clone(),
@@ -766,11 +974,13 @@ pub fn build_topology_with(plan: &QueryPlan, query_id: &str, log: ProcessingLog,
                                         a.into_iter()
                                             .zip(b)
                                             .zip(aggs2.iter())
-                                            .map(|((x, y), call)| match call.function.merge(x.clone(), y) {
-                                                Ok(v) => v,
-                                                Err(m) => {
-                                                    log3(&m);
-                                                    x
+                                            .map(|((x, y), call)| {
+                                                match call.function.merge(x.clone(), y) {
+                                                    Ok(v) => v,
+                                                    Err(m) => {
+                                                        log3(&m);
+                                                        x
+                                                    }
                                                 }
                                             })
                                             .collect()
@@ -797,14 +1007,23 @@ pub fn build_topology_with(plan: &QueryPlan, query_id: &str, log: ProcessingLog,
                                     let finish = finish.clone();
                                     let rr = rr.clone();
                                     Arc::new(move |k: &Windowed<Row>, acc: &Row| {
-                                        finish_row(&rr, &finish, &k.key, acc, Some((k.window.start(), k.window.end())))
+                                        finish_row(
+                                            &rr,
+                                            &finish,
+                                            &k.key,
+                                            acc,
+                                            Some((k.window.start(), k.window.end())),
+                                        )
                                     })
                                 },
                             },
                             None,
                             &[],
                         );
-                        let window = agg.window.map(|w| w.info()).unwrap_or(WindowInfo { kind: WindowKind::Tumbling, size_ms: None });
+                        let window = agg.window.map(|w| w.info()).unwrap_or(WindowInfo {
+                            kind: WindowKind::Tumbling,
+                            size_ms: None,
+                        });
                         write_windowed(out, sink, &window, &key_cols, &value_cols)?;
                     }
                 }
@@ -815,7 +1034,9 @@ pub fn build_topology_with(plan: &QueryPlan, query_id: &str, log: ProcessingLog,
                 let t = {
                     let group = group.clone();
                     let log = log.clone();
-                    t.filter(move |_k: &Row, v: &Row| group.iter().all(|g| !eval(g, v, &log).is_null()))
+                    t.filter(move |_k: &Row, v: &Row| {
+                        group.iter().all(|g| !eval(g, v, &log).is_null())
+                    })
                 };
                 let group = group.clone();
                 let log1 = log.clone();
@@ -846,7 +1067,8 @@ pub fn build_topology_with(plan: &QueryPlan, query_id: &str, log: ProcessingLog,
                         acc.into_iter()
                             .zip(aggs3.iter())
                             .map(|(a, call)| {
-                                let args: Vec<Value> = call.args.iter().map(|x| eval(x, &v, &log3)).collect();
+                                let args: Vec<Value> =
+                                    call.args.iter().map(|x| eval(x, &v, &log3)).collect();
                                 match call.function.undo(a.clone(), &args) {
                                     Some(Ok(v)) => v,
                                     Some(Err(m)) => {
@@ -858,7 +1080,9 @@ pub fn build_topology_with(plan: &QueryPlan, query_id: &str, log: ProcessingLog,
                             })
                             .collect()
                     },
-                    Materialized::as_store(&store).with_key_serde(internal()).with_value_serde(internal()),
+                    Materialized::as_store(&store)
+                        .with_key_serde(internal())
+                        .with_value_serde(internal()),
                 );
                 let table = match &having {
                     Some(h) => {
@@ -874,7 +1098,9 @@ pub fn build_topology_with(plan: &QueryPlan, query_id: &str, log: ProcessingLog,
                         f: {
                             let finish = finish.clone();
                             let rr = rr.clone();
-                            Arc::new(move |k: &Row, acc: &Row| finish_row(&rr, &finish, k, acc, None))
+                            Arc::new(move |k: &Row, acc: &Row| {
+                                finish_row(&rr, &finish, k, acc, None)
+                            })
                         },
                     },
                     None,
@@ -894,8 +1120,15 @@ pub fn build_topology_with(plan: &QueryPlan, query_id: &str, log: ProcessingLog,
         Flow::Stream(s) => {
             let log = log.clone();
             let null_key = plan.partition_by.is_some() && key_exprs.is_empty();
-            let out = s.map(move |_k: Row, v: Row| {
-                let key: Row = if null_key { Vec::new() } else { key_exprs.iter().map(|e| eval(e, &v, &log)).collect() };
+            let record_key = plan.key_from_record && key_exprs.len() == 1;
+            let out = s.map(move |k: Row, v: Row| {
+                let key: Row = if null_key {
+                    Vec::new()
+                } else if record_key {
+                    k
+                } else {
+                    key_exprs.iter().map(|e| eval(e, &v, &log)).collect()
+                };
                 let value: Row = if v.len() > width + tf_width {
                     Vec::new()
                 } else {
@@ -916,7 +1149,12 @@ pub fn build_topology_with(plan: &QueryPlan, query_id: &str, log: ProcessingLog,
         }
         Flow::Table(t) => {
             let log = log.clone();
-            let out = t.map_values(move |_k: &Row, v: &Row| value_exprs.iter().map(|e| eval(e, v, &log)).collect::<Row>());
+            let out = t.map_values(move |_k: &Row, v: &Row| {
+                value_exprs
+                    .iter()
+                    .map(|e| eval(e, v, &log))
+                    .collect::<Row>()
+            });
             let _ = key_exprs;
             let out = out.to_stream();
             write_table_stream(out, sink, plan, &key_cols, &value_cols)?;
@@ -941,12 +1179,18 @@ fn finish_row(
 
 /// Turns aggregation results into output rows (HAVING, projection); the record's
 /// timestamp becomes the row's ROWTIME.
+type PostFn<K> = Arc<dyn Fn(&K, &Row) -> Option<Row> + Send + Sync>;
+
 struct PostAggregate<K> {
-    f: Arc<dyn Fn(&K, &Row) -> Option<Row> + Send + Sync>,
+    f: PostFn<K>,
 }
 
 impl<K: brook_streams::Data> Processor<K, Option<Row>, K, Option<Row>> for PostAggregate<K> {
-    fn process(&mut self, ctx: &mut ProcessorContext<'_, K, Option<Row>>, record: Record<K, Option<Row>>) -> brook_streams::Result<()> {
+    fn process(
+        &mut self,
+        ctx: &mut ProcessorContext<'_, K, Option<Row>>,
+        record: Record<K, Option<Row>>,
+    ) -> brook_streams::Result<()> {
         let value = match &record.value {
             Some(acc) => (self.f)(&record.key, acc),
             None => None,
@@ -1001,7 +1245,14 @@ fn with_sink_timestamp(s: KStream<Row, Row>, plan: &QueryPlan) -> KStream<Row, R
     let Some((i, fmt)) = plan.sink_timestamp.clone() else {
         return s;
     };
-    s.process(move || SinkTimestamp { index: i, format: fmt.clone() }, None, &[])
+    s.process(
+        move || SinkTimestamp {
+            index: i,
+            format: fmt.clone(),
+        },
+        None,
+        &[],
+    )
 }
 
 struct SinkTimestamp {
@@ -1010,7 +1261,11 @@ struct SinkTimestamp {
 }
 
 impl Processor<Row, Row, Row, Row> for SinkTimestamp {
-    fn process(&mut self, ctx: &mut ProcessorContext<'_, Row, Row>, mut record: Record<Row, Row>) -> brook_streams::Result<()> {
+    fn process(
+        &mut self,
+        ctx: &mut ProcessorContext<'_, Row, Row>,
+        mut record: Record<Row, Row>,
+    ) -> brook_streams::Result<()> {
         let ts = match record.value.get(self.index) {
             Some(Value::Bigint(t)) | Some(Value::Timestamp(t)) => Some(*t),
             Some(Value::Int(t)) => Some(i64::from(*t)),
@@ -1046,7 +1301,10 @@ fn parse_timestamp(s: &str, format: &str) -> std::result::Result<i64, String> {
             literal: Some(Value::String(format.to_owned())),
         },
     ])?;
-    match (bound.eval)(&[Value::String(s.to_owned()), Value::String(format.to_owned())])? {
+    match (bound.eval)(&[
+        Value::String(s.to_owned()),
+        Value::String(format.to_owned()),
+    ])? {
         Value::Timestamp(t) | Value::Bigint(t) => Ok(t),
         other => Err(format!("PARSE_TIMESTAMP gave {other:?}")),
     }

@@ -100,7 +100,10 @@ impl Engine {
 
     /// Declares that `topic` exists with `partitions` partitions.
     pub fn add_topic(&mut self, topic: &str, partitions: i32) {
-        self.catalog.topics.entry(topic.to_owned()).or_insert(partitions);
+        self.catalog
+            .topics
+            .entry(topic.to_owned())
+            .or_insert(partitions);
     }
 
     /// Runs every statement of `sql`, in order, stopping at the first error. Variables
@@ -115,7 +118,10 @@ impl Engine {
                 let text = parser::substitute_variables(&s.text, &self.variables)?;
                 let mut again = parser::parse(&text)?;
                 if again.len() != 1 {
-                    return Err(SqlError::at(s.pos, "variable substitution changed the number of statements"));
+                    return Err(SqlError::at(
+                        s.pos,
+                        "variable substitution changed the number of statements",
+                    ));
                 }
                 again.remove(0)
             };
@@ -129,23 +135,34 @@ impl Engine {
         match &s.statement {
             Statement::CreateSource(c) => self.create_source(c, &s.text),
             Statement::CreateAsSelect(c) => self.create_as_select(c, &s.text),
-            Statement::InsertInto { target, properties, query } => {
-                self.insert_into(target, properties, query, &s.text)
-            }
-            Statement::InsertValues { target, columns, values } => {
-                self.insert_values(target, columns.as_deref(), values)
-            }
-            Statement::Drop { kind, if_exists, name, delete_topic } => {
-                self.drop_source(*kind, *if_exists, name, *delete_topic)
-            }
+            Statement::InsertInto {
+                target,
+                properties,
+                query,
+            } => self.insert_into(target, properties, query, &s.text),
+            Statement::InsertValues {
+                target,
+                columns,
+                values,
+            } => self.insert_values(target, columns.as_deref(), values),
+            Statement::Drop {
+                kind,
+                if_exists,
+                name,
+                delete_topic,
+            } => self.drop_source(*kind, *if_exists, name, *delete_topic),
             Statement::Terminate { query_id } => self.terminate(query_id.as_deref(), s.pos),
             Statement::Set { name, value } => {
                 self.properties.insert(name.clone(), value.clone());
-                Ok(StatementResult::Message(format!("Successfully changed local property '{name}' to '{value}'.")))
+                Ok(StatementResult::Message(format!(
+                    "Successfully changed local property '{name}' to '{value}'."
+                )))
             }
             Statement::Unset { name } => {
                 self.properties.remove(name);
-                Ok(StatementResult::Message(format!("Successfully unset local property '{name}'.")))
+                Ok(StatementResult::Message(format!(
+                    "Successfully unset local property '{name}'."
+                )))
             }
             Statement::Define { name, value } => {
                 self.variables.insert(name.clone(), value.clone());
@@ -155,7 +172,11 @@ impl Engine {
                 self.variables.remove(name);
                 Ok(StatementResult::Message(String::new()))
             }
-            Statement::CreateType { name, ty, if_not_exists } => {
+            Statement::CreateType {
+                name,
+                ty,
+                if_not_exists,
+            } => {
                 if self.catalog.types.contains_key(name) {
                     if *if_not_exists {
                         return Ok(StatementResult::Message(String::new()));
@@ -164,7 +185,9 @@ impl Engine {
                 }
                 let t = expr::resolve_type(ty, &self.catalog.types)?;
                 self.catalog.types.insert(name.clone(), t);
-                Ok(StatementResult::Message(format!("Registered custom type with name '{name}'")))
+                Ok(StatementResult::Message(format!(
+                    "Registered custom type with name '{name}'"
+                )))
             }
             Statement::DropType { name, if_exists } => {
                 if self.catalog.types.remove(name).is_none() && !*if_exists {
@@ -187,8 +210,14 @@ impl Engine {
             Statement::Describe { target, extended } => self.describe(target, *extended),
             Statement::DescribeFunction { name } => self.describe_function(name, s.pos),
             Statement::Explain(t) => self.explain(t, s.pos),
-            Statement::Print { .. } => Err(SqlError::unsupported(Some(s.pos), "PRINT runs on the server")),
-            Statement::RunScript { .. } => Err(SqlError::unsupported(Some(s.pos), "RUN SCRIPT runs in the shell")),
+            Statement::Print { .. } => Err(SqlError::unsupported(
+                Some(s.pos),
+                "PRINT runs on the server",
+            )),
+            Statement::RunScript { .. } => Err(SqlError::unsupported(
+                Some(s.pos),
+                "RUN SCRIPT runs in the shell",
+            )),
         }
     }
 
@@ -206,17 +235,26 @@ impl Engine {
     fn check_properties(props: &Properties, allowed: &[&str]) -> Result<()> {
         for (name, (_, pos)) in &props.0 {
             if !allowed.contains(&name.as_str()) {
-                return Err(SqlError::at(*pos, format!("Invalid config variable(s) in the WITH clause: {name}")));
+                return Err(SqlError::at(
+                    *pos,
+                    format!("Invalid config variable(s) in the WITH clause: {name}"),
+                ));
             }
         }
         Ok(())
     }
 
     /// Key and value formats from a WITH clause, with `defaults` for what it does not say.
-    fn formats(&self, props: &Properties, defaults: Option<(&FormatSpec, &FormatSpec)>) -> Result<(FormatSpec, FormatSpec)> {
+    fn formats(
+        &self,
+        props: &Properties,
+        defaults: Option<(&FormatSpec, &FormatSpec)>,
+    ) -> Result<(FormatSpec, FormatSpec)> {
         let parse = |name: &str| -> Result<Option<FormatKind>> {
             match Self::prop_string(props, name) {
-                Some(f) => FormatKind::parse(&f).map(Some).map_err(|m| SqlError::analysis(props.0.get(name).map(|(_, p)| *p), m)),
+                Some(f) => FormatKind::parse(&f)
+                    .map(Some)
+                    .map_err(|m| SqlError::analysis(props.0.get(name).map(|(_, p)| *p), m)),
                 None => Ok(None),
             }
         };
@@ -264,37 +302,26 @@ impl Engine {
         let delimiter = |name: &str| -> Result<Option<char>> {
             match Self::prop_string(props, name) {
                 None => Ok(None),
-                Some(d) => {
-                    let c = match d.to_ascii_uppercase().as_str() {
-                        "" => {
-                            return Err(SqlError::analysis(
-                                None,
-                                format!("Failed to prepare statement: Configuration {name} is invalid: Delimiter cannot be empty, if you meant to have a tab or space for delimiter, please use the word 'TAB' or 'SPACE'. Example: ['{name}'='TAB']"),
-                            ))
-                        }
-                        "TAB" => '\t',
-                        "SPACE" => ' ',
-                        _ if d.chars().count() == 1 => d.chars().next().unwrap_or(','),
-                        _ => {
-                            return Err(SqlError::analysis(
-                                None,
-                                format!("Failed to prepare statement: Configuration {name} is invalid: Invalid delimiter value: '{d}'. Delimiter must be a single character or TAB or SPACE."),
-                            ))
-                        }
-                    };
-                    Ok(Some(c))
-                }
+                Some(d) => format::parse_delimiter(name, &d).map(Some).map_err(|m| {
+                    SqlError::analysis(None, format!("Failed to prepare statement: {m}"))
+                }),
             }
         };
         if let Some(d) = delimiter("VALUE_DELIMITER")? {
             if value_spec.kind != FormatKind::Delimited {
-                return Err(SqlError::analysis(None, "VALUE_DELIMITER can only be used with VALUE_FORMAT='DELIMITED'"));
+                return Err(SqlError::analysis(
+                    None,
+                    "VALUE_DELIMITER can only be used with VALUE_FORMAT='DELIMITED'",
+                ));
             }
             value_spec.delimiter = Some(d);
         }
         if let Some(d) = delimiter("KEY_DELIMITER")? {
             if key_spec.kind != FormatKind::Delimited {
-                return Err(SqlError::analysis(None, "KEY_DELIMITER can only be used with KEY_FORMAT='DELIMITED'"));
+                return Err(SqlError::analysis(
+                    None,
+                    "KEY_DELIMITER can only be used with KEY_FORMAT='DELIMITED'",
+                ));
             }
             key_spec.delimiter = Some(d);
         }
@@ -303,28 +330,63 @@ impl Engine {
                 Literal::Boolean(b) => *b,
                 Literal::String(s) if s.eq_ignore_ascii_case("true") => true,
                 Literal::String(s) if s.eq_ignore_ascii_case("false") => false,
-                _ => return Err(SqlError::analysis(None, "WRAP_SINGLE_VALUE must be true or false")),
+                _ => {
+                    return Err(SqlError::analysis(
+                        None,
+                        "WRAP_SINGLE_VALUE must be true or false",
+                    ))
+                }
             };
             value_spec.wrap_single_value = Some(b);
-        } else if let Some(w) = self.properties.get("ksql.persistence.wrap.single.values") {
-            if defaults.is_none() || true {
-                value_spec.wrap_single_value = Some(!w.eq_ignore_ascii_case("false"));
-                if !w.eq_ignore_ascii_case("false") {
-                    value_spec.wrap_single_value = None;
-                }
-            }
         }
         Ok((key_spec, value_spec))
     }
 
+    /// `ksql.persistence.wrap.single.values=false` unwraps single-column values that the
+    /// statement does not say about.
+    fn apply_wrap_default(&self, props: &Properties, value: &mut FormatSpec, value_columns: usize) {
+        let unwrap = self
+            .properties
+            .get("ksql.persistence.wrap.single.values")
+            .is_some_and(|w| w.eq_ignore_ascii_case("false"));
+        if unwrap
+            && value_columns == 1
+            && props.get("WRAP_SINGLE_VALUE").is_none()
+            && value.wrap_single_value.is_none()
+        {
+            value.wrap_single_value = Some(false);
+        }
+    }
+
     fn check_serdes(key: &FormatSpec, value: &FormatSpec, columns: &[Column]) -> Result<()> {
-        let keys: Vec<(String, SqlType)> = columns.iter().filter(|c| c.namespace == Namespace::Key).map(|c| (c.name.clone(), c.ty.clone())).collect();
-        let values: Vec<(String, SqlType)> = columns.iter().filter(|c| c.namespace == Namespace::Value).map(|c| (c.name.clone(), c.ty.clone())).collect();
+        let keys: Vec<(String, SqlType)> = columns
+            .iter()
+            .filter(|c| c.namespace == Namespace::Key)
+            .map(|c| (c.name.clone(), c.ty.clone()))
+            .collect();
+        let values: Vec<(String, SqlType)> = columns
+            .iter()
+            .filter(|c| c.namespace == Namespace::Value)
+            .map(|c| (c.name.clone(), c.ty.clone()))
+            .collect();
         if key.kind.needs_schema_registry() || value.kind.needs_schema_registry() {
-            return Err(SqlError::unsupported(None, format!("the {} format needs a schema registry", if key.kind.needs_schema_registry() { key.kind.name() } else { value.kind.name() })));
+            return Err(SqlError::unsupported(
+                None,
+                format!(
+                    "the {} format needs a schema registry",
+                    if key.kind.needs_schema_registry() {
+                        key.kind.name()
+                    } else {
+                        value.kind.name()
+                    }
+                ),
+            ));
         }
         if value.wrap_single_value.is_some() && values.len() != 1 {
-            return Err(SqlError::analysis(None, "'WRAP_SINGLE_VALUE' is only valid for single-field value schemas"));
+            return Err(SqlError::analysis(
+                None,
+                "'WRAP_SINGLE_VALUE' is only valid for single-field value schemas",
+            ));
         }
         if value.wrap_single_value == Some(false) && value.kind == FormatKind::Kafka {
             // KAFKA values are never wrapped.
@@ -346,7 +408,9 @@ impl Engine {
         };
         if let Some(existing) = self.existing(&name) {
             if c.if_not_exists {
-                return Ok(StatementResult::Message(format!("A {what} with the same name already exists")));
+                return Ok(StatementResult::Message(format!(
+                    "A {what} with the same name already exists"
+                )));
             }
             if c.or_replace && c.is_source {
                 return Err(SqlError::at(c.name.pos, format!("Cannot add {what} '{name}': CREATE OR REPLACE is not supported on source {what}s.")));
@@ -356,7 +420,12 @@ impl Engine {
                     SourceKind::Stream => "stream",
                     SourceKind::Table => "table",
                 };
-                return Err(SqlError::at(c.name.pos, format!("Cannot add {what} '{name}': A {kind} with the same name already exists")));
+                return Err(SqlError::at(
+                    c.name.pos,
+                    format!(
+                        "Cannot add {what} '{name}': A {kind} with the same name already exists"
+                    ),
+                ));
             }
         }
         if c.or_replace && c.is_source {
@@ -365,15 +434,39 @@ impl Engine {
         Self::check_properties(
             &c.properties,
             &[
-                "KAFKA_TOPIC", "KEY_FORMAT", "VALUE_FORMAT", "FORMAT", "PARTITIONS", "REPLICAS", "TIMESTAMP",
-                "TIMESTAMP_FORMAT", "WRAP_SINGLE_VALUE", "VALUE_DELIMITER", "KEY_DELIMITER", "WINDOW_TYPE",
-                "WINDOW_SIZE", "RETENTION_MS", "KEY_SCHEMA_ID", "VALUE_SCHEMA_ID", "KEY_SCHEMA_FULL_NAME",
-                "VALUE_SCHEMA_FULL_NAME", "VALUE_AVRO_SCHEMA_FULL_NAME", "KEY_PROTOBUF_NULLABLE_REPRESENTATION",
-                "VALUE_PROTOBUF_NULLABLE_REPRESENTATION", "CLEANUP_POLICY", "SOURCE_CONNECTOR",
+                "KAFKA_TOPIC",
+                "KEY_FORMAT",
+                "VALUE_FORMAT",
+                "FORMAT",
+                "PARTITIONS",
+                "REPLICAS",
+                "TIMESTAMP",
+                "TIMESTAMP_FORMAT",
+                "WRAP_SINGLE_VALUE",
+                "VALUE_DELIMITER",
+                "KEY_DELIMITER",
+                "WINDOW_TYPE",
+                "WINDOW_SIZE",
+                "RETENTION_MS",
+                "KEY_SCHEMA_ID",
+                "VALUE_SCHEMA_ID",
+                "KEY_SCHEMA_FULL_NAME",
+                "VALUE_SCHEMA_FULL_NAME",
+                "VALUE_AVRO_SCHEMA_FULL_NAME",
+                "KEY_PROTOBUF_NULLABLE_REPRESENTATION",
+                "VALUE_PROTOBUF_NULLABLE_REPRESENTATION",
+                "CLEANUP_POLICY",
+                "SOURCE_CONNECTOR",
             ],
         )?;
         let topic = Self::prop_string(&c.properties, "KAFKA_TOPIC").ok_or_else(|| {
-            SqlError::at(c.name.pos, format!("Missing required property \"KAFKA_TOPIC\" for CREATE {}", c.kind))
+            SqlError::at(
+                c.name.pos,
+                format!(
+                    "Missing required property \"KAFKA_TOPIC\" for CREATE {}",
+                    c.kind
+                ),
+            )
         })?;
         let (key_format, value_format) = self.formats(&c.properties, None)?;
         if c.elements.is_empty() {
@@ -386,11 +479,25 @@ impl Engine {
         let mut seen = BTreeMap::new();
         for e in &c.elements {
             if seen.insert(e.name.name.clone(), ()).is_some() {
-                return Err(SqlError::at(e.pos, format!("Duplicate column names: {}", e.name.name)));
+                return Err(SqlError::at(
+                    e.pos,
+                    format!("Duplicate column names: {}", e.name.name),
+                ));
             }
             let ty = expr::resolve_type(&e.ty, &self.catalog.types)?;
-            if ["ROWTIME", "ROWPARTITION", "ROWOFFSET", "WINDOWSTART", "WINDOWEND"].contains(&e.name.name.as_str()) {
-                return Err(SqlError::at(e.pos, format!("'{}' is a reserved column name.", e.name.name)));
+            if [
+                "ROWTIME",
+                "ROWPARTITION",
+                "ROWOFFSET",
+                "WINDOWSTART",
+                "WINDOWEND",
+            ]
+            .contains(&e.name.name.as_str())
+            {
+                return Err(SqlError::at(
+                    e.pos,
+                    format!("'{}' is a reserved column name.", e.name.name),
+                ));
             }
             let namespace = match (&e.constraint, c.kind) {
                 (ColumnConstraint::None, _) => Namespace::Value,
@@ -402,19 +509,30 @@ impl Engine {
                 (ColumnConstraint::PrimaryKey, SourceKind::Stream) => {
                     return Err(SqlError::at(e.pos, format!("Column `{}` is a 'PRIMARY KEY' column: please use 'KEY' for streams.\nTables have PRIMARY KEYs, which are unique and NON NULL.\nStreams have KEYs, which have no uniqueness or NON NULL constraints.", e.name.name)));
                 }
-                (ColumnConstraint::Headers, _) | (ColumnConstraint::Header(_), _) => Namespace::Headers,
+                (ColumnConstraint::Headers, _) | (ColumnConstraint::Header(_), _) => {
+                    Namespace::Headers
+                }
             };
             let mut col = Column::new(e.name.name.clone(), ty.clone(), namespace);
             if let ColumnConstraint::Header(k) = &e.constraint {
                 if ty != SqlType::Bytes {
-                    return Err(SqlError::at(e.pos, format!("Invalid type for HEADER('{k}') column: expected BYTES, got {ty}")));
+                    return Err(SqlError::at(
+                        e.pos,
+                        format!("Invalid type for HEADER('{k}') column: expected BYTES, got {ty}"),
+                    ));
                 }
                 col.header_key = Some(k.clone());
             }
             if e.constraint == ColumnConstraint::Headers {
-                let expected = SqlType::array(SqlType::Struct(vec![("KEY".into(), SqlType::String), ("VALUE".into(), SqlType::Bytes)]));
+                let expected = SqlType::array(SqlType::Struct(vec![
+                    ("KEY".into(), SqlType::String),
+                    ("VALUE".into(), SqlType::Bytes),
+                ]));
                 if ty != expected {
-                    return Err(SqlError::at(e.pos, format!("Invalid type for HEADERS column: expected {expected}, got {ty}")));
+                    return Err(SqlError::at(
+                        e.pos,
+                        format!("Invalid type for HEADERS column: expected {expected}, got {ty}"),
+                    ));
                 }
             }
             columns.push(col);
@@ -426,11 +544,25 @@ impl Engine {
             Namespace::Headers => 2,
         });
         if c.kind == SourceKind::Table && !columns.iter().any(|c| c.namespace == Namespace::Key) {
-            return Err(SqlError::at(c.name.pos, "Tables require a PRIMARY KEY. Please define the PRIMARY KEY."));
+            return Err(SqlError::at(
+                c.name.pos,
+                "Tables require a PRIMARY KEY. Please define the PRIMARY KEY.",
+            ));
         }
-        if !columns.iter().any(|c| c.namespace == Namespace::Value) && value_format.kind != FormatKind::None {
-            return Err(SqlError::at(c.name.pos, "The statement does not define any columns."));
+        if !columns.iter().any(|c| c.namespace == Namespace::Value)
+            && value_format.kind != FormatKind::None
+        {
+            return Err(SqlError::at(
+                c.name.pos,
+                "The statement does not define any columns.",
+            ));
         }
+        let mut value_format = value_format;
+        let n_values = columns
+            .iter()
+            .filter(|c| c.namespace == Namespace::Value)
+            .count();
+        self.apply_wrap_default(&c.properties, &mut value_format, n_values);
         Self::check_serdes(&key_format, &value_format, &columns)?;
         let window = self.window_info(&c.properties)?;
         let timestamp = self.timestamp_prop(&c.properties, &columns)?;
@@ -438,7 +570,9 @@ impl Engine {
         if !self.catalog.topics.contains_key(&topic) {
             match Self::prop_string(&c.properties, "PARTITIONS") {
                 Some(p) => {
-                    let n: i32 = p.parse().map_err(|_| SqlError::analysis(None, format!("Invalid PARTITIONS: {p}")))?;
+                    let n: i32 = p.parse().map_err(|_| {
+                        SqlError::analysis(None, format!("Invalid PARTITIONS: {p}"))
+                    })?;
                     self.catalog.topics.insert(topic.clone(), n);
                 }
                 None => {
@@ -465,7 +599,11 @@ impl Engine {
         if let Some(existing) = self.existing(&name) {
             // CREATE OR REPLACE: only adding value columns at the end is allowed.
             let ok = source.columns.len() >= existing.columns.len()
-                && existing.columns.iter().zip(&source.columns).all(|(a, b)| a == b)
+                && existing
+                    .columns
+                    .iter()
+                    .zip(&source.columns)
+                    .all(|(a, b)| a == b)
                 && source.topic == existing.topic;
             if !ok {
                 return Err(SqlError::at(c.name.pos, format!("Cannot upgrade data source: {name} - the schema changes are not compatible")));
@@ -481,7 +619,10 @@ impl Engine {
     fn window_info(&self, props: &Properties) -> Result<Option<WindowInfo>> {
         let Some(t) = Self::prop_string(props, "WINDOW_TYPE") else {
             if props.get("WINDOW_SIZE").is_some() {
-                return Err(SqlError::analysis(None, "'WINDOW_SIZE' should not be set for SESSION windows."));
+                return Err(SqlError::analysis(
+                    None,
+                    "'WINDOW_SIZE' should not be set for SESSION windows.",
+                ));
             }
             return Ok(None);
         };
@@ -489,23 +630,47 @@ impl Engine {
             "TUMBLING" => WindowKind::Tumbling,
             "HOPPING" => WindowKind::Hopping,
             "SESSION" => WindowKind::Session,
-            other => return Err(SqlError::analysis(None, format!("Invalid WINDOW_TYPE: {other}"))),
+            other => {
+                return Err(SqlError::analysis(
+                    None,
+                    format!("Invalid WINDOW_TYPE: {other}"),
+                ))
+            }
         };
         let size = match Self::prop_string(props, "WINDOW_SIZE") {
             Some(s) => Some(parse_duration(&s)?),
             None => None,
         };
         match (kind, size) {
-            (WindowKind::Session, Some(_)) => Err(SqlError::analysis(None, "'WINDOW_SIZE' should not be set for SESSION windows.")),
-            (WindowKind::Tumbling | WindowKind::Hopping, None) => Err(SqlError::analysis(None, format!("'WINDOW_SIZE' must be set for {} windows.", t.to_ascii_uppercase()))),
-            _ => Ok(Some(WindowInfo { kind, size_ms: size })),
+            (WindowKind::Session, Some(_)) => Err(SqlError::analysis(
+                None,
+                "'WINDOW_SIZE' should not be set for SESSION windows.",
+            )),
+            (WindowKind::Tumbling | WindowKind::Hopping, None) => Err(SqlError::analysis(
+                None,
+                format!(
+                    "'WINDOW_SIZE' must be set for {} windows.",
+                    t.to_ascii_uppercase()
+                ),
+            )),
+            _ => Ok(Some(WindowInfo {
+                kind,
+                size_ms: size,
+            })),
         }
     }
 
-    fn timestamp_prop(&self, props: &Properties, columns: &[Column]) -> Result<Option<(String, Option<String>)>> {
+    fn timestamp_prop(
+        &self,
+        props: &Properties,
+        columns: &[Column],
+    ) -> Result<Option<(String, Option<String>)>> {
         let Some(ts) = Self::prop_string(props, "TIMESTAMP") else {
             if props.get("TIMESTAMP_FORMAT").is_some() {
-                return Err(SqlError::analysis(None, "TIMESTAMP_FORMAT requires TIMESTAMP"));
+                return Err(SqlError::analysis(
+                    None,
+                    "TIMESTAMP_FORMAT requires TIMESTAMP",
+                ));
             }
             return Ok(None);
         };
@@ -545,14 +710,21 @@ impl Engine {
         };
         if let Some(existing) = self.existing(&name) {
             if c.if_not_exists {
-                return Ok(StatementResult::Message(format!("A {what} with the same name already exists")));
+                return Ok(StatementResult::Message(format!(
+                    "A {what} with the same name already exists"
+                )));
             }
             if !c.or_replace {
                 let kind = match existing.kind {
                     SourceKind::Stream => "stream",
                     SourceKind::Table => "table",
                 };
-                return Err(SqlError::at(c.name.pos, format!("Cannot add {what} '{name}': A {kind} with the same name already exists")));
+                return Err(SqlError::at(
+                    c.name.pos,
+                    format!(
+                        "Cannot add {what} '{name}': A {kind} with the same name already exists"
+                    ),
+                ));
             }
             if existing.is_source {
                 return Err(SqlError::at(c.name.pos, format!("Cannot add {what} '{name}': CREATE OR REPLACE is not supported on source {what}s.")));
@@ -561,10 +733,24 @@ impl Engine {
         Self::check_properties(
             &c.properties,
             &[
-                "KAFKA_TOPIC", "KEY_FORMAT", "VALUE_FORMAT", "FORMAT", "PARTITIONS", "REPLICAS", "TIMESTAMP",
-                "TIMESTAMP_FORMAT", "WRAP_SINGLE_VALUE", "VALUE_DELIMITER", "KEY_DELIMITER", "RETENTION_MS",
-                "KEY_SCHEMA_ID", "VALUE_SCHEMA_ID", "KEY_SCHEMA_FULL_NAME", "VALUE_SCHEMA_FULL_NAME",
-                "VALUE_AVRO_SCHEMA_FULL_NAME", "KEY_PROTOBUF_NULLABLE_REPRESENTATION",
+                "KAFKA_TOPIC",
+                "KEY_FORMAT",
+                "VALUE_FORMAT",
+                "FORMAT",
+                "PARTITIONS",
+                "REPLICAS",
+                "TIMESTAMP",
+                "TIMESTAMP_FORMAT",
+                "WRAP_SINGLE_VALUE",
+                "VALUE_DELIMITER",
+                "KEY_DELIMITER",
+                "RETENTION_MS",
+                "KEY_SCHEMA_ID",
+                "VALUE_SCHEMA_ID",
+                "KEY_SCHEMA_FULL_NAME",
+                "VALUE_SCHEMA_FULL_NAME",
+                "VALUE_AVRO_SCHEMA_FULL_NAME",
+                "KEY_PROTOBUF_NULLABLE_REPRESENTATION",
                 "VALUE_PROTOBUF_NULLABLE_REPRESENTATION",
             ],
         )?;
@@ -575,24 +761,41 @@ impl Engine {
         };
         let mut plan = planner.plan(&c.query, Some(c.kind))?;
         let first = plan.sources[0].source.clone();
-        let (mut key_format, value_format) = self.formats(&c.properties, Some((&first.key_format, &first.value_format)))?;
+        let (mut key_format, value_format) = self.formats(
+            &c.properties,
+            Some((&first.key_format, &first.value_format)),
+        )?;
         if key_format.kind == FormatKind::None && !plan.key.is_empty() {
             // A keyless source re-keyed (GROUP BY, PARTITION BY, joins) gets the default
             // key format.
             key_format = FormatSpec::new(FormatKind::Kafka);
         }
-        if plan.key.is_empty() && c.properties.get("KEY_FORMAT").is_none() && c.properties.get("FORMAT").is_none() && key_format.kind != FormatKind::None && plan.partition_by.is_some() {
+        if plan.key.is_empty()
+            && c.properties.get("KEY_FORMAT").is_none()
+            && c.properties.get("FORMAT").is_none()
+            && key_format.kind != FormatKind::None
+            && plan.partition_by.is_some()
+        {
             key_format = FormatSpec::new(FormatKind::None);
         }
-        if plan.key.len() > 1 && key_format.kind == FormatKind::Kafka && c.properties.get("KEY_FORMAT").is_none() && c.properties.get("FORMAT").is_none() {
+        if plan.key.len() > 1
+            && key_format.kind == FormatKind::Kafka
+            && c.properties.get("KEY_FORMAT").is_none()
+            && c.properties.get("FORMAT").is_none()
+        {
             key_format = FormatSpec::new(FormatKind::Json);
         }
         let topic = Self::prop_string(&c.properties, "KAFKA_TOPIC").unwrap_or_else(|| {
-            let prefix = self.properties.get("ksql.output.topic.name.prefix").cloned().unwrap_or_default();
+            let prefix = self
+                .properties
+                .get("ksql.output.topic.name.prefix")
+                .cloned()
+                .unwrap_or_default();
             format!("{prefix}{name}")
         });
-        let mut columns = plan.output_columns();
-        columns.retain(|_| true);
+        let columns = plan.output_columns();
+        let mut value_format = value_format;
+        self.apply_wrap_default(&c.properties, &mut value_format, plan.value.len());
         Self::check_serdes(&key_format, &value_format, &columns)?;
         let timestamp = self.timestamp_prop(&c.properties, &columns)?;
         if let Some((ts, fmt)) = &timestamp {
@@ -612,7 +815,10 @@ impl Engine {
             .and_then(|p| p.parse().ok())
             .or_else(|| self.catalog.topics.get(&first.topic).copied())
             .unwrap_or(1);
-        self.catalog.topics.entry(topic.clone()).or_insert(partitions);
+        self.catalog
+            .topics
+            .entry(topic.clone())
+            .or_insert(partitions);
         plan.sink = Some(SinkSpec {
             name: name.clone(),
             topic: topic.clone(),
@@ -668,12 +874,28 @@ impl Engine {
         })
     }
 
-    fn insert_into(&mut self, target: &ast::Ident, properties: &Properties, query: &ast::Query, sql: &str) -> Result<StatementResult> {
+    fn insert_into(
+        &mut self,
+        target: &ast::Ident,
+        properties: &Properties,
+        query: &ast::Query,
+        sql: &str,
+    ) -> Result<StatementResult> {
         let Some(sink) = self.existing(&target.name).cloned() else {
-            return Err(SqlError::at(target.pos, format!("Sink does not exist: {}", target.name)));
+            return Err(SqlError::at(
+                target.pos,
+                format!("Sink does not exist: {}", target.name),
+            ));
         };
         if sink.is_source {
-            return Err(SqlError::at(target.pos, format!("Cannot insert into read-only {}: {}", sink.kind.to_string().to_lowercase(), sink.name)));
+            return Err(SqlError::at(
+                target.pos,
+                format!(
+                    "Cannot insert into read-only {}: {}",
+                    sink.kind.to_string().to_lowercase(),
+                    sink.name
+                ),
+            ));
         }
         Self::check_properties(properties, &["QUERY_ID"])?;
         let planner = Planner {
@@ -686,15 +908,44 @@ impl Engine {
             return Err(SqlError::at(target.pos, format!("Incompatible data sink and query result. Data sink ({}) type is {} but select query result is {}.", sink.name, sink.kind, plan.kind)));
         }
         if sink.kind == SourceKind::Table {
-            return Err(SqlError::at(target.pos, format!("INSERT INTO can only be used to insert into a stream. {} is a table.", sink.name)));
+            return Err(SqlError::at(
+                target.pos,
+                format!(
+                    "INSERT INTO can only be used to insert into a stream. {} is a table.",
+                    sink.name
+                ),
+            ));
         }
         let columns = plan.output_columns();
-        let same = columns.len() == sink.columns.iter().filter(|c| c.namespace != Namespace::Headers).count()
-            && columns.iter().zip(sink.columns.iter().filter(|c| c.namespace != Namespace::Headers)).all(|(a, b)| a.ty == b.ty && a.namespace == b.namespace);
+        let same = columns.len()
+            == sink
+                .columns
+                .iter()
+                .filter(|c| c.namespace != Namespace::Headers)
+                .count()
+            && columns
+                .iter()
+                .zip(
+                    sink.columns
+                        .iter()
+                        .filter(|c| c.namespace != Namespace::Headers),
+                )
+                .all(|(a, b)| a.ty == b.ty && a.namespace == b.namespace);
         if !same {
             let fmt = |cols: &[Column]| {
                 cols.iter()
-                    .map(|c| format!("`{}` {}{}", c.name, c.ty, if c.namespace == Namespace::Key { " KEY" } else { "" }))
+                    .map(|c| {
+                        format!(
+                            "`{}` {}{}",
+                            c.name,
+                            c.ty,
+                            if c.namespace == Namespace::Key {
+                                " KEY"
+                            } else {
+                                ""
+                            }
+                        )
+                    })
                     .collect::<Vec<_>>()
                     .join(", ")
             };
@@ -704,7 +955,10 @@ impl Engine {
             ));
         }
         if plan.window.map(|w| w.kind) != sink.window.map(|w| w.kind) {
-            return Err(SqlError::at(target.pos, "Incompatible windowing between results and sink."));
+            return Err(SqlError::at(
+                target.pos,
+                "Incompatible windowing between results and sink.",
+            ));
         }
         plan.sink = Some(SinkSpec {
             name: sink.name.clone(),
@@ -738,17 +992,40 @@ impl Engine {
         })
     }
 
-    fn insert_values(&mut self, target: &ast::Ident, columns: Option<&[ast::Ident]>, values: &[ast::Expr]) -> Result<StatementResult> {
+    fn insert_values(
+        &mut self,
+        target: &ast::Ident,
+        columns: Option<&[ast::Ident]>,
+        values: &[ast::Expr],
+    ) -> Result<StatementResult> {
         let Some(sink) = self.existing(&target.name).cloned() else {
-            return Err(SqlError::at(target.pos, format!("Cannot insert values into an unknown stream/table: {}", target.name)));
+            return Err(SqlError::at(
+                target.pos,
+                format!(
+                    "Cannot insert values into an unknown stream/table: {}",
+                    target.name
+                ),
+            ));
         };
         if sink.is_source {
-            return Err(SqlError::at(target.pos, format!("Cannot insert values into read-only {}: {}", sink.kind.to_string().to_lowercase(), sink.name)));
+            return Err(SqlError::at(
+                target.pos,
+                format!(
+                    "Cannot insert values into read-only {}: {}",
+                    sink.kind.to_string().to_lowercase(),
+                    sink.name
+                ),
+            ));
         }
         let names: Vec<String> = match columns {
             Some(cols) => cols.iter().map(|c| c.name.clone()).collect(),
             None => {
-                let mut v: Vec<String> = sink.columns.iter().filter(|c| c.namespace != Namespace::Headers).map(|c| c.name.clone()).collect();
+                let mut v: Vec<String> = sink
+                    .columns
+                    .iter()
+                    .filter(|c| c.namespace != Namespace::Headers)
+                    .map(|c| c.name.clone())
+                    .collect();
                 if values.len() == v.len() + 1 {
                     v.insert(0, ROWTIME.to_owned());
                 }
@@ -756,7 +1033,18 @@ impl Engine {
             }
         };
         if names.len() != values.len() {
-            return Err(SqlError::at(target.pos, format!("Expected a value for each column. Expected Columns: [{}]. Got [{}]", names.join(", "), values.iter().map(crate::plan::display_expr).collect::<Vec<_>>().join(", "))));
+            return Err(SqlError::at(
+                target.pos,
+                format!(
+                    "Expected a value for each column. Expected Columns: [{}]. Got [{}]",
+                    names.join(", "),
+                    values
+                        .iter()
+                        .map(crate::plan::display_expr)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
         }
         let ctx = Context {
             functions: &self.functions,
@@ -775,22 +1063,42 @@ impl Engine {
             } else {
                 match sink.columns.iter().find(|c| c.name == *n) {
                     Some(c) => c.ty.clone(),
-                    None => return Err(SqlError::at(e.pos, format!("Column name {n} does not exist."))),
+                    None => {
+                        return Err(SqlError::at(
+                            e.pos,
+                            format!("Column name {n} does not exist."),
+                        ))
+                    }
                 }
             };
             let v = if v.is_null() {
                 v
             } else {
-                expr::cast(&v, &ty).map_err(|m| SqlError::at(e.pos, format!("Failed to insert values into '{}'. {m}", sink.name)))?
+                expr::cast(&v, &ty).map_err(|m| {
+                    SqlError::at(
+                        e.pos,
+                        format!("Failed to insert values into '{}'. {m}", sink.name),
+                    )
+                })?
             };
             given.insert(n.clone(), v);
         }
-        let key: Vec<Value> = sink.key_columns().map(|c| given.get(&c.name).cloned().unwrap_or(Value::Null)).collect();
-        let value: Vec<Value> = sink.value_columns().map(|c| given.get(&c.name).cloned().unwrap_or(Value::Null)).collect();
+        let key: Vec<Value> = sink
+            .key_columns()
+            .map(|c| given.get(&c.name).cloned().unwrap_or(Value::Null))
+            .collect();
+        let value: Vec<Value> = sink
+            .value_columns()
+            .map(|c| given.get(&c.name).cloned().unwrap_or(Value::Null))
+            .collect();
         let ks = compile::key_serde(&sink.key_format, &sink.key_schema())?;
         let vs = compile::value_serde(&sink.value_format, &sink.value_schema())?;
-        let key = ks.serialize(&sink.topic, &key).map_err(|e| SqlError::Record(format!("Failed to insert values into '{}'. {e}", sink.name)))?;
-        let value = vs.serialize(&sink.topic, &Some(value)).map_err(|e| SqlError::Record(format!("Failed to insert values into '{}'. {e}", sink.name)))?;
+        let key = ks.serialize(&sink.topic, &key).map_err(|e| {
+            SqlError::Record(format!("Failed to insert values into '{}'. {e}", sink.name))
+        })?;
+        let value = vs.serialize(&sink.topic, &Some(value)).map_err(|e| {
+            SqlError::Record(format!("Failed to insert values into '{}'. {e}", sink.name))
+        })?;
         let timestamp = match given.get(ROWTIME) {
             Some(v) => v.as_i64().unwrap_or(0),
             None => (self.now_ms)(),
@@ -804,20 +1112,46 @@ impl Engine {
         Ok(StatementResult::Message(String::new()))
     }
 
-    fn drop_source(&mut self, kind: SourceKind, if_exists: bool, name: &ast::Ident, delete_topic: bool) -> Result<StatementResult> {
+    fn drop_source(
+        &mut self,
+        kind: SourceKind,
+        if_exists: bool,
+        name: &ast::Ident,
+        delete_topic: bool,
+    ) -> Result<StatementResult> {
         let Some(source) = self.existing(&name.name).cloned() else {
             if if_exists {
-                return Ok(StatementResult::Message(format!("Source `{}` does not exist.", name.name)));
+                return Ok(StatementResult::Message(format!(
+                    "Source `{}` does not exist.",
+                    name.name
+                )));
             }
-            return Err(SqlError::at(name.pos, format!("{} {} does not exist.", match kind { SourceKind::Stream => "Stream", SourceKind::Table => "Table" }, name.name)));
+            return Err(SqlError::at(
+                name.pos,
+                format!(
+                    "{} {} does not exist.",
+                    match kind {
+                        SourceKind::Stream => "Stream",
+                        SourceKind::Table => "Table",
+                    },
+                    name.name
+                ),
+            ));
         };
         if source.kind != kind {
             return Err(SqlError::at(
                 name.pos,
-                format!("Incompatible data source type is {}, but statement was DROP {kind}", source.kind),
+                format!(
+                    "Incompatible data source type is {}, but statement was DROP {kind}",
+                    source.kind
+                ),
             ));
         }
-        let readers: Vec<String> = self.catalog.readers_of(&source.name).map(|q| q.id.clone()).collect();
+        let readers: Vec<String> = self
+            .catalog
+            .readers_of(&source.name)
+            .map(|q| q.id.clone())
+            .collect();
         if !readers.is_empty() {
             return Err(SqlError::at(
                 name.pos,
@@ -825,7 +1159,13 @@ impl Engine {
             ));
         }
         // The query writing it stops with it.
-        let writers: Vec<String> = self.catalog.queries.values().filter(|q| q.sink.as_deref() == Some(source.name.as_str())).map(|q| q.id.clone()).collect();
+        let writers: Vec<String> = self
+            .catalog
+            .queries
+            .values()
+            .filter(|q| q.sink.as_deref() == Some(source.name.as_str()))
+            .map(|q| q.id.clone())
+            .collect();
         for w in writers {
             self.catalog.queries.remove(&w);
             self.queries.retain(|q| q.id != w);
@@ -834,7 +1174,10 @@ impl Engine {
         if delete_topic {
             self.catalog.topics.remove(&source.topic);
         }
-        Ok(StatementResult::Message(format!("Source `{}` (topic: {}) was dropped.", source.name, source.topic)))
+        Ok(StatementResult::Message(format!(
+            "Source `{}` (topic: {}) was dropped.",
+            source.name, source.topic
+        )))
     }
 
     fn terminate(&mut self, id: Option<&str>, pos: ast::Pos) -> Result<StatementResult> {
@@ -859,9 +1202,20 @@ impl Engine {
         let mut s = String::new();
         match w {
             ast::ShowWhat::Streams { .. } | ast::ShowWhat::Tables { .. } => {
-                let kind = if matches!(w, ast::ShowWhat::Streams { .. }) { SourceKind::Stream } else { SourceKind::Table };
+                let kind = if matches!(w, ast::ShowWhat::Streams { .. }) {
+                    SourceKind::Stream
+                } else {
+                    SourceKind::Table
+                };
                 for src in self.catalog.sources.values().filter(|x| x.kind == kind) {
-                    let _ = writeln!(s, "{} | {} | {} | {}", src.name, src.topic, src.key_format.kind.name(), src.value_format.kind.name());
+                    let _ = writeln!(
+                        s,
+                        "{} | {} | {} | {}",
+                        src.name,
+                        src.topic,
+                        src.key_format.kind.name(),
+                        src.value_format.kind.name()
+                    );
                 }
             }
             ast::ShowWhat::Topics { .. } => {
@@ -871,7 +1225,13 @@ impl Engine {
             }
             ast::ShowWhat::Queries { .. } => {
                 for q in self.catalog.queries.values() {
-                    let _ = writeln!(s, "{} | {} | {}", q.id, q.sink.clone().unwrap_or_default(), q.sql);
+                    let _ = writeln!(
+                        s,
+                        "{} | {} | {}",
+                        q.id,
+                        q.sink.clone().unwrap_or_default(),
+                        q.sql
+                    );
                 }
             }
             ast::ShowWhat::Properties => {
@@ -902,37 +1262,76 @@ impl Engine {
         let _ = extended;
         match target {
             ast::DescribeTarget::Source(name) => {
-                let src = self.existing(&name.name).ok_or_else(|| SqlError::at(name.pos, format!("Could not find STREAM/TABLE '{}' in the Metastore", name.name)))?;
+                let src = self.existing(&name.name).ok_or_else(|| {
+                    SqlError::at(
+                        name.pos,
+                        format!(
+                            "Could not find STREAM/TABLE '{}' in the Metastore",
+                            name.name
+                        ),
+                    )
+                })?;
                 let mut s = String::new();
                 let _ = writeln!(s, "Name                 : {}", src.name);
                 for c in &src.columns {
-                    let _ = writeln!(s, " {:<20} | {}{}", c.name, c.ty, match c.namespace { Namespace::Key if src.kind == SourceKind::Table => " (primary key)", Namespace::Key => " (key)", Namespace::Headers => " (headers)", Namespace::Value => "" });
+                    let _ = writeln!(
+                        s,
+                        " {:<20} | {}{}",
+                        c.name,
+                        c.ty,
+                        match c.namespace {
+                            Namespace::Key if src.kind == SourceKind::Table => " (primary key)",
+                            Namespace::Key => " (key)",
+                            Namespace::Headers => " (headers)",
+                            Namespace::Value => "",
+                        }
+                    );
                 }
                 Ok(StatementResult::Text(s))
             }
-            _ => Ok(StatementResult::Text(self.show(&ast::ShowWhat::Streams { extended: false }))),
+            _ => Ok(StatementResult::Text(
+                self.show(&ast::ShowWhat::Streams { extended: false }),
+            )),
         }
     }
 
     fn describe_function(&self, name: &str, pos: ast::Pos) -> Result<StatementResult> {
         let mut s = String::new();
         if let Some(f) = self.functions.scalar(name) {
-            let _ = writeln!(s, "Name        : {}\nType        : SCALAR\n{}", f.name(), f.description());
+            let _ = writeln!(
+                s,
+                "Name        : {}\nType        : SCALAR\n{}",
+                f.name(),
+                f.description()
+            );
             for sig in f.signatures() {
                 let _ = writeln!(s, "\tVariation   : {sig}");
             }
         } else if let Some(f) = self.functions.aggregate(name) {
-            let _ = writeln!(s, "Name        : {}\nType        : AGGREGATE\n{}", f.name(), f.description());
+            let _ = writeln!(
+                s,
+                "Name        : {}\nType        : AGGREGATE\n{}",
+                f.name(),
+                f.description()
+            );
             for sig in f.signatures() {
                 let _ = writeln!(s, "\tVariation   : {sig}");
             }
         } else if let Some(f) = self.functions.table(name) {
-            let _ = writeln!(s, "Name        : {}\nType        : TABLE\n{}", f.name(), f.description());
+            let _ = writeln!(
+                s,
+                "Name        : {}\nType        : TABLE\n{}",
+                f.name(),
+                f.description()
+            );
             for sig in f.signatures() {
                 let _ = writeln!(s, "\tVariation   : {sig}");
             }
         } else {
-            return Err(SqlError::at(pos, format!("Can't find any functions with the name '{name}'")));
+            return Err(SqlError::at(
+                pos,
+                format!("Can't find any functions with the name '{name}'"),
+            ));
         }
         Ok(StatementResult::Text(s))
     }
@@ -943,7 +1342,13 @@ impl Engine {
                 let id = id.to_ascii_uppercase();
                 let q = self.queries.iter().find(|q| q.id == id).ok_or_else(|| SqlError::at(pos, format!("Query with id:{id} does not exist, use SHOW QUERIES to view the full set of queries.")))?;
                 let topology = compile::build_topology(&q.plan, &q.id, self.log.clone())?;
-                Ok(StatementResult::Text(format!("ID: {}\nSQL: {}\n\nLogical plan:\n{}\nTopology:\n{}", q.id, q.sql, q.plan.text, topology.describe())))
+                Ok(StatementResult::Text(format!(
+                    "ID: {}\nSQL: {}\n\nLogical plan:\n{}\nTopology:\n{}",
+                    q.id,
+                    q.sql,
+                    q.plan.text,
+                    topology.describe()
+                )))
             }
             ast::ExplainTarget::Statement(s) => {
                 let query = match s.as_ref() {
@@ -959,7 +1364,11 @@ impl Engine {
                 };
                 let plan = planner.plan(query, None)?;
                 let topology = compile::build_topology(&plan, "EXPLAIN", self.log.clone())?;
-                Ok(StatementResult::Text(format!("Logical plan:\n{}\nTopology:\n{}", plan.text, topology.describe())))
+                Ok(StatementResult::Text(format!(
+                    "Logical plan:\n{}\nTopology:\n{}",
+                    plan.text,
+                    topology.describe()
+                )))
             }
         }
     }
@@ -968,7 +1377,9 @@ impl Engine {
 /// An identifier as a property value names it: upper-cased unless quoted.
 fn normalize_ident(s: &str) -> String {
     let t = s.trim();
-    if t.len() >= 2 && ((t.starts_with('`') && t.ends_with('`')) || (t.starts_with('"') && t.ends_with('"'))) {
+    if t.len() >= 2
+        && ((t.starts_with('`') && t.ends_with('`')) || (t.starts_with('"') && t.ends_with('"')))
+    {
         t[1..t.len() - 1].to_owned()
     } else {
         t.to_ascii_uppercase()

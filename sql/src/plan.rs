@@ -19,7 +19,9 @@ use crate::error::{Result, SqlError};
 use crate::expr::{self, CompiledExpr, Context, Scope, ScopeColumn};
 use crate::format::FormatSpec;
 use crate::functions::{Arg, BoundAggregate, BoundTable, FunctionRegistry};
-use crate::types::{Column, Namespace, SqlType, ROWOFFSET, ROWPARTITION, ROWTIME, WINDOWEND, WINDOWSTART};
+use crate::types::{
+    Column, Namespace, SqlType, ROWOFFSET, ROWPARTITION, ROWTIME, WINDOWEND, WINDOWSTART,
+};
 
 /// A source as a query reads it.
 #[derive(Clone)]
@@ -39,6 +41,9 @@ pub enum JoinShape {
         before_ms: i64,
         after_ms: i64,
         grace_ms: i64,
+        /// No `GRACE PERIOD` given: unmatched records get their result at once (ksqlDB's
+        /// legacy join semantics).
+        eager: bool,
     },
     StreamTable,
     TableTable,
@@ -74,9 +79,22 @@ pub struct AggregateCall {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WindowSpec {
-    Tumbling { size_ms: i64, grace_ms: Option<i64>, retention_ms: Option<i64> },
-    Hopping { size_ms: i64, advance_ms: i64, grace_ms: Option<i64>, retention_ms: Option<i64> },
-    Session { gap_ms: i64, grace_ms: Option<i64>, retention_ms: Option<i64> },
+    Tumbling {
+        size_ms: i64,
+        grace_ms: Option<i64>,
+        retention_ms: Option<i64>,
+    },
+    Hopping {
+        size_ms: i64,
+        advance_ms: i64,
+        grace_ms: Option<i64>,
+        retention_ms: Option<i64>,
+    },
+    Session {
+        gap_ms: i64,
+        grace_ms: Option<i64>,
+        retention_ms: Option<i64>,
+    },
 }
 
 impl WindowSpec {
@@ -152,6 +170,9 @@ pub struct QueryPlan {
     pub partition_by: Option<Vec<CompiledExpr>>,
     /// The key columns written (computed from the row before projection).
     pub key: Vec<OutputColumn>,
+    /// Whether the record's key is written as it is (joins: the join key, which a
+    /// projected column of an outer join's missing side would not give).
+    pub key_from_record: bool,
     pub value: Vec<OutputColumn>,
     /// What the query produces.
     pub kind: SourceKind,
@@ -169,7 +190,11 @@ pub struct QueryPlan {
 impl QueryPlan {
     /// The topics the query reads.
     pub fn source_topics(&self) -> Vec<String> {
-        let mut v: Vec<String> = self.sources.iter().map(|s| s.source.topic.clone()).collect();
+        let mut v: Vec<String> = self
+            .sources
+            .iter()
+            .map(|s| s.source.topic.clone())
+            .collect();
         v.dedup();
         v
     }
@@ -194,7 +219,12 @@ pub fn source_scope(source: &Source, alias: &str) -> Scope {
     let mut columns: Vec<ScopeColumn> = source
         .key_columns()
         .chain(source.value_columns())
-        .chain(source.columns.iter().filter(|c| c.namespace == Namespace::Headers))
+        .chain(
+            source
+                .columns
+                .iter()
+                .filter(|c| c.namespace == Namespace::Headers),
+        )
         .map(|c| ScopeColumn {
             qualifier: q.clone(),
             name: c.name.clone(),
@@ -249,12 +279,10 @@ impl Planner<'_> {
     }
 
     fn step(&self, a: &ast::AliasedSource) -> Result<SourceStep> {
-        let source = self.catalog.source(&a.name.name).ok_or_else(|| {
-            SqlError::at(
-                a.name.pos,
-                format!("{} does not exist.", a.name.name),
-            )
-        })?;
+        let source = self
+            .catalog
+            .source(&a.name.name)
+            .ok_or_else(|| SqlError::at(a.name.pos, format!("{} does not exist.", a.name.name)))?;
         let alias = a
             .alias
             .as_ref()
@@ -308,7 +336,8 @@ impl Planner<'_> {
         let filter = match &query.where_ {
             Some(w) => {
                 check_no_aggregates(w, self.functions, "WHERE")?;
-                let e = expr::compile(w, &scope, &ctx).map_err(|e| prefix_error(e, "Error in WHERE expression: "))?;
+                let e = expr::compile(w, &scope, &ctx)
+                    .map_err(|e| prefix_error(e, "Error in WHERE expression: "))?;
                 expect_boolean(&e, w.pos, "WHERE")?;
                 let _ = writeln!(text, "Filter {}", display_expr(w));
                 Some(e)
@@ -356,7 +385,10 @@ impl Planner<'_> {
                         }
                     }
                     if !any {
-                        let q = qualifier.as_ref().map(|q| q.name.clone()).unwrap_or_default();
+                        let q = qualifier
+                            .as_ref()
+                            .map(|q| q.name.clone())
+                            .unwrap_or_default();
                         return Err(SqlError::at(
                             *pos,
                             format!("'{q}' is not a valid stream/table name or alias."),
@@ -370,12 +402,15 @@ impl Planner<'_> {
                             // In a join, a column whose name more than one source has
                             // is named after its source: `L_ID`.
                             Some(n) if !single && matches!(expr.kind, ExprKind::Column { .. }) => {
-                                let ExprKind::Column { qualifier, name } = &expr.kind else { unreachable!() };
+                                let ExprKind::Column { qualifier, name } = &expr.kind else {
+                                    unreachable!()
+                                };
                                 let owners: Vec<&SourceStep> = sources
                                     .iter()
                                     .filter(|s| s.scope.columns.iter().any(|c| c.name == name.name))
                                     .collect();
-                                let shared = owners.len() > 1 && !RESERVED.contains(&name.name.as_str());
+                                let shared =
+                                    owners.len() > 1 && !RESERVED.contains(&name.name.as_str());
                                 match qualifier {
                                     Some(q) if shared => format!("{}_{}", q.name, n),
                                     _ => n,
@@ -430,7 +465,10 @@ impl Planner<'_> {
             let ExprKind::Function { name, args, .. } = &call.kind else {
                 continue;
             };
-            let udtf = self.functions.table(&name.name).ok_or_else(|| SqlError::at(call.pos, "not a table function"))?;
+            let udtf = self
+                .functions
+                .table(&name.name)
+                .ok_or_else(|| SqlError::at(call.pos, "not a table function"))?;
             let compiled: Vec<CompiledExpr> = args
                 .iter()
                 .map(|a| expr::compile(a, &scope, &ctx))
@@ -463,8 +501,13 @@ impl Planner<'_> {
             ));
         }
 
-        let has_aggregates = items.iter().any(|(e, _, _)| contains_aggregate(e, self.functions))
-            || query.having.as_ref().is_some_and(|h| contains_aggregate(h, self.functions));
+        let has_aggregates = items
+            .iter()
+            .any(|(e, _, _)| contains_aggregate(e, self.functions))
+            || query
+                .having
+                .as_ref()
+                .is_some_and(|h| contains_aggregate(h, self.functions));
         let mut aggregate = None;
         let mut having = None;
         let mut kind = input_kind;
@@ -472,6 +515,7 @@ impl Planner<'_> {
         let mut value: Vec<OutputColumn> = Vec::new();
         let mut partition_by = None;
         let mut window = None;
+        let mut key_from_record = false;
 
         if !query.group_by.is_empty() || has_aggregates || query.window.is_some() {
             if query.group_by.is_empty() {
@@ -507,7 +551,11 @@ impl Planner<'_> {
                     "WINDOW clause requires a stream source",
                 ));
             }
-            let group_norm: Vec<Expr> = query.group_by.iter().map(|g| normalize(g, &scope)).collect();
+            let group_norm: Vec<Expr> = query
+                .group_by
+                .iter()
+                .map(|g| normalize(g, &scope))
+                .collect();
             let group_by: Vec<CompiledExpr> = query
                 .group_by
                 .iter()
@@ -517,12 +565,23 @@ impl Planner<'_> {
             let mut calls: Vec<Expr> = Vec::new();
             let rewritten: Vec<Expr> = items
                 .iter()
-                .map(|(e, _, _)| rewrite_for_aggregation(&normalize(e, &scope), &group_norm, self.functions, &mut calls))
+                .map(|(e, _, _)| {
+                    rewrite_for_aggregation(
+                        &normalize(e, &scope),
+                        &group_norm,
+                        self.functions,
+                        &mut calls,
+                    )
+                })
                 .collect();
-            let having_rw = query
-                .having
-                .as_ref()
-                .map(|h| rewrite_for_aggregation(&normalize(h, &scope), &group_norm, self.functions, &mut calls));
+            let having_rw = query.having.as_ref().map(|h| {
+                rewrite_for_aggregation(
+                    &normalize(h, &scope),
+                    &group_norm,
+                    self.functions,
+                    &mut calls,
+                )
+            });
             let mut aggregates = Vec::new();
             for call in &calls {
                 aggregates.push(self.bind_aggregate(call, &scope)?);
@@ -530,7 +589,9 @@ impl Planner<'_> {
             if input_kind == SourceKind::Table {
                 for (a, c) in aggregates.iter().zip(&calls) {
                     if a.function.undo(a.function.initial(), &[]).is_none() {
-                        let ExprKind::Function { name, .. } = &c.kind else { continue };
+                        let ExprKind::Function { name, .. } = &c.kind else {
+                            continue;
+                        };
                         return Err(SqlError::at(
                             c.pos,
                             format!("The aggregation function {} cannot be applied to a table source, only to a stream source.", name.name),
@@ -581,7 +642,9 @@ impl Planner<'_> {
                         continue;
                     }
                 }
-                if matches!(rw.kind, ExprKind::Column { ref name, .. } if name.name == WINDOWSTART || name.name == WINDOWEND) && window_spec.is_some() {
+                if matches!(rw.kind, ExprKind::Column { ref name, .. } if name.name == WINDOWSTART || name.name == WINDOWEND)
+                    && window_spec.is_some()
+                {
                     // ksqlDB keeps the window bounds in the key; as value columns they
                     // are copies.
                 }
@@ -610,7 +673,8 @@ impl Planner<'_> {
             having = match &having_rw {
                 Some(h) => {
                     let orig = query.having.as_ref().map(|h| h.pos).unwrap_or_default();
-                    let c = compile_or_non_aggregate(h, h, &agg_scope, &ctx).map_err(|e| prefix_error(e, "Error in HAVING expression: "))?;
+                    let c = compile_or_non_aggregate(h, h, &agg_scope, &ctx)
+                        .map_err(|e| prefix_error(e, "Error in HAVING expression: "))?;
                     expect_boolean(&c, orig, "HAVING")?;
                     Some(c)
                 }
@@ -619,12 +683,21 @@ impl Planner<'_> {
             let _ = writeln!(
                 text,
                 "Aggregate GROUP BY {}{} [{}]",
-                query.group_by.iter().map(display_expr).collect::<Vec<_>>().join(", "),
+                query
+                    .group_by
+                    .iter()
+                    .map(display_expr)
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 match &query.window {
                     Some(w) => format!(" WINDOW {}", display_window(w)),
                     None => String::new(),
                 },
-                calls.iter().map(display_expr).collect::<Vec<_>>().join(", ")
+                calls
+                    .iter()
+                    .map(display_expr)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             );
             if let Some(h) = &query.having {
                 let _ = writeln!(text, "Having {}", display_expr(h));
@@ -665,7 +738,9 @@ impl Planner<'_> {
             }
             let projected: Vec<(CompiledExpr, Expr, String, bool)> = items
                 .iter()
-                .map(|(e, n, star)| Ok((expr::compile(e, &scope, &ctx)?, e.clone(), n.clone(), *star)))
+                .map(|(e, n, star)| {
+                    Ok((expr::compile(e, &scope, &ctx)?, e.clone(), n.clone(), *star))
+                })
                 .collect::<Result<_>>()?;
             if !query.partition_by.is_empty() {
                 if input_kind == SourceKind::Table {
@@ -674,7 +749,11 @@ impl Planner<'_> {
                         "PARTITION BY is not supported on tables",
                     ));
                 }
-                let pnorm: Vec<Expr> = query.partition_by.iter().map(|p| normalize(p, &scope)).collect();
+                let pnorm: Vec<Expr> = query
+                    .partition_by
+                    .iter()
+                    .map(|p| normalize(p, &scope))
+                    .collect();
                 let pcompiled: Vec<CompiledExpr> = query
                     .partition_by
                     .iter()
@@ -700,7 +779,10 @@ impl Planner<'_> {
                     });
                 }
                 let is_null_key = query.partition_by.len() == 1
-                    && matches!(query.partition_by[0].kind, ExprKind::Literal(ast::Literal::Null));
+                    && matches!(
+                        query.partition_by[0].kind,
+                        ExprKind::Literal(ast::Literal::Null)
+                    );
                 if !is_null_key {
                     // A partitioning expression the projection does not name becomes a
                     // key column named as ksqlDB names it.
@@ -728,13 +810,19 @@ impl Planner<'_> {
                 let _ = writeln!(
                     text,
                     "PartitionBy {}",
-                    query.partition_by.iter().map(display_expr).collect::<Vec<_>>().join(", ")
+                    query
+                        .partition_by
+                        .iter()
+                        .map(display_expr)
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 );
                 partition_by = Some(pcompiled);
             } else if joins.is_empty() {
                 // The key columns are the source's key columns, where projected.
                 let src = &sources[0];
-                let key_names: Vec<String> = src.source.key_columns().map(|c| c.name.clone()).collect();
+                let key_names: Vec<String> =
+                    src.source.key_columns().map(|c| c.name.clone()).collect();
                 let mut key_slots: Vec<Option<OutputColumn>> = vec![None; key_names.len()];
                 for (c, e, n, _) in &projected {
                     if let ExprKind::Column { name, .. } = &normalize(e, &scope).kind {
@@ -755,9 +843,14 @@ impl Planner<'_> {
                         expr: c.clone(),
                     });
                 }
-                if input_kind == SourceKind::Table || !table_functions.is_empty() {
-                    if key_slots.iter().any(|s| s.is_none()) && !key_names.is_empty() {
-                        let missing = key_names[key_slots.iter().position(|s| s.is_none()).unwrap_or(0)].clone();
+                if (input_kind == SourceKind::Table || !table_functions.is_empty())
+                    && key_slots.iter().any(|s| s.is_none())
+                    && !key_names.is_empty()
+                {
+                    {
+                        let missing = key_names
+                            [key_slots.iter().position(|s| s.is_none()).unwrap_or(0)]
+                        .clone();
                         let sink = self.sink_name.unwrap_or("the result");
                         return Err(SqlError::at(
                             query.pos,
@@ -781,14 +874,20 @@ impl Planner<'_> {
                     .joins
                     .iter()
                     .flat_map(|j| match &j.on.kind {
-                        ExprKind::Binary { op: ast::BinaryOp::Eq, left, right } => {
+                        ExprKind::Binary {
+                            op: ast::BinaryOp::Eq,
+                            left,
+                            right,
+                        } => {
                             vec![normalize(left, &scope), normalize(right, &scope)]
                         }
                         _ => vec![],
                     })
                     .collect();
                 let first_join = &query.from.joins[0];
-                let fk = joins.last().is_some_and(|j| j.shape == JoinShape::ForeignKey);
+                let fk = joins
+                    .last()
+                    .is_some_and(|j| j.shape == JoinShape::ForeignKey);
                 let join_exprs: Vec<Expr> = if fk {
                     // A foreign-key join keeps the left table's primary key.
                     let left = &sources[0];
@@ -810,28 +909,37 @@ impl Planner<'_> {
                 } else {
                     join_exprs
                 };
+                // The key column: the first item naming a join expression.
+                let matches_join = |e: &Expr| join_exprs.contains(&normalize(e, &scope));
+                // An item written out wins over one from a `*`.
+                let key_at = projected
+                    .iter()
+                    .position(|(_, e, _, star)| !star && matches_join(e))
+                    .or_else(|| projected.iter().position(|(_, e, _, _)| matches_join(e)));
                 let mut key_col: Option<OutputColumn> = None;
-                for (c, e, n, _) in &projected {
-                    let ne = normalize(e, &scope);
-                    if key_col.is_none() && join_exprs.contains(&ne) {
-                        key_col = Some(OutputColumn {
-                            name: n.clone(),
-                            ty: c.ty.clone().unwrap_or(SqlType::String),
-                            expr: c.clone(),
-                        });
-                        continue;
-                    }
-                    value.push(OutputColumn {
+                for (i, (c, _e, n, _)) in projected.iter().enumerate() {
+                    let col = OutputColumn {
                         name: n.clone(),
                         ty: c.ty.clone().unwrap_or(SqlType::String),
                         expr: c.clone(),
-                    });
+                    };
+                    if Some(i) == key_at {
+                        key_col = Some(col);
+                        continue;
+                    }
+                    value.push(col);
                 }
+                key_from_record = true;
                 match key_col {
                     Some(k) => key.push(k),
                     None if fk => {
                         let left = &sources[0];
-                        let missing = left.source.key_columns().map(|c| c.name.clone()).collect::<Vec<_>>().join(", ");
+                        let missing = left
+                            .source
+                            .key_columns()
+                            .map(|c| c.name.clone())
+                            .collect::<Vec<_>>()
+                            .join(", ");
                         return Err(SqlError::at(
                             first_join.pos,
                             format!("Primary key column missing in projection. For foreign-key table-table joins, the projection must include all primary key columns from the left input table (`{}`). Missing column: `{missing}`.", left.source.name),
@@ -840,7 +948,9 @@ impl Planner<'_> {
                     None => {
                         let sink = self.sink_name.unwrap_or("the result");
                         let (l, r) = match &first_join.on.kind {
-                            ExprKind::Binary { left, right, .. } => (display_expr(left), display_expr(right)),
+                            ExprKind::Binary { left, right, .. } => {
+                                (display_expr(left), display_expr(right))
+                            }
                             _ => (String::new(), String::new()),
                         };
                         return Err(SqlError::at(
@@ -857,13 +967,23 @@ impl Planner<'_> {
             }
         }
         if value.is_empty() {
-            return Err(SqlError::at(query.pos, "The projection contains no value columns."));
+            return Err(SqlError::at(
+                query.pos,
+                "The projection contains no value columns.",
+            ));
         }
         let _ = writeln!(
             text,
             "Project key [{}] value [{}]",
-            key.iter().map(|c| format!("{} {}", c.name, c.ty)).collect::<Vec<_>>().join(", "),
-            value.iter().map(|c| format!("{} {}", c.name, c.ty)).collect::<Vec<_>>().join(", ")
+            key.iter()
+                .map(|c| format!("{} {}", c.name, c.ty))
+                .collect::<Vec<_>>()
+                .join(", "),
+            value
+                .iter()
+                .map(|c| format!("{} {}", c.name, c.ty))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
         if let Some(k) = sink_kind {
             if k == SourceKind::Stream && kind == SourceKind::Table {
@@ -895,6 +1015,7 @@ impl Planner<'_> {
             having,
             partition_by,
             key,
+            key_from_record,
             value,
             kind,
             window,
@@ -910,10 +1031,12 @@ impl Planner<'_> {
         let ExprKind::Function { name, args, star } = &call.kind else {
             return Err(SqlError::at(call.pos, "not an aggregate call"));
         };
-        let udaf = self
-            .functions
-            .aggregate(&name.name)
-            .ok_or_else(|| SqlError::at(call.pos, format!("{} is not an aggregate function", name.name)))?;
+        let udaf = self.functions.aggregate(&name.name).ok_or_else(|| {
+            SqlError::at(
+                call.pos,
+                format!("{} is not an aggregate function", name.name),
+            )
+        })?;
         let ctx = self.ctx();
         let mut compiled = Vec::new();
         for a in args {
@@ -930,7 +1053,9 @@ impl Planner<'_> {
                 literal: c.constant(),
             })
             .collect();
-        let function = udaf.bind(&bind_args).map_err(|m| SqlError::at(call.pos, m))?;
+        let function = udaf
+            .bind(&bind_args)
+            .map_err(|m| SqlError::at(call.pos, m))?;
         Ok(AggregateCall {
             function,
             args: compiled,
@@ -947,18 +1072,28 @@ impl Planner<'_> {
         right: SourceStep,
     ) -> Result<JoinStep> {
         let ctx = self.ctx();
-        let ExprKind::Binary { op: ast::BinaryOp::Eq, left, right: r } = &j.on.kind else {
+        let ExprKind::Binary {
+            op: ast::BinaryOp::Eq,
+            left,
+            right: r,
+        } = &j.on.kind
+        else {
             return Err(SqlError::at(
                 j.on.pos,
-                format!("Unsupported join expression: {}. Only equality joins are supported.", display_expr(&j.on)),
+                format!(
+                    "Unsupported join expression: {}. Only equality joins are supported.",
+                    display_expr(&j.on)
+                ),
             ));
         };
         // Which side of `=` belongs to which input.
         let refers_right = |e: &Expr| {
             referenced_columns(e).iter().any(|(q, n)| match q {
                 Some(q) => *q == right.alias,
-                None => right.scope.columns.iter().any(|c| c.name == *n)
-                    && !left_scope.columns.iter().any(|c| c.name == *n),
+                None => {
+                    right.scope.columns.iter().any(|c| c.name == *n)
+                        && !left_scope.columns.iter().any(|c| c.name == *n)
+                }
             })
         };
         let (le, re) = if refers_right(r) && !refers_right(left) {
@@ -1029,6 +1164,7 @@ impl Planner<'_> {
                     before_ms: w.before_ms,
                     after_ms: w.after_ms,
                     grace_ms: w.grace_ms.unwrap_or(24 * 3600 * 1000),
+                    eager: w.grace_ms.is_none(),
                 }
             }
             (SourceKind::Stream, SourceKind::Table) => {
@@ -1046,7 +1182,10 @@ impl Planner<'_> {
                     ));
                 }
                 if matches!(j.kind, JoinKind::Right | JoinKind::Full) {
-                    return Err(SqlError::at(j.pos, "Full outer joins between streams and tables are not supported."));
+                    return Err(SqlError::at(
+                        j.pos,
+                        "Full outer joins between streams and tables are not supported.",
+                    ));
                 }
                 JoinShape::StreamTable
             }
@@ -1061,12 +1200,11 @@ impl Planner<'_> {
                     return Err(SqlError::at(j.pos, "A window definition was provided for a Table-Table join. These joins are not windowed. Please drop the window definition (i.e. the WITHIN clause) and try to execute your Table-Table join again."));
                 }
                 if !right_is_key {
-                    let side = if left_is_key { "RIGHT" } else { "LEFT" };
                     return Err(SqlError::at(
                         j.on.pos,
                         format!(
                             "Invalid join condition: table-table joins require to join on the primary key of the right input table. Got {} = {}.",
-                            if side == "LEFT" { display_expr(le) } else { display_expr(le) },
+                            display_expr(le),
                             display_expr(re)
                         ),
                     ));
@@ -1075,7 +1213,10 @@ impl Planner<'_> {
                     JoinShape::TableTable
                 } else {
                     if matches!(j.kind, JoinKind::Right | JoinKind::Full) {
-                        return Err(SqlError::at(j.pos, "Foreign-key table-table joins support only INNER and LEFT joins."));
+                        return Err(SqlError::at(
+                            j.pos,
+                            "Foreign-key table-table joins support only INNER and LEFT joins.",
+                        ));
                     }
                     JoinShape::ForeignKey
                 }
@@ -1084,12 +1225,7 @@ impl Planner<'_> {
         Ok(JoinStep {
             kind: j.kind,
             shape,
-            text: format!(
-                "{:?} {} ON {}",
-                j.kind,
-                right.alias,
-                display_expr(&j.on)
-            ),
+            text: format!("{:?} {} ON {}", j.kind, right.alias, display_expr(&j.on)),
             right,
             left_expr,
             right_expr,
@@ -1115,12 +1251,19 @@ fn expect_boolean(e: &CompiledExpr, pos: Pos, clause: &str) -> Result<()> {
         Some(SqlType::Boolean) | None => Ok(()),
         Some(t) => Err(SqlError::at(
             pos,
-            format!("Type error in {clause} expression: Should evaluate to boolean but is {t} instead."),
+            format!(
+                "Type error in {clause} expression: Should evaluate to boolean but is {t} instead."
+            ),
         )),
     }
 }
 
-fn compile_or_non_aggregate(rw: &Expr, orig: &Expr, scope: &Scope, ctx: &Context<'_>) -> Result<CompiledExpr> {
+fn compile_or_non_aggregate(
+    rw: &Expr,
+    orig: &Expr,
+    scope: &Scope,
+    ctx: &Context<'_>,
+) -> Result<CompiledExpr> {
     expr::compile(rw, scope, ctx).map_err(|e| match e {
         SqlError::Analysis { pos, message } if message.contains("cannot be resolved") => {
             let cols: Vec<String> = referenced_columns(rw)
@@ -1138,7 +1281,11 @@ fn compile_or_non_aggregate(rw: &Expr, orig: &Expr, scope: &Scope, ctx: &Context
                 pos,
                 message: format!(
                     "Non-aggregate SELECT expression(s) not part of GROUP BY: {}",
-                    if cols.is_empty() { display_expr(orig) } else { cols.join(", ") }
+                    if cols.is_empty() {
+                        display_expr(orig)
+                    } else {
+                        cols.join(", ")
+                    }
                 ),
             }
         }
@@ -1160,23 +1307,56 @@ pub fn tf_column(i: usize) -> String {
 
 fn as_group_ref(e: &Expr) -> Option<usize> {
     match &e.kind {
-        ExprKind::Column { qualifier: None, name } => name.name.strip_prefix("KSQL_GB_")?.parse().ok(),
+        ExprKind::Column {
+            qualifier: None,
+            name,
+        } => name.name.strip_prefix("KSQL_GB_")?.parse().ok(),
         _ => None,
     }
 }
 
 fn window_spec(w: &WindowExpr) -> WindowSpec {
     match *w {
-        WindowExpr::Tumbling { size_ms, retention_ms, grace_ms } => WindowSpec::Tumbling { size_ms, grace_ms, retention_ms },
-        WindowExpr::Hopping { size_ms, advance_ms, retention_ms, grace_ms } => WindowSpec::Hopping { size_ms, advance_ms, grace_ms, retention_ms },
-        WindowExpr::Session { gap_ms, retention_ms, grace_ms } => WindowSpec::Session { gap_ms, grace_ms, retention_ms },
+        WindowExpr::Tumbling {
+            size_ms,
+            retention_ms,
+            grace_ms,
+        } => WindowSpec::Tumbling {
+            size_ms,
+            grace_ms,
+            retention_ms,
+        },
+        WindowExpr::Hopping {
+            size_ms,
+            advance_ms,
+            retention_ms,
+            grace_ms,
+        } => WindowSpec::Hopping {
+            size_ms,
+            advance_ms,
+            grace_ms,
+            retention_ms,
+        },
+        WindowExpr::Session {
+            gap_ms,
+            retention_ms,
+            grace_ms,
+        } => WindowSpec::Session {
+            gap_ms,
+            grace_ms,
+            retention_ms,
+        },
     }
 }
 
 fn display_window(w: &WindowExpr) -> String {
     match w {
         WindowExpr::Tumbling { size_ms, .. } => format!("TUMBLING (SIZE {size_ms} MILLISECONDS)"),
-        WindowExpr::Hopping { size_ms, advance_ms, .. } => {
+        WindowExpr::Hopping {
+            size_ms,
+            advance_ms,
+            ..
+        } => {
             format!("HOPPING (SIZE {size_ms} MILLISECONDS, ADVANCE BY {advance_ms} MILLISECONDS)")
         }
         WindowExpr::Session { gap_ms, .. } => format!("SESSION ({gap_ms} MILLISECONDS)"),
@@ -1193,7 +1373,9 @@ fn first_aggregate_name(e: &Expr, functions: &FunctionRegistry) -> Option<String
     visit(e, &mut |x| {
         if found.is_none() {
             if let ExprKind::Function { name, .. } = &x.kind {
-                if functions.aggregate(&name.name).is_some() && functions.scalar(&name.name).is_none() {
+                if functions.aggregate(&name.name).is_some()
+                    && functions.scalar(&name.name).is_none()
+                {
                     found = Some(name.name.clone());
                 }
             }
@@ -1227,10 +1409,18 @@ fn children(e: &Expr) -> Vec<&Expr> {
         ExprKind::Binary { left, right, .. } => vec![left, right],
         ExprKind::IsNull { expr, .. } => vec![expr],
         ExprKind::IsDistinctFrom { left, right, .. } => vec![left, right],
-        ExprKind::Between { expr, low, high, .. } => vec![expr, low, high],
-        ExprKind::InList { expr, list, .. } => std::iter::once(expr.as_ref()).chain(list.iter()).collect(),
+        ExprKind::Between {
+            expr, low, high, ..
+        } => vec![expr, low, high],
+        ExprKind::InList { expr, list, .. } => {
+            std::iter::once(expr.as_ref()).chain(list.iter()).collect()
+        }
         ExprKind::Like { expr, pattern, .. } => vec![expr, pattern],
-        ExprKind::Case { operand, whens, else_ } => operand
+        ExprKind::Case {
+            operand,
+            whens,
+            else_,
+        } => operand
             .iter()
             .map(|b| b.as_ref())
             .chain(whens.iter().flat_map(|(a, b)| [a, b]))
@@ -1251,55 +1441,96 @@ fn children(e: &Expr) -> Vec<&Expr> {
 fn map_children(e: &Expr, f: &mut dyn FnMut(&Expr) -> Expr) -> Expr {
     let kind = match &e.kind {
         ExprKind::Literal(_) | ExprKind::Column { .. } => e.kind.clone(),
-        ExprKind::Unary { op, expr } => ExprKind::Unary { op: *op, expr: Box::new(f(expr)) },
+        ExprKind::Unary { op, expr } => ExprKind::Unary {
+            op: *op,
+            expr: Box::new(f(expr)),
+        },
         ExprKind::Binary { op, left, right } => ExprKind::Binary {
             op: *op,
             left: Box::new(f(left)),
             right: Box::new(f(right)),
         },
-        ExprKind::IsNull { expr, negated } => ExprKind::IsNull { expr: Box::new(f(expr)), negated: *negated },
-        ExprKind::IsDistinctFrom { left, right, negated } => ExprKind::IsDistinctFrom {
+        ExprKind::IsNull { expr, negated } => ExprKind::IsNull {
+            expr: Box::new(f(expr)),
+            negated: *negated,
+        },
+        ExprKind::IsDistinctFrom {
+            left,
+            right,
+            negated,
+        } => ExprKind::IsDistinctFrom {
             left: Box::new(f(left)),
             right: Box::new(f(right)),
             negated: *negated,
         },
-        ExprKind::Between { expr, low, high, negated } => ExprKind::Between {
+        ExprKind::Between {
+            expr,
+            low,
+            high,
+            negated,
+        } => ExprKind::Between {
             expr: Box::new(f(expr)),
             low: Box::new(f(low)),
             high: Box::new(f(high)),
             negated: *negated,
         },
-        ExprKind::InList { expr, list, negated } => ExprKind::InList {
+        ExprKind::InList {
+            expr,
+            list,
+            negated,
+        } => ExprKind::InList {
             expr: Box::new(f(expr)),
-            list: list.iter().map(|x| f(x)).collect(),
+            list: list.iter().map(&mut *f).collect(),
             negated: *negated,
         },
-        ExprKind::Like { expr, pattern, escape, negated } => ExprKind::Like {
+        ExprKind::Like {
+            expr,
+            pattern,
+            escape,
+            negated,
+        } => ExprKind::Like {
             expr: Box::new(f(expr)),
             pattern: Box::new(f(pattern)),
             escape: *escape,
             negated: *negated,
         },
-        ExprKind::Case { operand, whens, else_ } => ExprKind::Case {
+        ExprKind::Case {
+            operand,
+            whens,
+            else_,
+        } => ExprKind::Case {
             operand: operand.as_ref().map(|o| Box::new(f(o))),
             whens: whens.iter().map(|(a, b)| (f(a), f(b))).collect(),
             else_: else_.as_ref().map(|o| Box::new(f(o))),
         },
-        ExprKind::Cast { expr, ty } => ExprKind::Cast { expr: Box::new(f(expr)), ty: ty.clone() },
+        ExprKind::Cast { expr, ty } => ExprKind::Cast {
+            expr: Box::new(f(expr)),
+            ty: ty.clone(),
+        },
         ExprKind::Function { name, args, star } => ExprKind::Function {
             name: name.clone(),
-            args: args.iter().map(|x| f(x)).collect(),
+            args: args.iter().map(&mut *f).collect(),
             star: *star,
         },
-        ExprKind::Dereference { expr, field } => ExprKind::Dereference { expr: Box::new(f(expr)), field: field.clone() },
+        ExprKind::Dereference { expr, field } => ExprKind::Dereference {
+            expr: Box::new(f(expr)),
+            field: field.clone(),
+        },
         ExprKind::Subscript { expr, index } => ExprKind::Subscript {
             expr: Box::new(f(expr)),
             index: Box::new(f(index)),
         },
-        ExprKind::Array(items) => ExprKind::Array(items.iter().map(|x| f(x)).collect()),
-        ExprKind::Map(entries) => ExprKind::Map(entries.iter().map(|(a, b)| (f(a), f(b))).collect()),
-        ExprKind::Struct(fields) => ExprKind::Struct(fields.iter().map(|(n, v)| (n.clone(), f(v))).collect()),
-        ExprKind::Lambda { params, body } => ExprKind::Lambda { params: params.clone(), body: Box::new(f(body)) },
+        ExprKind::Array(items) => ExprKind::Array(items.iter().map(&mut *f).collect()),
+        ExprKind::Map(entries) => {
+            ExprKind::Map(entries.iter().map(|(a, b)| (f(a), f(b))).collect())
+        }
+        ExprKind::Struct(fields) => {
+            ExprKind::Struct(fields.iter().map(|(n, v)| (n.clone(), f(v))).collect())
+        }
+        ExprKind::Lambda { params, body } => ExprKind::Lambda {
+            params: params.clone(),
+            body: Box::new(f(body)),
+        },
     };
     Expr { kind, pos: e.pos }
 }
@@ -1312,7 +1543,11 @@ pub fn normalize(e: &Expr, scope: &Scope) -> Expr {
             let q = match qualifier {
                 Some(q) => Some(ast::Ident::new(q.name.clone())),
                 None => {
-                    let owners: Vec<&ScopeColumn> = scope.columns.iter().filter(|c| c.name == name.name).collect();
+                    let owners: Vec<&ScopeColumn> = scope
+                        .columns
+                        .iter()
+                        .filter(|c| c.name == name.name)
+                        .collect();
                     if owners.len() == 1 {
                         owners[0].qualifier.clone().map(ast::Ident::new)
                     } else {
@@ -1378,7 +1613,10 @@ fn strip(e: &Expr) -> Expr {
         ),
         ExprKind::Lambda { params, body } => Expr::new(
             ExprKind::Lambda {
-                params: params.iter().map(|p| ast::Ident::new(p.name.clone())).collect(),
+                params: params
+                    .iter()
+                    .map(|p| ast::Ident::new(p.name.clone()))
+                    .collect(),
                 body: Box::new(strip(body)),
             },
             Pos::default(),
@@ -1392,7 +1630,12 @@ fn strip(e: &Expr) -> Expr {
 /// Rewrites a (normalized) projection or HAVING expression over the aggregated row:
 /// grouping expressions become `KSQL_GB_i`, aggregate calls `KSQL_AGG_VARIABLE_j` (the
 /// calls are collected in `calls`, deduplicated).
-fn rewrite_for_aggregation(e: &Expr, group: &[Expr], functions: &FunctionRegistry, calls: &mut Vec<Expr>) -> Expr {
+fn rewrite_for_aggregation(
+    e: &Expr,
+    group: &[Expr],
+    functions: &FunctionRegistry,
+    calls: &mut Vec<Expr>,
+) -> Expr {
     if let Some(i) = group.iter().position(|g| g == e) {
         return column(&group_column(i));
     }
@@ -1414,7 +1657,9 @@ fn rewrite_for_aggregation(e: &Expr, group: &[Expr], functions: &FunctionRegistr
             return column(&name.name);
         }
     }
-    map_children(e, &mut |c| rewrite_for_aggregation(c, group, functions, calls))
+    map_children(e, &mut |c| {
+        rewrite_for_aggregation(c, group, functions, calls)
+    })
 }
 
 fn column(name: &str) -> Expr {
@@ -1445,37 +1690,67 @@ fn extract_table_functions(e: &Expr, functions: &FunctionRegistry, calls: &mut V
 pub fn display_expr(e: &Expr) -> String {
     match &e.kind {
         ExprKind::Literal(l) => l.to_string(),
-        ExprKind::Column { qualifier: Some(q), name } => format!("{}.{}", q.name, name.name),
-        ExprKind::Column { qualifier: None, name } => name.name.clone(),
+        ExprKind::Column {
+            qualifier: Some(q),
+            name,
+        } => format!("{}.{}", q.name, name.name),
+        ExprKind::Column {
+            qualifier: None,
+            name,
+        } => name.name.clone(),
         ExprKind::Unary { op, expr } => match op {
             ast::UnaryOp::Not => format!("(NOT {})", display_expr(expr)),
             ast::UnaryOp::Minus => format!("-{}", display_expr(expr)),
             ast::UnaryOp::Plus => display_expr(expr),
         },
-        ExprKind::Binary { op, left, right } => format!("({} {} {})", display_expr(left), op, display_expr(right)),
-        ExprKind::IsNull { expr, negated } => {
-            format!("({} IS {}NULL)", display_expr(expr), if *negated { "NOT " } else { "" })
+        ExprKind::Binary { op, left, right } => {
+            format!("({} {} {})", display_expr(left), op, display_expr(right))
         }
-        ExprKind::IsDistinctFrom { left, right, negated } => format!(
+        ExprKind::IsNull { expr, negated } => {
+            format!(
+                "({} IS {}NULL)",
+                display_expr(expr),
+                if *negated { "NOT " } else { "" }
+            )
+        }
+        ExprKind::IsDistinctFrom {
+            left,
+            right,
+            negated,
+        } => format!(
             "({} IS {}DISTINCT FROM {})",
             display_expr(left),
             if *negated { "NOT " } else { "" },
             display_expr(right)
         ),
-        ExprKind::Between { expr, low, high, negated } => format!(
+        ExprKind::Between {
+            expr,
+            low,
+            high,
+            negated,
+        } => format!(
             "({} {}BETWEEN {} AND {})",
             display_expr(expr),
             if *negated { "NOT " } else { "" },
             display_expr(low),
             display_expr(high)
         ),
-        ExprKind::InList { expr, list, negated } => format!(
+        ExprKind::InList {
+            expr,
+            list,
+            negated,
+        } => format!(
             "({} {}IN ({}))",
             display_expr(expr),
             if *negated { "NOT " } else { "" },
             list.iter().map(display_expr).collect::<Vec<_>>().join(", ")
         ),
-        ExprKind::Like { expr, pattern, negated, .. } => format!(
+        ExprKind::Like {
+            expr,
+            pattern,
+            negated,
+            ..
+        } => format!(
             "({} {}LIKE {})",
             display_expr(expr),
             if *negated { "NOT " } else { "" },
@@ -1487,23 +1762,48 @@ pub fn display_expr(e: &Expr) -> String {
             if *star {
                 format!("{}(*)", name.name)
             } else {
-                format!("{}({})", name.name, args.iter().map(display_expr).collect::<Vec<_>>().join(", "))
+                format!(
+                    "{}({})",
+                    name.name,
+                    args.iter().map(display_expr).collect::<Vec<_>>().join(", ")
+                )
             }
         }
         ExprKind::Dereference { expr, field } => format!("{}->{}", display_expr(expr), field.name),
-        ExprKind::Subscript { expr, index } => format!("{}[{}]", display_expr(expr), display_expr(index)),
-        ExprKind::Array(items) => format!("ARRAY[{}]", items.iter().map(display_expr).collect::<Vec<_>>().join(", ")),
+        ExprKind::Subscript { expr, index } => {
+            format!("{}[{}]", display_expr(expr), display_expr(index))
+        }
+        ExprKind::Array(items) => format!(
+            "ARRAY[{}]",
+            items
+                .iter()
+                .map(display_expr)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
         ExprKind::Map(entries) => format!(
             "MAP({})",
-            entries.iter().map(|(k, v)| format!("{}:={}", display_expr(k), display_expr(v))).collect::<Vec<_>>().join(", ")
+            entries
+                .iter()
+                .map(|(k, v)| format!("{}:={}", display_expr(k), display_expr(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         ExprKind::Struct(fields) => format!(
             "STRUCT({})",
-            fields.iter().map(|(k, v)| format!("{}:={}", k.name, display_expr(v))).collect::<Vec<_>>().join(", ")
+            fields
+                .iter()
+                .map(|(k, v)| format!("{}:={}", k.name, display_expr(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         ExprKind::Lambda { params, body } => format!(
             "({}) => {}",
-            params.iter().map(|p| p.name.clone()).collect::<Vec<_>>().join(", "),
+            params
+                .iter()
+                .map(|p| p.name.clone())
+                .collect::<Vec<_>>()
+                .join(", "),
             display_expr(body)
         ),
     }
@@ -1515,7 +1815,10 @@ pub fn referenced_columns(e: &Expr) -> Vec<(Option<String>, String)> {
         match &e.kind {
             ExprKind::Column { qualifier, name } => {
                 if qualifier.is_some() || !params.contains(&name.name) {
-                    out.push((qualifier.as_ref().map(|q| q.name.clone()), name.name.clone()));
+                    out.push((
+                        qualifier.as_ref().map(|q| q.name.clone()),
+                        name.name.clone(),
+                    ));
                 }
             }
             ExprKind::Lambda { params: ps, body } => {

@@ -383,32 +383,24 @@ fn plain_digits(coef: &str, scale: i64) -> String {
 pub(crate) fn decimal_to_plain(value: &BigDecimal, scale: u8) -> Result<String, String> {
     let (unscaled, value_scale) = value.as_bigint_and_exponent();
     let target = i64::from(scale);
-    let (digits, final_scale) = if value_scale < target {
+    let mut digits = unscaled.magnitude().to_string();
+    let mut final_scale = value_scale;
+    if value_scale < target {
         let pad = target - value_scale;
         if pad > 4096 {
             return Err(format!("decimal {value} is out of range"));
         }
-        let pad = usize::try_from(pad).unwrap_or(0);
-        let magnitude = unscaled.magnitude().to_string();
-        if magnitude == "0" {
-            ("0".to_owned(), target)
-        } else {
-            (format!("{magnitude}{}", "0".repeat(pad)), target)
+        if digits != "0" {
+            digits.push_str(&"0".repeat(usize::try_from(pad).unwrap_or(0)));
         }
+        final_scale = target;
+    }
+    let sign = if unscaled.sign() == bigdecimal::num_bigint::Sign::Minus {
+        "-"
     } else {
-        (unscaled.magnitude().to_string(), value_scale)
+        ""
     };
-    let negative = unscaled.sign() == bigdecimal::num_bigint::Sign::Minus;
-    let text = DecimalText {
-        negative,
-        unscaled: digits.trim_start_matches('0').to_owned(),
-        scale: final_scale,
-    };
-    let sign = if text.negative { "-" } else { "" };
-    Ok(format!(
-        "{sign}{}",
-        plain_digits(text.coefficient(), final_scale)
-    ))
+    Ok(format!("{sign}{}", plain_digits(&digits, final_scale)))
 }
 
 /// Java's `Character.isWhitespace` (no non-breaking spaces).

@@ -211,7 +211,10 @@ pub fn execute(case: &ExecCase) -> Result<ExecOutput, SqlError> {
         output.sources.push(PostSource {
             name: s.name.clone(),
             kind: s.kind.to_string(),
-            schema: s.schema_text().replace('`', "").replace(" PRIMARY KEY", " KEY"),
+            schema: s
+                .schema_text()
+                .replace('`', "")
+                .replace(" PRIMARY KEY", " KEY"),
             key_format: s.key_format.kind.name().to_owned(),
             value_format: s.value_format.kind.name().to_owned(),
             windowed: s.window.is_some(),

@@ -147,6 +147,9 @@ pub struct JoinWindows {
     before_ms: i64,
     after_ms: i64,
     grace_ms: i64,
+    /// Unmatched records of an outer side get their result at once (see
+    /// [`JoinWindows::with_eager_unmatched`]).
+    eager: bool,
 }
 
 impl JoinWindows {
@@ -158,6 +161,7 @@ impl JoinWindows {
             before_ms: d,
             after_ms: d,
             grace_ms: 0,
+            eager: false,
         }
     }
 
@@ -169,6 +173,7 @@ impl JoinWindows {
             before_ms: d,
             after_ms: d,
             grace_ms: millis(grace),
+            eager: false,
         }
     }
 
@@ -186,6 +191,15 @@ impl JoinWindows {
     }
 
     /// How far back from a left record the window reaches, ms.
+    /// Kafka Streams' old `JoinWindows.of` behaviour, which ksqlDB keeps for joins
+    /// without a `GRACE PERIOD`: a record of an outer side that has no partner when it
+    /// arrives gets its unmatched result (`joiner(value, None)`) at once, and again the
+    /// joined result if a partner arrives later; nothing waits for the window to close.
+    pub fn with_eager_unmatched(mut self) -> JoinWindows {
+        self.eager = true;
+        self
+    }
+
     pub fn before_ms(&self) -> i64 {
         self.before_ms
     }
@@ -965,6 +979,20 @@ impl<K: Data, T: Data, O: Data, VR: Data> Processor<K, T, K, VR> for StreamJoinP
                 out.headers = r.headers.clone();
                 ctx.forward(out)?;
             }
+        }
+        if matches.is_empty() && self.this_outer && w.eager {
+            let topic = self.other_store_name.clone();
+            let bytes = self
+                .this_list
+                .serialize(&topic, &vec![r.value])
+                .map_err(|e| serde_err("outer join value", &node, e))?
+                .unwrap_or_default();
+            for value in (self.unmatched)(self.side, &bytes, &node)? {
+                let mut out = Record::new(r.key.clone(), value, r.timestamp);
+                out.headers = r.headers.clone();
+                ctx.forward(out)?;
+            }
+            return Ok(());
         }
         if matches.is_empty() && self.this_outer {
             if let (Some(outer), Some(kb)) = (&self.outer, &key_bytes) {

@@ -93,8 +93,11 @@ fn unit_arg(fixed: Option<TimeUnit>, v: &Value) -> Result<TimeUnit, String> {
 }
 
 /// Per-record code for a DATEADD-style function, given the unit found at bind time.
+/// The per-record code of DATEADD and friends, given the unit fixed at bind time (if any).
+type UnitFn = fn(Option<TimeUnit>, i64, &[Value]) -> Result<Value, String>;
+
 fn with_unit(
-    f: fn(Option<TimeUnit>, i64, &[Value]) -> Result<Value, String>,
+    f: UnitFn,
     sign: i64,
 ) -> impl Fn(&Call<'_>, &SqlType) -> Result<ScalarFn, String> + Send + Sync {
     move |call: &Call<'_>, _: &SqlType| {
@@ -212,9 +215,8 @@ fn iso_time(s: &str) -> Option<NaiveTime> {
 
 /// A DATE from text as ksqlDB casts it: `yyyy-MM-dd`, or a prefix (`yyyy`, `yyyy-MM`).
 pub fn parse_iso_date(s: &str) -> Result<i32, String> {
-    let d = iso_date(s.trim()).ok_or_else(|| {
-        format!("Failed to parse date '{s}': required format is \"yyyy-MM-dd\"")
-    })?;
+    let d = iso_date(s.trim())
+        .ok_or_else(|| format!("Failed to parse date '{s}': required format is \"yyyy-MM-dd\""))?;
     days_of(d)
 }
 
@@ -241,9 +243,7 @@ pub fn parse_iso_timestamp(s: &str) -> Result<i64, String> {
     let (time, zone) = match time_part {
         None => (NaiveTime::MIN, None),
         Some(tm) => {
-            let idx = tm
-                .find(|c: char| c == 'Z' || c == 'z' || c == '+' || c == '-')
-                .unwrap_or(tm.len());
+            let idx = tm.find(['Z', 'z', '+', '-']).unwrap_or(tm.len());
             let (clock, zone) = tm.split_at(idx);
             let zone = if zone.is_empty() { None } else { Some(zone) };
             (iso_time(clock).ok_or_else(err)?, zone)
@@ -302,7 +302,11 @@ fn parse_timestamp_text(pattern: &JavaPattern, text: &str, zone: &Zone) -> Resul
     zone.local_to_millis(&parsed.local_datetime()?)
 }
 
-fn format_timestamp_text(pattern: &JavaPattern, millis: i64, zone: &Zone) -> Result<String, String> {
+fn format_timestamp_text(
+    pattern: &JavaPattern,
+    millis: i64,
+    zone: &Zone,
+) -> Result<String, String> {
     pattern.format(&Temporal::at_zone(millis, zone)?)
 }
 
@@ -320,10 +324,11 @@ fn string_to_timestamp(call: &Call<'_>, zoned: bool) -> ScalarFn {
         let pattern = patterns.get(pattern_text).map_err(|e| {
             format!("Failed to parse timestamp '{input}' with formatter '{pattern_text}': {e}")
         })?;
-        parse_timestamp_text(&pattern, input, &zone).map_err(|e| {
-            format!("Failed to parse timestamp '{input}' with formatter '{pattern_text}': {e}")
-        })
-        .map(Value::Bigint)
+        parse_timestamp_text(&pattern, input, &zone)
+            .map_err(|e| {
+                format!("Failed to parse timestamp '{input}' with formatter '{pattern_text}': {e}")
+            })
+            .map(Value::Bigint)
     })
 }
 
@@ -503,7 +508,8 @@ pub fn register(r: &mut FunctionRegistry) {
         Udf::new("TIMEADD", "Adds a duration to a TIME value.")
             .error_name("timeadd")
             .variant(
-                Variant::new(unit_params("time", P::Time), ret(SqlType::Time)).build(with_unit(time_add, 1)),
+                Variant::new(unit_params("time", P::Time), ret(SqlType::Time))
+                    .build(with_unit(time_add, 1)),
             )
             .shared(),
     );
@@ -529,19 +535,27 @@ pub fn register(r: &mut FunctionRegistry) {
             .shared(),
     );
     r.register_scalar(
-        Udf::new("TIMESTAMPSUB", "Subtracts a duration from a TIMESTAMP value.")
-            .error_name("timestampsub")
-            .variant(
-                Variant::new(
-                    unit_params("timestamp", P::Timestamp),
-                    ret(SqlType::Timestamp),
-                )
-                .build(with_unit(timestamp_add, -1)),
+        Udf::new(
+            "TIMESTAMPSUB",
+            "Subtracts a duration from a TIMESTAMP value.",
+        )
+        .error_name("timestampsub")
+        .variant(
+            Variant::new(
+                unit_params("timestamp", P::Timestamp),
+                ret(SqlType::Timestamp),
             )
-            .shared(),
+            .build(with_unit(timestamp_add, -1)),
+        )
+        .shared(),
     );
 
-    let parse_params = || vec![p("formattedTimestamp", P::String), p("formatPattern", P::String)];
+    let parse_params = || {
+        vec![
+            p("formattedTimestamp", P::String),
+            p("formatPattern", P::String),
+        ]
+    };
     let parse_params_tz = || {
         vec![
             p("formattedTimestamp", P::String),
@@ -788,13 +802,16 @@ pub fn register(r: &mut FunctionRegistry) {
         .shared(),
     );
     r.register_scalar(
-        Udf::new("FROM_DAYS", "Converts an INT number of days since the epoch into a DATE.")
-            .error_name("from_days")
-            .variant(
-                Variant::new(vec![p("days", P::Int)], ret(SqlType::Date))
-                    .eval(|a| Ok(Value::Date(int(&a[0])?))),
-            )
-            .shared(),
+        Udf::new(
+            "FROM_DAYS",
+            "Converts an INT number of days since the epoch into a DATE.",
+        )
+        .error_name("from_days")
+        .variant(
+            Variant::new(vec![p("days", P::Int)], ret(SqlType::Date))
+                .eval(|a| Ok(Value::Date(int(&a[0])?))),
+        )
+        .shared(),
     );
     r.register_scalar(
         Udf::new(
@@ -822,7 +839,9 @@ pub fn register(r: &mut FunctionRegistry) {
              without an argument.",
         )
         .error_name("unix_timestamp")
-        .variant(Variant::new(vec![], ret(SqlType::Bigint)).eval(|_| Ok(Value::Bigint(now_millis()))))
+        .variant(
+            Variant::new(vec![], ret(SqlType::Bigint)).eval(|_| Ok(Value::Bigint(now_millis()))),
+        )
         .variant(
             Variant::new(vec![p("timestamp", P::Timestamp)], ret(SqlType::Bigint))
                 .eval(|a| Ok(Value::Bigint(a[0].as_i64().ok_or("expected a timestamp")?))),
@@ -872,12 +891,16 @@ mod tests {
         let err = r
             .scalar("DATEADD")
             .unwrap()
-            .bind(&[typed(SqlType::Date), typed(SqlType::Int), typed(SqlType::Date)])
+            .bind(&[
+                typed(SqlType::Date),
+                typed(SqlType::Int),
+                typed(SqlType::Date),
+            ])
             .err()
             .unwrap();
-        assert!(err.starts_with(
-            "Function 'dateadd' does not accept parameters (DATE, INTEGER, DATE)."
-        ));
+        assert!(
+            err.starts_with("Function 'dateadd' does not accept parameters (DATE, INTEGER, DATE).")
+        );
     }
 
     #[test]
@@ -889,7 +912,11 @@ mod tests {
                 &r,
                 name,
                 &[ms.clone(), typed(SqlType::Int), typed(SqlType::Time)],
-                &[Value::String("MILLISECONDS".into()), Value::Int(n), Value::Time(t)],
+                &[
+                    Value::String("MILLISECONDS".into()),
+                    Value::Int(n),
+                    Value::Time(t),
+                ],
             )
         };
         assert_eq!(f("TIMEADD", 10, 86_399_995), Ok(Value::Time(5)));
@@ -901,7 +928,11 @@ mod tests {
                 &r,
                 "TIMESTAMPSUB",
                 &[ms.clone(), typed(SqlType::Int), typed(SqlType::Timestamp)],
-                &[Value::String("MILLISECONDS".into()), Value::Int(-5), Value::Timestamp(-100)],
+                &[
+                    Value::String("MILLISECONDS".into()),
+                    Value::Int(-5),
+                    Value::Timestamp(-100)
+                ],
             ),
             Ok(Value::Timestamp(-95))
         );
@@ -910,7 +941,11 @@ mod tests {
                 &r,
                 "TIMESTAMPADD",
                 &[ms, typed(SqlType::Int), typed(SqlType::Timestamp)],
-                &[Value::String("MILLISECONDS".into()), Value::Null, Value::Timestamp(5)],
+                &[
+                    Value::String("MILLISECONDS".into()),
+                    Value::Null,
+                    Value::Timestamp(5)
+                ],
             ),
             Ok(Value::Null)
         );
@@ -950,7 +985,11 @@ mod tests {
             call(
                 &r,
                 "TIMESTAMPTOSTRING",
-                &[typed(SqlType::Bigint), typed(SqlType::String), typed(SqlType::String)],
+                &[
+                    typed(SqlType::Bigint),
+                    typed(SqlType::String),
+                    typed(SqlType::String)
+                ],
                 &[
                     Value::Bigint(1526075913000),
                     s("yyyy-MM-dd HH:mm:ss zzz"),
@@ -1023,7 +1062,12 @@ mod tests {
             typed(SqlType::String),
         ];
         assert_eq!(
-            call(&r, "CONVERT_TZ", &args, &[Value::Timestamp(100), s("+0200"), s("+0500")]),
+            call(
+                &r,
+                "CONVERT_TZ",
+                &args,
+                &[Value::Timestamp(100), s("+0200"), s("+0500")]
+            ),
             Ok(Value::Timestamp(10_800_100))
         );
         assert_eq!(
@@ -1044,11 +1088,21 @@ mod tests {
             Ok(Value::Date(-10))
         );
         assert_eq!(
-            call(&r, "FROM_UNIXTIME", &[typed(SqlType::Bigint)], &[Value::Bigint(100)]),
+            call(
+                &r,
+                "FROM_UNIXTIME",
+                &[typed(SqlType::Bigint)],
+                &[Value::Bigint(100)]
+            ),
             Ok(Value::Timestamp(100))
         );
         assert_eq!(
-            call(&r, "UNIX_DATE", &[typed(SqlType::Date)], &[Value::Date(100)]),
+            call(
+                &r,
+                "UNIX_DATE",
+                &[typed(SqlType::Date)],
+                &[Value::Date(100)]
+            ),
             Ok(Value::Int(100))
         );
         match call(&r, "UNIX_TIMESTAMP", &[], &[]) {

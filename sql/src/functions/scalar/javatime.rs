@@ -330,9 +330,7 @@ impl JavaPattern {
                 i += 1;
             } else if c == ']' {
                 if stack.len() == 1 {
-                    return Err(
-                        "Pattern invalid as it contains ] without previous [".to_string()
-                    );
+                    return Err("Pattern invalid as it contains ] without previous [".to_string());
                 }
                 let inner = stack.pop().unwrap_or_default();
                 let top = stack.len() - 1;
@@ -367,9 +365,8 @@ impl JavaPattern {
     pub fn parse(&self, text: &str) -> Result<Parsed, String> {
         let chars: Vec<char> = text.chars().collect();
         let mut parsed = Parsed::default();
-        let end = parse_items(&self.items, &chars, 0, &mut parsed).map_err(|e| {
-            format!("Text '{text}' could not be parsed: {e}")
-        })?;
+        let end = parse_items(&self.items, &chars, 0, &mut parsed)
+            .map_err(|e| format!("Text '{text}' could not be parsed: {e}"))?;
         if end != chars.len() {
             return Err(format!(
                 "Text '{text}' could not be parsed, unparsed text found at index {end}"
@@ -391,8 +388,7 @@ fn validate_letter(c: char, n: usize) -> Result<(), String> {
         'z' | 'O' | 'v' => 4,
         _ => return Err(format!("Unknown pattern letter: {c}")),
     };
-    if n > max || (c == 'V' && n != 2) || (c == 'O' && n != 1 && n != 4) || (c == 'c' && n == 2)
-    {
+    if n > max || (c == 'V' && n != 2) || (c == 'O' && n != 1 && n != 4) || (c == 'c' && n == 2) {
         return Err(format!("Too many pattern letters: {c}"));
     }
     Ok(())
@@ -787,8 +783,9 @@ impl Parsed {
         let y = i32::try_from(year).map_err(|_| format!("Invalid value for Year: {year}"))?;
         let date = if let Some(doy) = self.day_of_year {
             let doy = check(doy, 1, 366, "DayOfYear")? as u32;
-            NaiveDate::from_yo_opt(y, doy)
-                .ok_or_else(|| format!("Invalid date 'DayOfYear 366' as '{y}' is not a leap year"))?
+            NaiveDate::from_yo_opt(y, doy).ok_or_else(|| {
+                format!("Invalid date 'DayOfYear 366' as '{y}' is not a leap year")
+            })?
         } else {
             let (m, d) = self.validated_month_day(year)?;
             NaiveDate::from_ymd_opt(y, m, d).ok_or_else(|| format!("Invalid date {y}-{m}-{d}"))?
@@ -796,7 +793,9 @@ impl Parsed {
         if let Some(dow) = self.day_of_week {
             let dow = check(dow, 1, 7, "DayOfWeek")?;
             if i64::from(date.weekday().number_from_monday()) != dow {
-                return Err(format!("Conflict found: DayOfWeek {dow} differs from {date}"));
+                return Err(format!(
+                    "Conflict found: DayOfWeek {dow} differs from {date}"
+                ));
             }
         }
         Ok(date)
@@ -862,9 +861,7 @@ impl Parsed {
         let date = self.date_from(year)?;
         let time = match self.time()? {
             Some(t) => t,
-            None => self.time_with_hour(
-                self.ampm.map(|a| a * 12).unwrap_or(0),
-            )?,
+            None => self.time_with_hour(self.ampm.map(|a| a * 12).unwrap_or(0))?,
         };
         Ok(NaiveDateTime::new(date, time))
     }
@@ -1120,7 +1117,11 @@ fn parse_number(
         'u' if n == 2 => set(&mut p.year, 2000 + v, "Year")?,
         'y' => set(&mut p.year_of_era, v, "YearOfEra")?,
         'u' => set(&mut p.year, v, "Year")?,
-        'Y' => set(&mut p.week_year, if n == 2 { 2000 + v } else { v }, "WeekBasedYear")?,
+        'Y' => set(
+            &mut p.week_year,
+            if n == 2 { 2000 + v } else { v },
+            "WeekBasedYear",
+        )?,
         'M' | 'L' => set(&mut p.month, v, "MonthOfYear")?,
         'Q' | 'q' => set(&mut p.quarter, v, "QuarterOfYear")?,
         'd' => set(&mut p.day, v, "DayOfMonth")?,
@@ -1266,7 +1267,9 @@ fn parse_zone_text(c: char, text: &[char], pos: usize) -> Result<(Zone, usize), 
     }
     let run = text[pos.min(text.len())..]
         .iter()
-        .take_while(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '/' | '_' | '+' | '-' | ':' | '.' | '~'))
+        .take_while(|ch| {
+            ch.is_ascii_alphanumeric() || matches!(ch, '/' | '_' | '+' | '-' | ':' | '.' | '~')
+        })
         .count();
     for len in (1..=run).rev() {
         let candidate: String = text[pos..pos + len].iter().collect();
@@ -1325,7 +1328,10 @@ mod tests {
 
     #[test]
     fn adjacent_numeric_fields_share_digits() {
-        let p = JavaPattern::compile("yyyyMMdd").unwrap().parse("20220614").unwrap();
+        let p = JavaPattern::compile("yyyyMMdd")
+            .unwrap()
+            .parse("20220614")
+            .unwrap();
         assert_eq!(p.date().unwrap(), NaiveDate::from_ymd_opt(2022, 6, 14));
     }
 
@@ -1342,7 +1348,11 @@ mod tests {
     #[test]
     fn formats_zone_names_and_offsets() {
         assert_eq!(
-            fmt("yyyy-MM-dd HH:mm:ss zzz", 1526075913000, "America/Los_Angeles"),
+            fmt(
+                "yyyy-MM-dd HH:mm:ss zzz",
+                1526075913000,
+                "America/Los_Angeles"
+            ),
             "2018-05-11 14:58:33 PDT"
         );
         assert_eq!(
@@ -1384,7 +1394,10 @@ mod tests {
 
     #[test]
     fn zone_ids() {
-        assert_eq!(parse_zone("+0200").unwrap(), Zone::Offset(7200, "+02:00".into()));
+        assert_eq!(
+            parse_zone("+0200").unwrap(),
+            Zone::Offset(7200, "+02:00".into())
+        );
         assert_eq!(parse_zone("UTC").unwrap().id(), "UTC");
         assert_eq!(parse_zone("PST").unwrap().id(), "America/Los_Angeles");
         assert!(parse_zone("Mars/Olympus").is_err());

@@ -123,7 +123,10 @@ impl Reader<'_> {
     fn literal(&mut self, word: &str, v: Json) -> Result<Json, String> {
         let end = self.i + word.len();
         if self.s.get(self.i..end) != Some(word.as_bytes())
-            || self.s.get(end).is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_')
+            || self
+                .s
+                .get(end)
+                .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_')
         {
             return self.err("unrecognized token");
         }
@@ -357,7 +360,11 @@ pub fn path_tokens(path: &str) -> Result<Vec<String>, String> {
                 tokens.push(unquoted.to_string());
                 i += close + 1;
             }
-            _ => return Err(format!("Invalid JsonPath: unexpected character in '{path}'")),
+            _ => {
+                return Err(format!(
+                    "Invalid JsonPath: unexpected character in '{path}'"
+                ))
+            }
         }
     }
     Ok(tokens)
@@ -403,7 +410,9 @@ fn extractjsonfield() -> Variant {
             let Some(doc) = parse_required(input)? else {
                 return Ok(Value::Null);
             };
-            Ok(extract(&doc, &tokens).map(Value::String).unwrap_or(Value::Null))
+            Ok(extract(&doc, &tokens)
+                .map(Value::String)
+                .unwrap_or(Value::Null))
         }) as ScalarFn)
     })
 }
@@ -671,9 +680,9 @@ pub fn register(r: &mut FunctionRegistry) {
             )
             .eval(|a| {
                 Ok(match parse_required(text(&a[0])?)? {
-                    Some(Json::Obj(fields)) => Value::Array(
-                        fields.into_iter().map(|(k, _)| Value::String(k)).collect(),
-                    ),
+                    Some(Json::Obj(fields)) => {
+                        Value::Array(fields.into_iter().map(|(k, _)| Value::String(k)).collect())
+                    }
                     _ => Value::Null,
                 })
             }),
@@ -735,7 +744,12 @@ mod tests {
     fn extractjsonfield_follows_json_paths() {
         let r = reg();
         let ex = |doc: &str, path: &str| {
-            call(&r, "EXTRACTJSONFIELD", &[typed(SqlType::String), lit(s(path))], &[s(doc), s(path)])
+            call(
+                &r,
+                "EXTRACTJSONFIELD",
+                &[typed(SqlType::String), lit(s(path))],
+                &[s(doc), s(path)],
+            )
         };
         let doc = "{\"name\": \"cdc\", \"version\": \"1\", \"@type\": \"UDF\"}";
         assert_eq!(ex(doc, "$.name"), Ok(s("cdc")));
@@ -744,7 +758,10 @@ mod tests {
         assert_eq!(ex("{\"array\": [1, 2, 3]}", "$.array[-1]"), Ok(Value::Null));
         assert_eq!(ex("{\"array\": [1, 2, 3]}", "$.array[0]"), Ok(s("1")));
         assert_eq!(ex("{\"array\": [1.23450]}", "$.array[0]"), Ok(s("1.23450")));
-        assert_eq!(ex("{\"a\": {\"b\": [1, {\"c\": true}]}}", "$['a'].b[1]"), Ok(s("{\"c\":true}")));
+        assert_eq!(
+            ex("{\"a\": {\"b\": [1, {\"c\": true}]}}", "$['a'].b[1]"),
+            Ok(s("{\"c\":true}"))
+        );
         assert!(ex("not json", "$.a").is_err());
         assert!(ex(doc, "name").is_err());
     }
@@ -755,25 +772,52 @@ mod tests {
         let tj = |ty: SqlType, v: Value| run(&r, "TO_JSON_STRING", &[ty], &[v]);
         assert_eq!(tj(SqlType::Int, Value::Null), Ok(s("null")));
         assert_eq!(tj(SqlType::String, s("abc")), Ok(s("\"abc\"")));
-        assert_eq!(tj(SqlType::Double, Value::Double(123.456)), Ok(s("123.456")));
-        assert_eq!(tj(SqlType::Time, Value::Time(60_220_000)), Ok(s("\"16:43:40\"")));
-        assert_eq!(tj(SqlType::Date, Value::Date(1000)), Ok(s("\"1972-09-27\"")));
+        assert_eq!(
+            tj(SqlType::Double, Value::Double(123.456)),
+            Ok(s("123.456"))
+        );
+        assert_eq!(
+            tj(SqlType::Time, Value::Time(60_220_000)),
+            Ok(s("\"16:43:40\""))
+        );
+        assert_eq!(
+            tj(SqlType::Date, Value::Date(1000)),
+            Ok(s("\"1972-09-27\""))
+        );
         assert_eq!(
             tj(SqlType::Timestamp, Value::Timestamp(60_220_000_000)),
             Ok(s("\"1971-11-28T23:46:40.000\""))
         );
         assert_eq!(
-            tj(SqlType::Bytes, Value::Bytes(bytes::Bytes::from_static(b"!"))),
+            tj(
+                SqlType::Bytes,
+                Value::Bytes(bytes::Bytes::from_static(b"!"))
+            ),
             Ok(s("\"IQ==\""))
         );
-        let st = Value::Struct(vec![("NAME".into(), s("Alice")), ("ID".into(), Value::Int(1))]);
+        let st = Value::Struct(vec![
+            ("NAME".into(), s("Alice")),
+            ("ID".into(), Value::Int(1)),
+        ]);
         assert_eq!(
-            tj(SqlType::Struct(vec![("NAME".into(), SqlType::String), ("ID".into(), SqlType::Int)]), st),
+            tj(
+                SqlType::Struct(vec![
+                    ("NAME".into(), SqlType::String),
+                    ("ID".into(), SqlType::Int)
+                ]),
+                st
+            ),
             Ok(s("{\"ID\":1,\"NAME\":\"Alice\"}"))
         );
-        let m = Value::Map(vec![(s("id"), Value::Array(vec![Value::Int(1), Value::Int(2)]))]);
+        let m = Value::Map(vec![(
+            s("id"),
+            Value::Array(vec![Value::Int(1), Value::Int(2)]),
+        )]);
         assert_eq!(
-            tj(SqlType::map(SqlType::String, SqlType::array(SqlType::Int)), m),
+            tj(
+                SqlType::map(SqlType::String, SqlType::array(SqlType::Int)),
+                m
+            ),
             Ok(s("{\"id\":[1,2]}"))
         );
     }
@@ -787,13 +831,33 @@ mod tests {
         assert_eq!(is(s("")), Ok(Value::Boolean(false)));
         assert_eq!(is(Value::Null), Ok(Value::Boolean(false)));
         let contains = |doc: &str, v: Value, ty: SqlType| {
-            run(&r, "JSON_ARRAY_CONTAINS", &[SqlType::String, ty], &[s(doc), v])
+            run(
+                &r,
+                "JSON_ARRAY_CONTAINS",
+                &[SqlType::String, ty],
+                &[s(doc), v],
+            )
         };
-        assert_eq!(contains("[\"Pink\", null]", s("Pink"), SqlType::String), Ok(Value::Boolean(true)));
-        assert_eq!(contains("[\"Red\"]", s("Pink"), SqlType::String), Ok(Value::Boolean(false)));
-        assert_eq!(contains("[1, [2]]", Value::Int(2), SqlType::Int), Ok(Value::Boolean(false)));
-        assert_eq!(contains("[1.5]", Value::Double(1.5), SqlType::Double), Ok(Value::Boolean(true)));
-        assert_eq!(contains("{}", Value::Int(1), SqlType::Int), Ok(Value::Boolean(false)));
+        assert_eq!(
+            contains("[\"Pink\", null]", s("Pink"), SqlType::String),
+            Ok(Value::Boolean(true))
+        );
+        assert_eq!(
+            contains("[\"Red\"]", s("Pink"), SqlType::String),
+            Ok(Value::Boolean(false))
+        );
+        assert_eq!(
+            contains("[1, [2]]", Value::Int(2), SqlType::Int),
+            Ok(Value::Boolean(false))
+        );
+        assert_eq!(
+            contains("[1.5]", Value::Double(1.5), SqlType::Double),
+            Ok(Value::Boolean(true))
+        );
+        assert_eq!(
+            contains("{}", Value::Int(1), SqlType::Int),
+            Ok(Value::Boolean(false))
+        );
         let len = |doc: &str| run(&r, "JSON_ARRAY_LENGTH", &[SqlType::String], &[s(doc)]);
         assert_eq!(len("[\"a\", \"b\"]"), Ok(Value::Int(2)));
         assert_eq!(len(""), Ok(Value::Null));
@@ -803,15 +867,33 @@ mod tests {
     #[test]
     fn json_concat_items_keys_records() {
         let r = reg();
-        let cat = |a: &str, b: &str| run(&r, "JSON_CONCAT", &[SqlType::String, SqlType::String], &[s(a), s(b)]);
+        let cat = |a: &str, b: &str| {
+            run(
+                &r,
+                "JSON_CONCAT",
+                &[SqlType::String, SqlType::String],
+                &[s(a), s(b)],
+            )
+        };
         assert_eq!(cat("{\"a\": 1}", "{\"b\": 2}"), Ok(s("{\"a\":1,\"b\":2}")));
-        assert_eq!(cat("{\"a\": {\"5\": 6}}", "{\"a\": {\"3\": 4}}"), Ok(s("{\"a\":{\"3\":4}}")));
+        assert_eq!(
+            cat("{\"a\": {\"5\": 6}}", "{\"a\": {\"3\": 4}}"),
+            Ok(s("{\"a\":{\"3\":4}}"))
+        );
         assert_eq!(cat("null", "null"), Ok(s("[null,null]")));
         assert_eq!(cat("[1, 2]", "{\"a\": 1}"), Ok(s("[1,2,{\"a\":1}]")));
-        assert_eq!(cat("[1, [2]]", "[[[3]], [[[4]]]]"), Ok(s("[1,[2],[[3]],[[[4]]]]")));
+        assert_eq!(
+            cat("[1, [2]]", "[[[3]], [[[4]]]]"),
+            Ok(s("[1,[2],[[3]],[[[4]]]]"))
+        );
         assert_eq!(cat("1", ""), Ok(Value::Null));
         assert_eq!(
-            run(&r, "JSON_CONCAT", &[SqlType::String, SqlType::String], &[Value::Null, s("1")]),
+            run(
+                &r,
+                "JSON_CONCAT",
+                &[SqlType::String, SqlType::String],
+                &[Value::Null, s("1")]
+            ),
             Ok(Value::Null)
         );
         let items = run(
@@ -822,18 +904,39 @@ mod tests {
         );
         assert_eq!(
             items,
-            Ok(Value::Array(vec![s("{\"type\":\"A\",\"timestamp\":\"2022-01-27\"}")]))
+            Ok(Value::Array(vec![s(
+                "{\"type\":\"A\",\"timestamp\":\"2022-01-27\"}"
+            )]))
         );
-        assert_eq!(run(&r, "JSON_ITEMS", &[SqlType::String], &[s("[]")]), Ok(Value::Array(vec![])));
-        assert_eq!(run(&r, "JSON_ITEMS", &[SqlType::String], &[s("[1]")]), Ok(Value::Null));
         assert_eq!(
-            run(&r, "JSON_KEYS", &[SqlType::String], &[s("{\"a\": 1, \"b\": [2]}")]),
+            run(&r, "JSON_ITEMS", &[SqlType::String], &[s("[]")]),
+            Ok(Value::Array(vec![]))
+        );
+        assert_eq!(
+            run(&r, "JSON_ITEMS", &[SqlType::String], &[s("[1]")]),
+            Ok(Value::Null)
+        );
+        assert_eq!(
+            run(
+                &r,
+                "JSON_KEYS",
+                &[SqlType::String],
+                &[s("{\"a\": 1, \"b\": [2]}")]
+            ),
             Ok(Value::Array(vec![s("a"), s("b")]))
         );
         assert_eq!(
-            run(&r, "JSON_RECORDS", &[SqlType::String], &[s("{\"a\": \"x\", \"b\": [2]}")]),
+            run(
+                &r,
+                "JSON_RECORDS",
+                &[SqlType::String],
+                &[s("{\"a\": \"x\", \"b\": [2]}")]
+            ),
             Ok(Value::Map(vec![(s("a"), s("\"x\"")), (s("b"), s("[2]"))]))
         );
-        assert_eq!(run(&r, "JSON_RECORDS", &[SqlType::String], &[s("[1]")]), Ok(Value::Null));
+        assert_eq!(
+            run(&r, "JSON_RECORDS", &[SqlType::String], &[s("[1]")]),
+            Ok(Value::Null)
+        );
     }
 }

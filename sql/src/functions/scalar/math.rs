@@ -40,7 +40,9 @@ fn round_mode(d: &BigDecimal) -> RoundingMode {
 /// `BigDecimal.valueOf(double)`: the decimal of the double's shortest text.
 fn decimal_of_double(d: f64) -> Result<BigDecimal, String> {
     if !d.is_finite() {
-        return Err(format!("Character array is missing \"exponent\" mark 'e' or 'E': {d}"));
+        return Err(format!(
+            "Character array is missing \"exponent\" mark 'e' or 'E': {d}"
+        ));
     }
     conv::java_double(d)
         .parse::<BigDecimal>()
@@ -493,7 +495,10 @@ pub fn register(r: &mut FunctionRegistry) {
     );
     r.register_scalar(unary("COS", "The cosine of a value in radians.", f64::cos).shared());
     r.register_scalar(
-        unary("COT", "The cotangent of a value in radians.", |x| 1.0 / x.tan()).shared(),
+        unary("COT", "The cotangent of a value in radians.", |x| {
+            1.0 / x.tan()
+        })
+        .shared(),
     );
     r.register_scalar(unary("SIN", "The sine of a value in radians.", f64::sin).shared());
     r.register_scalar(unary("TAN", "The tangent of a value in radians.", f64::tan).shared());
@@ -593,7 +598,10 @@ mod tests {
     #[test]
     fn abs_keeps_the_argument_type() {
         let r = reg();
-        assert_eq!(run(&r, "ABS", &[SqlType::Int], &[Value::Int(-1)]), Ok(Value::Int(1)));
+        assert_eq!(
+            run(&r, "ABS", &[SqlType::Int], &[Value::Int(-1)]),
+            Ok(Value::Int(1))
+        );
         assert_eq!(
             run(&r, "ABS", &[SqlType::Bigint], &[Value::Bigint(-2)]),
             Ok(Value::Bigint(2))
@@ -611,7 +619,10 @@ mod tests {
             run(&r, "ABS", &[SqlType::Int], &[Value::Int(i32::MIN)]),
             Ok(Value::Int(i32::MIN))
         );
-        assert_eq!(run(&r, "ABS", &[SqlType::Int], &[Value::Null]), Ok(Value::Null));
+        assert_eq!(
+            run(&r, "ABS", &[SqlType::Int], &[Value::Null]),
+            Ok(Value::Null)
+        );
     }
 
     #[test]
@@ -619,7 +630,12 @@ mod tests {
         let r = reg();
         let round = |v: f64| run(&r, "ROUND", &[SqlType::Double], &[d(v)]);
         let round_n = |v: f64, n: i32| {
-            run(&r, "ROUND", &[SqlType::Double, SqlType::Int], &[d(v), Value::Int(n)])
+            run(
+                &r,
+                "ROUND",
+                &[SqlType::Double, SqlType::Int],
+                &[d(v), Value::Int(n)],
+            )
         };
         assert_eq!(round(1.5), Ok(Value::Bigint(2)));
         assert_eq!(round(-1.5), Ok(Value::Bigint(-1)));
@@ -639,7 +655,12 @@ mod tests {
         );
         let big = dec("12345678987654321.2345678987654321");
         assert_eq!(
-            run(&r, "ROUND", &[SqlType::Decimal(33, 16)], &[big.clone()]),
+            run(
+                &r,
+                "ROUND",
+                &[SqlType::Decimal(33, 16)],
+                std::slice::from_ref(&big)
+            ),
             Ok(dec("12345678987654321"))
         );
         let with = |n: i32| {
@@ -656,16 +677,27 @@ mod tests {
             run(&r, "ROUND", &[SqlType::Decimal(4, 2)], &[dec("10.5")]),
             Ok(dec("11"))
         );
-        assert_eq!(run(&r, "ROUND", &[SqlType::Int], &[Value::Int(3)]), Ok(Value::Bigint(3)));
+        assert_eq!(
+            run(&r, "ROUND", &[SqlType::Int], &[Value::Int(3)]),
+            Ok(Value::Bigint(3))
+        );
     }
 
     #[test]
     fn trunc_truncates_towards_zero() {
         let r = reg();
         let t = |v: f64, n: i32| {
-            run(&r, "TRUNC", &[SqlType::Double, SqlType::Int], &[d(v), Value::Int(n)])
+            run(
+                &r,
+                "TRUNC",
+                &[SqlType::Double, SqlType::Int],
+                &[d(v), Value::Int(n)],
+            )
         };
-        assert_eq!(run(&r, "TRUNC", &[SqlType::Double], &[d(-1.7)]), Ok(Value::Bigint(-1)));
+        assert_eq!(
+            run(&r, "TRUNC", &[SqlType::Double], &[d(-1.7)]),
+            Ok(Value::Bigint(-1))
+        );
         assert_eq!(t(12345.678, 2), Ok(d(12345.67)));
         assert_eq!(t(-12345.678, -1), Ok(d(-12340.0)));
         assert_eq!(
@@ -678,7 +710,12 @@ mod tests {
             Ok(dec("1.0000000"))
         );
         assert_eq!(
-            run(&r, "TRUNC", &[SqlType::Decimal(12, 7)], &[dec("-1.7000000")]),
+            run(
+                &r,
+                "TRUNC",
+                &[SqlType::Decimal(12, 7)],
+                &[dec("-1.7000000")]
+            ),
             Ok(dec("-1"))
         );
     }
@@ -690,8 +727,14 @@ mod tests {
         assert_eq!(f("FLOOR", "-1.1"), Ok(dec("-2.0")));
         assert_eq!(f("CEIL", "1.1"), Ok(dec("2.0")));
         assert_eq!(f("CEIL", "-1.7"), Ok(dec("-1.0")));
-        assert_eq!(run(&r, "FLOOR", &[SqlType::Double], &[d(-1.5)]), Ok(d(-2.0)));
-        assert_eq!(run(&r, "CEIL", &[SqlType::Int], &[Value::Int(1)]), Ok(Value::Int(1)));
+        assert_eq!(
+            run(&r, "FLOOR", &[SqlType::Double], &[d(-1.5)]),
+            Ok(d(-2.0))
+        );
+        assert_eq!(
+            run(&r, "CEIL", &[SqlType::Int], &[Value::Int(1)]),
+            Ok(Value::Int(1))
+        );
     }
 
     #[test]
@@ -765,7 +808,11 @@ mod tests {
                 &r,
                 "GREATEST",
                 &dates,
-                &[Value::Date(19071), Value::Null, Value::String("2022-06-14".into())]
+                &[
+                    Value::Date(19071),
+                    Value::Null,
+                    Value::String("2022-06-14".into())
+                ]
             ),
             Ok(Value::Date(19157))
         );
@@ -782,7 +829,11 @@ mod tests {
                 &r,
                 "LEAST",
                 &[SqlType::String, SqlType::String, SqlType::String],
-                &[Value::String("!".into()), Value::String("Zebra".into()), Value::Null]
+                &[
+                    Value::String("!".into()),
+                    Value::String("Zebra".into()),
+                    Value::Null
+                ]
             ),
             Ok(Value::String("!".into()))
         );
@@ -792,24 +843,48 @@ mod tests {
     fn exponentials_and_logs() {
         let r = reg();
         let one = |name: &str, v: Value, ty: SqlType| run(&r, name, &[ty], &[v]);
-        assert_eq!(one("EXP", Value::Int(1), SqlType::Int), Ok(d(std::f64::consts::E)));
-        assert_eq!(one("LN", Value::Int(0), SqlType::Int), Ok(d(f64::NEG_INFINITY)));
-        assert!(matches!(one("SQRT", Value::Int(-1), SqlType::Int), Ok(Value::Double(x)) if x.is_nan()));
+        assert_eq!(
+            one("EXP", Value::Int(1), SqlType::Int),
+            Ok(d(std::f64::consts::E))
+        );
+        assert_eq!(
+            one("LN", Value::Int(0), SqlType::Int),
+            Ok(d(f64::NEG_INFINITY))
+        );
+        assert!(
+            matches!(one("SQRT", Value::Int(-1), SqlType::Int), Ok(Value::Double(x)) if x.is_nan())
+        );
         assert_eq!(one("CBRT", Value::Int(-8), SqlType::Int), Ok(d(-2.0)));
-        assert_eq!(one("LOG", Value::Int(13), SqlType::Int), Ok(d(2.5649493574615367)));
+        assert_eq!(
+            one("LOG", Value::Int(13), SqlType::Int),
+            Ok(d(2.5649493574615367))
+        );
         let log2 = |b: i32, v: i32| {
-            run(&r, "LOG", &[SqlType::Int, SqlType::Int], &[Value::Int(b), Value::Int(v)])
+            run(
+                &r,
+                "LOG",
+                &[SqlType::Int, SqlType::Int],
+                &[Value::Int(b), Value::Int(v)],
+            )
         };
         assert_eq!(log2(15, 13), Ok(d(0.9471572411831843)));
         assert_eq!(log2(15, 0), Ok(d(f64::NEG_INFINITY)));
         assert!(matches!(log2(1, 13), Ok(Value::Double(x)) if x.is_nan()));
         assert!(matches!(log2(0, 13), Ok(Value::Double(x)) if x.is_nan()));
         assert_eq!(
-            run(&r, "POWER", &[SqlType::Int, SqlType::Int], &[Value::Int(15), Value::Int(13)]),
+            run(
+                &r,
+                "POWER",
+                &[SqlType::Int, SqlType::Int],
+                &[Value::Int(15), Value::Int(13)]
+            ),
             Ok(d(1946195068359375.0))
         );
         assert_eq!(one("SIGN", d(-3.0), SqlType::Double), Ok(Value::Int(-1)));
-        assert_eq!(one("SIGN", Value::Bigint(0), SqlType::Bigint), Ok(Value::Int(0)));
+        assert_eq!(
+            one("SIGN", Value::Bigint(0), SqlType::Bigint),
+            Ok(Value::Int(0))
+        );
     }
 
     #[test]
@@ -823,7 +898,12 @@ mod tests {
         assert_eq!(round13(one("COSH", 0.43)), 1.0938833091358);
         assert_eq!(round13(one("RADIANS", 70.73163980890013)), 1.2345);
         assert_eq!((one("DEGREES", 1.2345)), d(70.73163980890013));
-        let atan2 = run(&r, "ATAN2", &[SqlType::Int, SqlType::Int], &[Value::Int(-2), Value::Int(-3)]);
+        let atan2 = run(
+            &r,
+            "ATAN2",
+            &[SqlType::Int, SqlType::Int],
+            &[Value::Int(-2), Value::Int(-3)],
+        );
         assert_eq!(round13(atan2.unwrap()), -2.5535900500422);
         assert_eq!(run(&r, "PI", &[], &[]), Ok(d(std::f64::consts::PI)));
         match run(&r, "RANDOM", &[], &[]) {
@@ -842,19 +922,36 @@ mod tests {
     #[test]
     fn geo_distance_uses_haversine() {
         let r = reg();
-        let four = [SqlType::Double, SqlType::Double, SqlType::Double, SqlType::Double];
+        let four = [
+            SqlType::Double,
+            SqlType::Double,
+            SqlType::Double,
+            SqlType::Double,
+        ];
         let pts = [d(37.4439), d(-122.1663), d(51.5257), d(-0.1122)];
         approx(run(&r, "GEO_DISTANCE", &four, &pts), 8634.659796579544);
         let mut five = four.to_vec();
         five.push(SqlType::String);
         let mut with_unit = pts.to_vec();
         with_unit.push(Value::String("MI".into()));
-        approx(run(&r, "GEO_DISTANCE", &five, &with_unit), 5365.659729188262);
+        approx(
+            run(&r, "GEO_DISTANCE", &five, &with_unit),
+            5365.659729188262,
+        );
         with_unit[4] = Value::Null;
-        approx(run(&r, "GEO_DISTANCE", &five, &with_unit), 8634.659796579544);
+        approx(
+            run(&r, "GEO_DISTANCE", &five, &with_unit),
+            8634.659796579544,
+        );
         with_unit[4] = Value::String("parsecs".into());
         assert!(run(&r, "GEO_DISTANCE", &five, &with_unit).is_err());
-        assert!(run(&r, "GEO_DISTANCE", &four, &[d(91.0), d(0.0), d(0.0), d(0.0)]).is_err());
+        assert!(run(
+            &r,
+            "GEO_DISTANCE",
+            &four,
+            &[d(91.0), d(0.0), d(0.0), d(0.0)]
+        )
+        .is_err());
         let near = [
             d(39.18660374),
             d(-76.73262144),

@@ -9,8 +9,11 @@ const CAPACITY: usize = 16;
 
 /// Remembers the last few `key -> value` derivations, failures included.
 pub struct Memo<T> {
-    slots: Mutex<Vec<(String, Result<Arc<T>, String>)>>,
+    slots: Mutex<Vec<Slot<T>>>,
 }
+
+/// One remembered derivation.
+type Slot<T> = (String, Result<Arc<T>, String>);
 
 impl<T> Default for Memo<T> {
     fn default() -> Self {

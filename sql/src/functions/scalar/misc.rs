@@ -61,7 +61,12 @@ pub fn register(r: &mut FunctionRegistry) {
                 )
                 .variadic()
                 .handles_nulls()
-                .eval(|a| Ok(a.iter().find(|v| !v.is_null()).cloned().unwrap_or(Value::Null))),
+                .eval(|a| {
+                    Ok(a.iter()
+                        .find(|v| !v.is_null())
+                        .cloned()
+                        .unwrap_or(Value::Null))
+                }),
             )
             .shared(),
     );
@@ -123,8 +128,7 @@ pub fn register(r: &mut FunctionRegistry) {
     r.register_scalar(
         Udf::new("UUID", "Generates a random UUID (version 4) string.")
             .variant(
-                Variant::new(vec![], ret(SqlType::String))
-                    .eval(|_| Ok(Value::String(uuid_v4()))),
+                Variant::new(vec![], ret(SqlType::String)).eval(|_| Ok(Value::String(uuid_v4()))),
             )
             .shared(),
     );
@@ -144,7 +148,12 @@ mod tests {
             typed(SqlType::Int),
         ];
         assert_eq!(
-            call(&r, "COALESCE", &args, &[Value::Null, Value::Int(2), Value::Int(3)]),
+            call(
+                &r,
+                "COALESCE",
+                &args,
+                &[Value::Null, Value::Int(2), Value::Int(3)]
+            ),
             Ok(Value::Int(2))
         );
         assert!(r.scalar("COALESCE").unwrap().bind(&[]).is_err());
@@ -181,7 +190,12 @@ mod tests {
         let arr = SqlType::array(SqlType::Int);
         let a = Value::Array(vec![Value::Int(1), Value::Int(2), Value::Int(3)]);
         assert_eq!(
-            call(&r, "NULLIF", &[typed(arr.clone()), typed(arr.clone())], &[a.clone(), a.clone()]),
+            call(
+                &r,
+                "NULLIF",
+                &[typed(arr.clone()), typed(arr.clone())],
+                &[a.clone(), a.clone()]
+            ),
             Ok(Value::Null)
         );
         assert_eq!(

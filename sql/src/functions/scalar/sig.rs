@@ -347,7 +347,10 @@ fn compatible(ty: &SqlType, p: &ParamType, allow_cast: bool, string_literal: boo
         (SqlType::Struct(_), ParamType::AnyStruct) => true,
         _ => {
             ParamType::of(ty) == *p
-                && !matches!(ty, SqlType::Array(_) | SqlType::Map(..) | SqlType::Struct(_))
+                && !matches!(
+                    ty,
+                    SqlType::Array(_) | SqlType::Map(..) | SqlType::Struct(_)
+                )
                 || allow_cast && implicit_cast(ty, p, string_literal)
         }
     }
@@ -602,10 +605,7 @@ impl Variant {
     }
 
     /// Per-record code that needs nothing from binding.
-    pub fn eval(
-        mut self,
-        f: impl Fn(&[Value]) -> EvalResult + Send + Sync + 'static,
-    ) -> Variant {
+    pub fn eval(mut self, f: impl Fn(&[Value]) -> EvalResult + Send + Sync + 'static) -> Variant {
         let f: ScalarFn = Arc::new(f);
         self.build = Arc::new(move |_, _| Ok(f.clone()));
         self
@@ -773,9 +773,13 @@ mod tests {
     #[test]
     fn casts_to_several_signatures_are_ambiguous() {
         let sigs = numeric_variadic();
-        let err =
-            select_signature("greatest", &sigs, &[], &[t(SqlType::Int), t(SqlType::Bigint)])
-                .unwrap_err();
+        let err = select_signature(
+            "greatest",
+            &sigs,
+            &[],
+            &[t(SqlType::Int), t(SqlType::Bigint)],
+        )
+        .unwrap_err();
         assert!(
             err.starts_with("Function 'greatest' cannot be resolved due to ambiguous method parameters (INTEGER, BIGINT)."),
             "{err}"
@@ -800,7 +804,10 @@ mod tests {
     fn all_nulls_are_ambiguous_and_no_args_do_not_match() {
         let sigs = numeric_variadic();
         let err = select_signature("greatest", &sigs, &[], &[null(), null()]).unwrap_err();
-        assert!(err.contains("ambiguous method parameters (null, null)"), "{err}");
+        assert!(
+            err.contains("ambiguous method parameters (null, null)"),
+            "{err}"
+        );
         let err = select_signature("greatest", &sigs, &[], &[]).unwrap_err();
         assert!(err.starts_with("Function 'greatest' does not accept parameters ()."));
     }
@@ -882,9 +889,9 @@ mod tests {
             &[t(SqlType::Date), t(SqlType::Int), t(SqlType::Date)],
         )
         .unwrap_err();
-        assert!(err.starts_with(
-            "Function 'dateadd' does not accept parameters (DATE, INTEGER, DATE)."
-        ));
+        assert!(
+            err.starts_with("Function 'dateadd' does not accept parameters (DATE, INTEGER, DATE).")
+        );
     }
 
     #[test]
@@ -899,9 +906,12 @@ mod tests {
         };
         let s = select_signature("greatest", &sigs, &[], &[t(SqlType::Date), lit]).unwrap();
         assert_eq!(s.param_types[1], Some(SqlType::Date));
-        assert!(
-            select_signature("greatest", &sigs, &[], &[t(SqlType::Date), t(SqlType::String)])
-                .is_err()
-        );
+        assert!(select_signature(
+            "greatest",
+            &sigs,
+            &[],
+            &[t(SqlType::Date), t(SqlType::String)]
+        )
+        .is_err());
     }
 }

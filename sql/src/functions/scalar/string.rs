@@ -346,14 +346,22 @@ fn regexp_extract(call: &Call<'_>, all: bool) -> ScalarFn {
             let items: Vec<Value> = re.captures_iter(input).map(|c| text_of(&c)).collect();
             Ok(Value::Array(items))
         } else {
-            Ok(re.captures(input).map(|c| text_of(&c)).unwrap_or(Value::Null))
+            Ok(re
+                .captures(input)
+                .map(|c| text_of(&c))
+                .unwrap_or(Value::Null))
         }
     })
 }
 
 /// Appends Java's `Matcher.appendReplacement` expansion of `repl` for one match: `$n`
 /// and `${name}` insert groups, `\x` is a literal `x`.
-fn java_expand(caps: &Captures<'_>, re: &Regex, repl: &[char], out: &mut String) -> Result<(), String> {
+fn java_expand(
+    caps: &Captures<'_>,
+    re: &Regex,
+    repl: &[char],
+    out: &mut String,
+) -> Result<(), String> {
     let mut i = 0;
     while i < repl.len() {
         let c = repl[i];
@@ -478,7 +486,12 @@ fn pad_bytes(input: &[u8], target: i32, padding: &[u8], left: bool) -> Result<Va
     if input.len() >= target {
         return Ok(byte_value(input[..target].to_vec()));
     }
-    let fill: Vec<u8> = padding.iter().copied().cycle().take(target - input.len()).collect();
+    let fill: Vec<u8> = padding
+        .iter()
+        .copied()
+        .cycle()
+        .take(target - input.len())
+        .collect();
     let mut out = Vec::with_capacity(target);
     if left {
         out.extend_from_slice(&fill);
@@ -526,7 +539,11 @@ fn unescape_java(s: &str) -> Result<String, String> {
                 while chars.get(j) == Some(&'u') {
                     j += 1;
                 }
-                let hex: String = chars.get(j..j + 4).ok_or("Less than 4 hex digits in unicode value")?.iter().collect();
+                let hex: String = chars
+                    .get(j..j + 4)
+                    .ok_or("Less than 4 hex digits in unicode value")?
+                    .iter()
+                    .collect();
                 let v = u16::from_str_radix(&hex, 16)
                     .map_err(|_| format!("Unable to parse unicode value: {hex}"))?;
                 units.push(v);
@@ -610,9 +627,12 @@ impl Encoding {
 fn hex_decode(s: &str) -> Result<Vec<u8>, String> {
     let digits: Vec<u32> = s
         .chars()
-        .map(|c| c.to_digit(16).ok_or_else(|| format!("Illegal hexadecimal character {c}")))
+        .map(|c| {
+            c.to_digit(16)
+                .ok_or_else(|| format!("Illegal hexadecimal character {c}"))
+        })
         .collect::<Result<_, _>>()?;
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         return Err("Odd number of characters.".to_string());
     }
     Ok(digits
@@ -660,7 +680,13 @@ fn base64_decode_lenient(s: &str) -> Vec<u8> {
 /// Java's `new String(bytes, US_ASCII)`: bytes above 0x7F become U+FFFD.
 fn ascii_text(b: &[u8]) -> String {
     b.iter()
-        .map(|x| if x.is_ascii() { char::from(*x) } else { '\u{FFFD}' })
+        .map(|x| {
+            if x.is_ascii() {
+                char::from(*x)
+            } else {
+                '\u{FFFD}'
+            }
+        })
         .collect()
 }
 
@@ -695,7 +721,7 @@ fn from_bytes(b: &[u8], enc: Encoding) -> String {
 /// `X'...'` quoting.
 fn hex_strip(s: &str) -> String {
     if let Some(rest) = s.strip_prefix("0x") {
-        if s.chars().count() % 2 != 0 {
+        if !s.chars().count().is_multiple_of(2) {
             return format!("0{rest}");
         }
         return rest.to_string();
@@ -812,7 +838,13 @@ fn masked(
         let out: String = chars
             .iter()
             .enumerate()
-            .map(|(i, c)| if i >= from && i < to { masker.mask(*c) } else { *c })
+            .map(|(i, c)| {
+                if i >= from && i < to {
+                    masker.mask(*c)
+                } else {
+                    *c
+                }
+            })
             .collect();
         Ok(string(out))
     }
@@ -962,39 +994,42 @@ fn string_fn(
 /// Registers the string and BYTES functions.
 pub fn register(r: &mut FunctionRegistry) {
     r.register_scalar(
-        Udf::new("SUBSTRING", "Returns the portion of the string or bytes passed in value.")
-            .error_name("substring")
-            .variant(
-                Variant::new(
-                    vec![p("str", P::String), p("pos", P::Int)],
-                    ret(SqlType::String),
-                )
-                .describe("Returns the portion of str from pos to the end of str")
-                .eval(substring),
+        Udf::new(
+            "SUBSTRING",
+            "Returns the portion of the string or bytes passed in value.",
+        )
+        .error_name("substring")
+        .variant(
+            Variant::new(
+                vec![p("str", P::String), p("pos", P::Int)],
+                ret(SqlType::String),
             )
-            .variant(
-                Variant::new(
-                    vec![p("str", P::String), p("pos", P::Int), p("len", P::Int)],
-                    ret(SqlType::String),
-                )
-                .describe("Returns the portion of str that starts at pos and is of length len")
-                .eval(substring),
+            .describe("Returns the portion of str from pos to the end of str")
+            .eval(substring),
+        )
+        .variant(
+            Variant::new(
+                vec![p("str", P::String), p("pos", P::Int), p("len", P::Int)],
+                ret(SqlType::String),
             )
-            .variant(
-                Variant::new(
-                    vec![p("bytes", P::Bytes), p("pos", P::Int)],
-                    ret(SqlType::Bytes),
-                )
-                .eval(substring),
+            .describe("Returns the portion of str that starts at pos and is of length len")
+            .eval(substring),
+        )
+        .variant(
+            Variant::new(
+                vec![p("bytes", P::Bytes), p("pos", P::Int)],
+                ret(SqlType::Bytes),
             )
-            .variant(
-                Variant::new(
-                    vec![p("bytes", P::Bytes), p("pos", P::Int), p("len", P::Int)],
-                    ret(SqlType::Bytes),
-                )
-                .eval(substring),
+            .eval(substring),
+        )
+        .variant(
+            Variant::new(
+                vec![p("bytes", P::Bytes), p("pos", P::Int), p("len", P::Int)],
+                ret(SqlType::Bytes),
             )
-            .shared(),
+            .eval(substring),
+        )
+        .shared(),
     );
     r.register_scalar(len_udf("LEN").shared());
     r.register_scalar(len_udf("LENGTH").shared());
@@ -1150,7 +1185,11 @@ pub fn register(r: &mut FunctionRegistry) {
         .error_name("replace")
         .variant(
             Variant::new(
-                vec![p("str", P::String), p("oldStr", P::String), p("newStr", P::String)],
+                vec![
+                    p("str", P::String),
+                    p("oldStr", P::String),
+                    p("newStr", P::String),
+                ],
                 ret(SqlType::String),
             )
             .eval(replace),
@@ -1247,14 +1286,22 @@ pub fn register(r: &mut FunctionRegistry) {
                 .error_name(if left { "LPad" } else { "RPad" })
                 .variant(
                     Variant::new(
-                        vec![p("input", P::String), p("targetLen", P::Int), p("padding", P::String)],
+                        vec![
+                            p("input", P::String),
+                            p("targetLen", P::Int),
+                            p("padding", P::String),
+                        ],
                         ret(SqlType::String),
                     )
                     .eval(pad(left)),
                 )
                 .variant(
                     Variant::new(
-                        vec![p("input", P::Bytes), p("targetLen", P::Int), p("padding", P::Bytes)],
+                        vec![
+                            p("input", P::Bytes),
+                            p("targetLen", P::Int),
+                            p("padding", P::Bytes),
+                        ],
                         ret(SqlType::Bytes),
                     )
                     .eval(pad(left)),
@@ -1271,19 +1318,22 @@ pub fn register(r: &mut FunctionRegistry) {
         )
         .error_name("elt")
         .variant(
-            Variant::new(vec![p("n", P::Int), p("args", P::String)], ret(SqlType::String))
-                .variadic()
-                .handles_nulls()
-                .eval(|a| {
-                    let n = match &a[0] {
-                        Value::Null => return Ok(Value::Null),
-                        v => int(v)?,
-                    };
-                    if n < 1 || n as usize >= a.len() {
-                        return Ok(Value::Null);
-                    }
-                    Ok(a[n as usize].clone())
-                }),
+            Variant::new(
+                vec![p("n", P::Int), p("args", P::String)],
+                ret(SqlType::String),
+            )
+            .variadic()
+            .handles_nulls()
+            .eval(|a| {
+                let n = match &a[0] {
+                    Value::Null => return Ok(Value::Null),
+                    v => int(v)?,
+                };
+                if n < 1 || n as usize >= a.len() {
+                    return Ok(Value::Null);
+                }
+                Ok(a[n as usize].clone())
+            }),
         )
         .shared(),
     );
@@ -1296,16 +1346,19 @@ pub fn register(r: &mut FunctionRegistry) {
         )
         .error_name("field")
         .variant(
-            Variant::new(vec![p("str", P::String), p("args", P::String)], ret(SqlType::Int))
-                .variadic()
-                .handles_nulls()
-                .eval(|a| {
-                    if a[0].is_null() {
-                        return Ok(Value::Int(0));
-                    }
-                    let pos = a[1..].iter().position(|v| *v == a[0]);
-                    Ok(Value::Int(pos.map(|i| i as i32 + 1).unwrap_or(0)))
-                }),
+            Variant::new(
+                vec![p("str", P::String), p("args", P::String)],
+                ret(SqlType::Int),
+            )
+            .variadic()
+            .handles_nulls()
+            .eval(|a| {
+                if a[0].is_null() {
+                    return Ok(Value::Int(0));
+                }
+                let pos = a[1..].iter().position(|v| *v == a[0]);
+                Ok(Value::Int(pos.map(|i| i as i32 + 1).unwrap_or(0)))
+            }),
         )
         .shared(),
     );
@@ -1393,8 +1446,12 @@ pub fn register(r: &mut FunctionRegistry) {
         )
         .error_name("md5")
         .variant(
-            Variant::new(vec![p("input", P::String)], ret(SqlType::String))
-                .eval(|a| Ok(string(format!("{:x}", md5::compute(text(&a[0])?.as_bytes()))))),
+            Variant::new(vec![p("input", P::String)], ret(SqlType::String)).eval(|a| {
+                Ok(string(format!(
+                    "{:x}",
+                    md5::compute(text(&a[0])?.as_bytes())
+                )))
+            }),
         )
         .shared(),
     );
@@ -1410,7 +1467,9 @@ pub fn register(r: &mut FunctionRegistry) {
         .variant(
             Variant::new(mask_params(false, false), ret(SqlType::String)).eval(|a| {
                 let m = Masker::from_args(a, 1)?;
-                Ok(string(text(&a[0])?.chars().map(|c| m.mask(c)).collect::<String>()))
+                Ok(string(
+                    text(&a[0])?.chars().map(|c| m.mask(c)).collect::<String>(),
+                ))
             }),
         )
         .variant(
@@ -1480,7 +1539,14 @@ mod tests {
     #[test]
     fn substring_is_one_based_with_negative_positions() {
         let r = reg();
-        let sub = |v: &str, pos: i32| run(&r, "SUBSTRING", &[SqlType::String, SqlType::Int], &[s(v), Value::Int(pos)]);
+        let sub = |v: &str, pos: i32| {
+            run(
+                &r,
+                "SUBSTRING",
+                &[SqlType::String, SqlType::Int],
+                &[s(v), Value::Int(pos)],
+            )
+        };
         let sub3 = |v: &str, pos: i32, len: i32| {
             run(
                 &r,
@@ -1500,11 +1566,21 @@ mod tests {
         assert_eq!(sub3("hello", 2, -1), Ok(s("")));
         assert_eq!(sub3("hello", i32::MAX, i32::MAX), Ok(s("")));
         assert_eq!(
-            run(&r, "SUBSTRING", &[SqlType::Bytes, SqlType::Int], &[b(b"some_string"), Value::Int(6)]),
+            run(
+                &r,
+                "SUBSTRING",
+                &[SqlType::Bytes, SqlType::Int],
+                &[b(b"some_string"), Value::Int(6)]
+            ),
             Ok(b(b"string"))
         );
         assert_eq!(
-            call(&r, "SUBSTRING", &[typed(SqlType::String), null()], &[s("x"), Value::Null]),
+            call(
+                &r,
+                "SUBSTRING",
+                &[typed(SqlType::String), null()],
+                &[s("x"), Value::Null]
+            ),
             Ok(Value::Null)
         );
         let err = r
@@ -1514,13 +1590,20 @@ mod tests {
             .err()
             .unwrap();
         assert!(err.starts_with("Function 'substring' does not accept parameters (INTEGER)."));
-        assert!(err.contains("SUBSTRING(str VARCHAR, pos INT) => VARCHAR"), "{err}");
+        assert!(
+            err.contains("SUBSTRING(str VARCHAR, pos INT) => VARCHAR"),
+            "{err}"
+        );
     }
 
     #[test]
     fn concat_skips_nulls() {
         let r = reg();
-        let args = [lit(s("prefix-")), typed(SqlType::String), lit(s("-postfix"))];
+        let args = [
+            lit(s("prefix-")),
+            typed(SqlType::String),
+            lit(s("-postfix")),
+        ];
         assert_eq!(
             call(&r, "CONCAT", &args, &[s("prefix-"), s("s1"), s("-postfix")]),
             Ok(s("prefix-s1-postfix"))
@@ -1538,16 +1621,37 @@ mod tests {
             lit(s("literal")),
         ];
         assert_eq!(
-            call(&r, "CONCAT_WS", &ws, &[s("SEP"), s("foo"), Value::Null, Value::Null, s("literal")]),
+            call(
+                &r,
+                "CONCAT_WS",
+                &ws,
+                &[s("SEP"), s("foo"), Value::Null, Value::Null, s("literal")]
+            ),
             Ok(s("fooSEPliteral"))
         );
         assert_eq!(
-            call(&r, "CONCAT_WS", &ws, &[Value::Null, s("foo"), s("x"), Value::Null, s("literal")]),
+            call(
+                &r,
+                "CONCAT_WS",
+                &ws,
+                &[Value::Null, s("foo"), s("x"), Value::Null, s("literal")]
+            ),
             Ok(Value::Null)
         );
-        let bws = [typed(SqlType::Bytes), typed(SqlType::Bytes), typed(SqlType::Bytes), null(), typed(SqlType::Bytes)];
+        let bws = [
+            typed(SqlType::Bytes),
+            typed(SqlType::Bytes),
+            typed(SqlType::Bytes),
+            null(),
+            typed(SqlType::Bytes),
+        ];
         assert_eq!(
-            call(&r, "CONCAT_WS", &bws, &[b(b"a"), b(b"b"), b(b""), Value::Null, b(b"no")]),
+            call(
+                &r,
+                "CONCAT_WS",
+                &bws,
+                &[b(b"a"), b(b"b"), b(b""), Value::Null, b(b"no")]
+            ),
             Ok(b(b"baano"))
         );
         assert!(call(&r, "CONCAT", &[typed(SqlType::String)], &[s("a")]).is_err());
@@ -1559,13 +1663,22 @@ mod tests {
         let one = |name: &str, v: &str| run(&r, name, &[SqlType::String], &[s(v)]);
         assert_eq!(one("UCASE", "MiXeD"), Ok(s("MIXED")));
         assert_eq!(one("LCASE", "MiXeD"), Ok(s("mixed")));
-        assert_eq!(one("TRIM", " \t with white space \t"), Ok(s("with white space")));
+        assert_eq!(
+            one("TRIM", " \t with white space \t"),
+            Ok(s("with white space"))
+        );
         assert_eq!(one("LTRIM", "  a "), Ok(s("a ")));
         assert_eq!(one("RTRIM", "  a "), Ok(s("  a")));
-        assert_eq!(one("INITCAP", "the   Quick br0wn fOx"), Ok(s("The   Quick Br0wn Fox")));
+        assert_eq!(
+            one("INITCAP", "the   Quick br0wn fOx"),
+            Ok(s("The   Quick Br0wn Fox"))
+        );
         assert_eq!(one("INITCAP", "some_string"), Ok(s("Some_string")));
         assert_eq!(one("LEN", "ABC"), Ok(Value::Int(3)));
-        assert_eq!(run(&r, "LENGTH", &[SqlType::Bytes], &[b(b"abc")]), Ok(Value::Int(3)));
+        assert_eq!(
+            run(&r, "LENGTH", &[SqlType::Bytes], &[b(b"abc")]),
+            Ok(Value::Int(3))
+        );
         assert_eq!(one("MD5", "r1"), Ok(s("7c92cf1eee8d99cc85f8355a3d6e4b86")));
         assert_eq!(one("MD5", ""), Ok(s("d41d8cd98f00b204e9800998ecf8427e")));
     }
@@ -1592,7 +1705,12 @@ mod tests {
         assert_eq!(i("corporate floor", &[-4, 2]), Ok(Value::Int(2)));
         assert_eq!(i("short", &[-4, 2]), Ok(Value::Int(0)));
         assert_eq!(
-            run(&r, "INSTR", &[SqlType::String, SqlType::String], &[Value::Null, s("a")]),
+            run(
+                &r,
+                "INSTR",
+                &[SqlType::String, SqlType::String],
+                &[Value::Null, s("a")]
+            ),
             Ok(Value::Int(0))
         );
     }
@@ -1600,7 +1718,14 @@ mod tests {
     #[test]
     fn split_and_split_to_map() {
         let r = reg();
-        let sp = |v: &str, d: &str| run(&r, "SPLIT", &[SqlType::String, SqlType::String], &[s(v), s(d)]);
+        let sp = |v: &str, d: &str| {
+            run(
+                &r,
+                "SPLIT",
+                &[SqlType::String, SqlType::String],
+                &[s(v), s(d)],
+            )
+        };
         assert_eq!(sp("a.b.c", "."), Ok(strs(&["a", "b", "c"])));
         assert_eq!(sp("..a..", "."), Ok(strs(&["", "", "a", "", ""])));
         assert_eq!(sp(".abc$$", "$$"), Ok(strs(&[".abc", ""])));
@@ -1608,20 +1733,39 @@ mod tests {
         assert_eq!(sp("", ""), Ok(strs(&[""])));
         assert_eq!(sp("", "."), Ok(strs(&[""])));
         assert_eq!(
-            run(&r, "SPLIT", &[SqlType::Bytes, SqlType::Bytes], &[b(b".abc."), b(b".")]),
+            run(
+                &r,
+                "SPLIT",
+                &[SqlType::Bytes, SqlType::Bytes],
+                &[b(b".abc."), b(b".")]
+            ),
             Ok(Value::Array(vec![b(b""), b(b"abc"), b(b"")]))
         );
         assert_eq!(
-            run(&r, "SPLIT", &[SqlType::Bytes, SqlType::Bytes], &[b(b"abc"), b(b"")]),
+            run(
+                &r,
+                "SPLIT",
+                &[SqlType::Bytes, SqlType::Bytes],
+                &[b(b"abc"), b(b"")]
+            ),
             Ok(Value::Array(vec![b(b"a"), b(b"b"), b(b"c")]))
         );
         let stm = |v: &str, e: &str, k: &str| {
-            run(&r, "SPLIT_TO_MAP", &[SqlType::String, SqlType::String, SqlType::String], &[s(v), s(e), s(k)])
+            run(
+                &r,
+                "SPLIT_TO_MAP",
+                &[SqlType::String, SqlType::String, SqlType::String],
+                &[s(v), s(e), s(k)],
+            )
         };
         let m = |kv: &[(&str, &str)]| Value::Map(kv.iter().map(|(k, v)| (s(k), s(v))).collect());
         assert_eq!(
             stm("apple:green//banana:yellow//cherry:red/", "/", ":"),
-            Ok(m(&[("apple", "green"), ("banana", "yellow"), ("cherry", "red")]))
+            Ok(m(&[
+                ("apple", "green"),
+                ("banana", "yellow"),
+                ("cherry", "red")
+            ]))
         );
         assert_eq!(
             stm("apple:green/banana:yellow/cherry:red", "&&", ":"),
@@ -1636,13 +1780,26 @@ mod tests {
     fn replace_and_regexes() {
         let r = reg();
         let three = [SqlType::String, SqlType::String, SqlType::String];
-        assert_eq!(run(&r, "REPLACE", &three, &[s("anaconda"), s("a"), s("o")]), Ok(s("onocondo")));
         assert_eq!(
-            run(&r, "REGEXP_REPLACE", &three, &[s("baabbabaa"), s("(ab)+"), s("cat")]),
+            run(&r, "REPLACE", &three, &[s("anaconda"), s("a"), s("o")]),
+            Ok(s("onocondo"))
+        );
+        assert_eq!(
+            run(
+                &r,
+                "REGEXP_REPLACE",
+                &three,
+                &[s("baabbabaa"), s("(ab)+"), s("cat")]
+            ),
             Ok(s("bacatbcataa"))
         );
         assert_eq!(
-            run(&r, "REGEXP_REPLACE", &three, &[s("john smith"), s("(\\w+) (\\w+)"), s("$2, $1")]),
+            run(
+                &r,
+                "REGEXP_REPLACE",
+                &three,
+                &[s("john smith"), s("(\\w+) (\\w+)"), s("$2, $1")]
+            ),
             Ok(s("smith, john"))
         );
         assert!(run(&r, "REGEXP_REPLACE", &three, &[s("a"), s("("), s("x")]).is_err());
@@ -1669,9 +1826,19 @@ mod tests {
                 &[s(pat), s(v), Value::Int(g)],
             )
         };
-        assert_eq!(all("(\\w+) (\\w*)", "apurva mehta agavra ", 2), Ok(strs(&["mehta", ""])));
+        assert_eq!(
+            all("(\\w+) (\\w*)", "apurva mehta agavra ", 2),
+            Ok(strs(&["mehta", ""]))
+        );
         assert_eq!(all("(\\w+) (\\w*)", "agavra", 2), Ok(strs(&[])));
-        let rs = |v: &str, pat: &str| run(&r, "REGEXP_SPLIT_TO_ARRAY", &[SqlType::String, SqlType::String], &[s(v), s(pat)]);
+        let rs = |v: &str, pat: &str| {
+            run(
+                &r,
+                "REGEXP_SPLIT_TO_ARRAY",
+                &[SqlType::String, SqlType::String],
+                &[s(v), s(pat)],
+            )
+        };
         assert_eq!(rs("aabcda", "(ab|cd)"), Ok(strs(&["a", "", "a"])));
         assert_eq!(rs("zxy", "(ab|cd)"), Ok(strs(&["zxy"])));
         assert_eq!(rs("abc", ""), Ok(strs(&["a", "b", "c"])));
@@ -1681,17 +1848,39 @@ mod tests {
     fn padding() {
         let r = reg();
         let pad = |name: &str, v: Value, n: Value, padding: Value| {
-            run(&r, name, &[SqlType::String, SqlType::Int, SqlType::String], &[v, n, padding])
+            run(
+                &r,
+                name,
+                &[SqlType::String, SqlType::Int, SqlType::String],
+                &[v, n, padding],
+            )
         };
-        assert_eq!(pad("LPAD", s("foo"), Value::Int(7), s("Bar")), Ok(s("BarBfoo")));
+        assert_eq!(
+            pad("LPAD", s("foo"), Value::Int(7), s("Bar")),
+            Ok(s("BarBfoo"))
+        );
         assert_eq!(pad("LPAD", s("foo"), Value::Int(2), s("Bar")), Ok(s("fo")));
-        assert_eq!(pad("RPAD", s("foo"), Value::Int(5), s("Bar")), Ok(s("fooBa")));
-        assert_eq!(pad("RPAD", s(""), Value::Int(7), s("Bar")), Ok(s("BarBarB")));
-        assert_eq!(pad("LPAD", s("foo"), Value::Int(-1), s("Bar")), Ok(Value::Null));
+        assert_eq!(
+            pad("RPAD", s("foo"), Value::Int(5), s("Bar")),
+            Ok(s("fooBa"))
+        );
+        assert_eq!(
+            pad("RPAD", s(""), Value::Int(7), s("Bar")),
+            Ok(s("BarBarB"))
+        );
+        assert_eq!(
+            pad("LPAD", s("foo"), Value::Int(-1), s("Bar")),
+            Ok(Value::Null)
+        );
         assert_eq!(pad("LPAD", s("foo"), Value::Int(7), s("")), Ok(Value::Null));
         assert!(pad("LPAD", s("foo"), Value::Int(i32::MAX), s("x")).is_err());
         assert_eq!(
-            run(&r, "LPAD", &[SqlType::Bytes, SqlType::Int, SqlType::Bytes], &[b(b"foo"), Value::Int(5), b(b"ab")]),
+            run(
+                &r,
+                "LPAD",
+                &[SqlType::Bytes, SqlType::Int, SqlType::Bytes],
+                &[b(b"foo"), Value::Int(5), b(b"ab")]
+            ),
             Ok(b(b"abfoo"))
         );
     }
@@ -1699,13 +1888,36 @@ mod tests {
     #[test]
     fn elt_field_and_chr() {
         let r = reg();
-        let elt = [lit(Value::Int(2)), lit(s("ignored")), typed(SqlType::String)];
-        assert_eq!(call(&r, "ELT", &elt, &[Value::Int(2), s("ignored"), s("x")]), Ok(s("x")));
-        assert_eq!(call(&r, "ELT", &elt, &[Value::Int(2), s("ignored"), Value::Null]), Ok(Value::Null));
-        assert_eq!(call(&r, "ELT", &elt, &[Value::Int(0), s("ignored"), s("x")]), Ok(Value::Null));
-        let field = [lit(s("hello")), typed(SqlType::String), typed(SqlType::String)];
-        assert_eq!(call(&r, "FIELD", &field, &[s("hello"), s("world"), s("hello")]), Ok(Value::Int(2)));
-        assert_eq!(call(&r, "FIELD", &field, &[s("hello"), Value::Null, Value::Null]), Ok(Value::Int(0)));
+        let elt = [
+            lit(Value::Int(2)),
+            lit(s("ignored")),
+            typed(SqlType::String),
+        ];
+        assert_eq!(
+            call(&r, "ELT", &elt, &[Value::Int(2), s("ignored"), s("x")]),
+            Ok(s("x"))
+        );
+        assert_eq!(
+            call(&r, "ELT", &elt, &[Value::Int(2), s("ignored"), Value::Null]),
+            Ok(Value::Null)
+        );
+        assert_eq!(
+            call(&r, "ELT", &elt, &[Value::Int(0), s("ignored"), s("x")]),
+            Ok(Value::Null)
+        );
+        let field = [
+            lit(s("hello")),
+            typed(SqlType::String),
+            typed(SqlType::String),
+        ];
+        assert_eq!(
+            call(&r, "FIELD", &field, &[s("hello"), s("world"), s("hello")]),
+            Ok(Value::Int(2))
+        );
+        assert_eq!(
+            call(&r, "FIELD", &field, &[s("hello"), Value::Null, Value::Null]),
+            Ok(Value::Int(0))
+        );
         let chr_i = |c: i32| run(&r, "CHR", &[SqlType::Int], &[Value::Int(c)]);
         assert_eq!(chr_i(75), Ok(s("K")));
         assert_eq!(chr_i(99000), Ok(s("\u{182B8}")));
@@ -1722,24 +1934,52 @@ mod tests {
     fn encode_and_bytes_conversions() {
         let r = reg();
         let enc = |v: &str, from: &str, to: &str| {
-            run(&r, "ENCODE", &[SqlType::String, SqlType::String, SqlType::String], &[s(v), s(from), s(to)])
+            run(
+                &r,
+                "ENCODE",
+                &[SqlType::String, SqlType::String, SqlType::String],
+                &[s(v), s(from), s(to)],
+            )
         };
         assert_eq!(enc("4578616d706C6521", "hex", "ascii"), Ok(s("Example!")));
-        assert_eq!(enc("X'4578616d706C6521'", "hex", "base64"), Ok(s("RXhhbXBsZSE=")));
+        assert_eq!(
+            enc("X'4578616d706C6521'", "hex", "base64"),
+            Ok(s("RXhhbXBsZSE="))
+        );
         assert_eq!(enc("0x", "hex", "utf8"), Ok(s("")));
         assert!(enc("0x0x", "hex", "utf8").is_err());
         assert!(enc("X'", "hex", "utf8").is_err());
-        assert_eq!(enc("c39c6265726d656e736368", "hex", "ascii"), Ok(s("\u{FFFD}\u{FFFD}bermensch")));
+        assert_eq!(
+            enc("c39c6265726d656e736368", "hex", "ascii"),
+            Ok(s("\u{FFFD}\u{FFFD}bermensch"))
+        );
         assert_eq!(enc("\u{395}\u{3bb}", "ascii", "hex"), Ok(s("3f3f")));
-        assert_eq!(enc("zpXOu867zqzOtM6x", "base64", "utf8"), Ok(s("\u{395}\u{3bb}\u{3bb}\u{3ac}\u{3b4}\u{3b1}")));
+        assert_eq!(
+            enc("zpXOu867zqzOtM6x", "base64", "utf8"),
+            Ok(s("\u{395}\u{3bb}\u{3bb}\u{3ac}\u{3b4}\u{3b1}"))
+        );
         assert!(enc("x", "base64", "null").is_err());
-        let tb = |v: &str, e: &str| run(&r, "TO_BYTES", &[SqlType::String, SqlType::String], &[s(v), s(e)]);
+        let tb = |v: &str, e: &str| {
+            run(
+                &r,
+                "TO_BYTES",
+                &[SqlType::String, SqlType::String],
+                &[s(v), s(e)],
+            )
+        };
         assert_eq!(tb("hello", "ascii"), Ok(b(b"hello")));
         assert_eq!(tb("IQ==", "base64"), Ok(b(b"!")));
         assert_eq!(tb("4a", "hex"), Ok(b(b"J")));
         assert!(tb("4", "hex").is_err());
         assert!(tb("x", "ebcdic").is_err());
-        let fb = |v: &[u8], e: &str| run(&r, "FROM_BYTES", &[SqlType::Bytes, SqlType::String], &[b(v), s(e)]);
+        let fb = |v: &[u8], e: &str| {
+            run(
+                &r,
+                "FROM_BYTES",
+                &[SqlType::Bytes, SqlType::String],
+                &[b(v), s(e)],
+            )
+        };
         assert_eq!(fb(b"J!", "hex"), Ok(s("4a21")));
         assert_eq!(fb(b"hello", "base64"), Ok(s("aGVsbG8=")));
         assert_eq!(fb(&[0xff], "utf8"), Ok(s("\u{FFFD}")));
@@ -1748,18 +1988,50 @@ mod tests {
     #[test]
     fn masks() {
         let r = reg();
-        assert_eq!(run(&r, "MASK", &[SqlType::String], &[s("AbC-12 x")]), Ok(s("XxX-nn-x")));
-        let with = [SqlType::String, SqlType::String, SqlType::String, SqlType::String, SqlType::String];
         assert_eq!(
-            run(&r, "MASK", &with, &[s("Ab1-"), s("U"), Value::Null, s("#"), Value::Null]),
+            run(&r, "MASK", &[SqlType::String], &[s("AbC-12 x")]),
+            Ok(s("XxX-nn-x"))
+        );
+        let with = [
+            SqlType::String,
+            SqlType::String,
+            SqlType::String,
+            SqlType::String,
+            SqlType::String,
+        ];
+        assert_eq!(
+            run(
+                &r,
+                "MASK",
+                &with,
+                &[s("Ab1-"), s("U"), Value::Null, s("#"), Value::Null]
+            ),
             Ok(s("Ub#-"))
         );
-        assert!(run(&r, "MASK", &with, &[s("Ab1-"), s("UU"), Value::Null, s("#"), Value::Null]).is_err());
+        assert!(run(
+            &r,
+            "MASK",
+            &with,
+            &[s("Ab1-"), s("UU"), Value::Null, s("#"), Value::Null]
+        )
+        .is_err());
         let two = [SqlType::String, SqlType::Int];
-        assert_eq!(run(&r, "MASK_LEFT", &two, &[s("AbCdE"), Value::Int(2)]), Ok(s("XxCdE")));
-        assert_eq!(run(&r, "MASK_RIGHT", &two, &[s("AbCdE"), Value::Int(2)]), Ok(s("AbCxX")));
-        assert_eq!(run(&r, "MASK_KEEP_LEFT", &two, &[s("AbCdE"), Value::Int(2)]), Ok(s("AbXxX")));
-        assert_eq!(run(&r, "MASK_KEEP_RIGHT", &two, &[s("AbCdE"), Value::Int(9)]), Ok(s("AbCdE")));
+        assert_eq!(
+            run(&r, "MASK_LEFT", &two, &[s("AbCdE"), Value::Int(2)]),
+            Ok(s("XxCdE"))
+        );
+        assert_eq!(
+            run(&r, "MASK_RIGHT", &two, &[s("AbCdE"), Value::Int(2)]),
+            Ok(s("AbCxX"))
+        );
+        assert_eq!(
+            run(&r, "MASK_KEEP_LEFT", &two, &[s("AbCdE"), Value::Int(2)]),
+            Ok(s("AbXxX"))
+        );
+        assert_eq!(
+            run(&r, "MASK_KEEP_RIGHT", &two, &[s("AbCdE"), Value::Int(9)]),
+            Ok(s("AbCdE"))
+        );
         assert!(run(&r, "MASK_LEFT", &two, &[s("AbCdE"), Value::Int(-1)]).is_err());
     }
 }

@@ -65,8 +65,15 @@ pub fn dec(v: &str) -> Value {
 
 /// Binds `name` for `args` and evaluates it on `values`, honouring `null_on_null` as the
 /// engine does. A binding error is returned as `Err` too.
-pub fn call(r: &FunctionRegistry, name: &str, args: &[Arg], values: &[Value]) -> Result<Value, String> {
-    let f = r.scalar(name).ok_or_else(|| format!("no function {name}"))?;
+pub fn call(
+    r: &FunctionRegistry,
+    name: &str,
+    args: &[Arg],
+    values: &[Value],
+) -> Result<Value, String> {
+    let f = r
+        .scalar(name)
+        .ok_or_else(|| format!("no function {name}"))?;
     let b = f.bind(args)?;
     if b.null_on_null && values.iter().any(Value::is_null) {
         return Ok(Value::Null);
@@ -76,13 +83,20 @@ pub fn call(r: &FunctionRegistry, name: &str, args: &[Arg], values: &[Value]) ->
 
 /// The return type of `name` bound for `args`.
 pub fn ret_type(r: &FunctionRegistry, name: &str, args: &[Arg]) -> Result<SqlType, String> {
-    let f = r.scalar(name).ok_or_else(|| format!("no function {name}"))?;
+    let f = r
+        .scalar(name)
+        .ok_or_else(|| format!("no function {name}"))?;
     Ok(f.bind(args)?.return_type)
 }
 
 /// Calls `name` with arguments that are columns of the values' own types (`types` gives
 /// them, one per value).
-pub fn run(r: &FunctionRegistry, name: &str, types: &[SqlType], values: &[Value]) -> Result<Value, String> {
+pub fn run(
+    r: &FunctionRegistry,
+    name: &str,
+    types: &[SqlType],
+    values: &[Value],
+) -> Result<Value, String> {
     let args: Vec<Arg> = types.iter().cloned().map(Arg::typed).collect();
     call(r, name, &args, values)
 }
