@@ -43,7 +43,12 @@ struct KeySerde {
 
 impl Serde<Row> for KeySerde {
     fn serialize(&self, _topic: &str, data: &Row) -> Result<Option<Bytes>, SerdeError> {
-        if self.width == 0 || data.iter().all(Value::is_null) {
+        // No key (an empty row: a null key read, passed on), or a single NULL column, is
+        // a null key; several NULL columns computed by the query are a key of NULLs.
+        if self.width == 0
+            || data.is_empty()
+            || (self.width == 1 && data.iter().all(Value::is_null))
+        {
             return Ok(None);
         }
         self.inner.serialize(Some(data)).map_err(SerdeError::Custom)
@@ -53,9 +58,11 @@ impl Serde<Row> for KeySerde {
         if self.width == 0 {
             return Ok(Vec::new());
         }
+        // A null key reads as an empty row (the source row pads its key columns with
+        // NULLs), so that a query passing the key on writes a null key again.
         match self.inner.deserialize(data).map_err(SerdeError::Custom)? {
             Some(r) => Ok(r),
-            None => Ok(vec![Value::Null; self.width]),
+            None => Ok(Vec::new()),
         }
     }
 }
@@ -283,6 +290,13 @@ impl SourceProcessor {
         }
         let partition = ctx.partition().unwrap_or(0);
         let offset = ctx.offset().unwrap_or(0);
+        if self.table && key.is_empty() && self.spec.source.key_columns().count() > 0 {
+            (self.spec.log)(&format!(
+                "{}: skipped a record with a null key",
+                self.spec.source.name
+            ));
+            return Ok(());
+        }
         let Some(value) = value else {
             if self.table {
                 return ctx.forward(Record {
@@ -1121,8 +1135,11 @@ pub fn build_topology_with(
             let log = log.clone();
             let null_key = plan.partition_by.is_some() && key_exprs.is_empty();
             let record_key = plan.key_from_record && key_exprs.len() == 1;
+            // A query that passes the source's key on writes a null key where it read one.
+            let passes_key =
+                plan.partition_by.is_none() && plan.joins.is_empty() && !key_exprs.is_empty();
             let out = s.map(move |k: Row, v: Row| {
-                let key: Row = if null_key {
+                let key: Row = if null_key || (passes_key && k.is_empty()) {
                     Vec::new()
                 } else if record_key {
                     k

@@ -358,6 +358,13 @@ impl Engine {
         }
     }
 
+    fn default_key_format(&self) -> FormatKind {
+        self.properties
+            .get("ksql.persistence.default.format.key")
+            .and_then(|f| FormatKind::parse(f).ok())
+            .unwrap_or(FormatKind::Kafka)
+    }
+
     fn check_serdes(key: &FormatSpec, value: &FormatSpec, columns: &[Column]) -> Result<()> {
         let keys: Vec<(String, SqlType)> = columns
             .iter()
@@ -543,6 +550,14 @@ impl Engine {
             Namespace::Value => 1,
             Namespace::Headers => 2,
         });
+        if c.properties.get("WINDOW_TYPE").is_some()
+            && !columns.iter().any(|c| c.namespace == Namespace::Key)
+        {
+            return Err(SqlError::at(
+                c.name.pos,
+                "Windowed sources require a key column.",
+            ));
+        }
         if c.kind == SourceKind::Table && !columns.iter().any(|c| c.namespace == Namespace::Key) {
             return Err(SqlError::at(
                 c.name.pos,
@@ -765,10 +780,12 @@ impl Engine {
             &c.properties,
             Some((&first.key_format, &first.value_format)),
         )?;
-        if key_format.kind == FormatKind::None && !plan.key.is_empty() {
+        let explicit_key_format =
+            c.properties.get("KEY_FORMAT").is_some() || c.properties.get("FORMAT").is_some();
+        if key_format.kind == FormatKind::None && !plan.key.is_empty() && !explicit_key_format {
             // A keyless source re-keyed (GROUP BY, PARTITION BY, joins) gets the default
             // key format.
-            key_format = FormatSpec::new(FormatKind::Kafka);
+            key_format = FormatSpec::new(self.default_key_format());
         }
         if plan.key.is_empty()
             && c.properties.get("KEY_FORMAT").is_none()
@@ -777,13 +794,6 @@ impl Engine {
             && plan.partition_by.is_some()
         {
             key_format = FormatSpec::new(FormatKind::None);
-        }
-        if plan.key.len() > 1
-            && key_format.kind == FormatKind::Kafka
-            && c.properties.get("KEY_FORMAT").is_none()
-            && c.properties.get("FORMAT").is_none()
-        {
-            key_format = FormatSpec::new(FormatKind::Json);
         }
         let topic = Self::prop_string(&c.properties, "KAFKA_TOPIC").unwrap_or_else(|| {
             let prefix = self

@@ -440,6 +440,36 @@ impl Planner<'_> {
                     items.push((expr.clone(), name, false));
                 }
             }
+        } // Output columns cannot take the pseudo-columns' names.
+        for (e, n, _) in &items {
+            if RESERVED.contains(&n.as_str()) {
+                return Err(SqlError::at(
+                    e.pos,
+                    format!(
+                        "Reserved column name in select: `{n}`. Please remove or alias the column."
+                    ),
+                ));
+            }
+        }
+        // KAFKA values hold one primitive: no grouping or joining on them.
+        for (what, applies) in [
+            ("GROUP BY", !query.group_by.is_empty()),
+            ("JOIN", !query.from.joins.is_empty()),
+        ] {
+            if !applies {
+                continue;
+            }
+            let kafka: Vec<&str> = sources
+                .iter()
+                .filter(|s| s.source.value_format.kind == crate::format::FormatKind::Kafka)
+                .map(|s| s.source.name.as_str())
+                .collect();
+            if !kafka.is_empty() {
+                return Err(SqlError::at(
+                    query.pos,
+                    format!("Source(s) {} are using the 'KAFKA' value format. This format does not yet support {what}.", kafka.join(", ")),
+                ));
+            }
         }
         // Duplicate output names.
         {
@@ -633,6 +663,12 @@ impl Planner<'_> {
             let mut key_slots: Vec<Option<OutputColumn>> = vec![None; group_by.len()];
             for ((e, name, _), rw) in items.iter().zip(&rewritten) {
                 if let Some(i) = as_group_ref(rw) {
+                    if let Some(first) = &key_slots[i] {
+                        return Err(SqlError::at(
+                            e.pos,
+                            format!("The projection contains a key column more than once: `{}` and `{name}`.", first.name),
+                        ));
+                    }
                     if key_slots[i].is_none() {
                         key_slots[i] = Some(OutputColumn {
                             name: name.clone(),
@@ -824,10 +860,12 @@ impl Planner<'_> {
                 let key_names: Vec<String> =
                     src.source.key_columns().map(|c| c.name.clone()).collect();
                 let mut key_slots: Vec<Option<OutputColumn>> = vec![None; key_names.len()];
-                for (c, e, n, _) in &projected {
+                let mut key_at: Vec<usize> = vec![0; key_names.len()];
+                for (at, (c, e, n, _)) in projected.iter().enumerate() {
                     if let ExprKind::Column { name, .. } = &normalize(e, &scope).kind {
                         if let Some(i) = key_names.iter().position(|k| *k == name.name) {
                             if key_slots[i].is_none() {
+                                key_at[i] = at;
                                 key_slots[i] = Some(OutputColumn {
                                     name: n.clone(),
                                     ty: c.ty.clone().unwrap_or(SqlType::String),
@@ -858,8 +896,28 @@ impl Planner<'_> {
                         ));
                     }
                 }
+                if key_slots.len() > 1
+                    && key_slots.iter().any(|s| s.is_some())
+                    && key_slots.iter().any(|s| s.is_none())
+                {
+                    let sink = self.sink_name.unwrap_or("the result");
+                    let names = key_names.join(" and ");
+                    return Err(SqlError::at(
+                        query.pos,
+                        format!("The query used to build `{sink}` must include the key columns {names} in its projection (eg, SELECT {}...).", key_names.join(", ")),
+                    ));
+                }
                 if key_slots.iter().all(|s| s.is_some()) {
-                    key = key_slots.into_iter().flatten().collect();
+                    // A stream's key columns come in projection order (its key is
+                    // computed from the row); a table keeps its key as it is.
+                    let mut slots: Vec<(usize, OutputColumn)> = key_at
+                        .into_iter()
+                        .zip(key_slots.into_iter().flatten())
+                        .collect();
+                    if input_kind == SourceKind::Stream {
+                        slots.sort_by_key(|(at, _)| *at);
+                    }
+                    key = slots.into_iter().map(|(_, c)| c).collect();
                 } else {
                     // A stream projected without (all of) its key: keyless.
                     for s in key_slots.into_iter().flatten() {
@@ -971,6 +1029,10 @@ impl Planner<'_> {
                 query.pos,
                 "The projection contains no value columns.",
             ));
+        }
+        if aggregate.is_none() && joins.is_empty() && partition_by.is_none() {
+            // A windowed source's rows keep their windows.
+            window = sources[0].source.window;
         }
         let _ = writeln!(
             text,

@@ -98,6 +98,12 @@ pub fn execute(case: &ExecCase) -> Result<ExecOutput, SqlError> {
     for r in &case.inputs {
         engine.add_topic(&r.topic, 1);
     }
+    // ksqlDB's runner creates the topics its statements name before running them.
+    for s in &case.statements {
+        for t in named_topics(s) {
+            engine.add_topic(&t, 1);
+        }
+    }
     for s in &case.statements {
         engine.execute_sql(s)?;
     }
@@ -367,4 +373,25 @@ fn decode_output(engine: &Engine, topic: &str, r: &RawRecord) -> Result<TestReco
         window,
         headers,
     })
+}
+
+/// The topics `KAFKA_TOPIC='...'` properties in `sql` name.
+fn named_topics(sql: &str) -> Vec<String> {
+    let upper = sql.to_ascii_uppercase();
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(i) = upper[from..].find("KAFKA_TOPIC") {
+        let rest = &sql[from + i + "KAFKA_TOPIC".len()..];
+        let rest = rest.trim_start();
+        if let Some(rest) = rest.strip_prefix('=') {
+            let rest = rest.trim_start();
+            if let Some(rest) = rest.strip_prefix('\'') {
+                if let Some(end) = rest.find('\'') {
+                    out.push(rest[..end].to_owned());
+                }
+            }
+        }
+        from += i + "KAFKA_TOPIC".len();
+    }
+    out
 }

@@ -172,7 +172,7 @@ fn series(start: i64, end: i64, step: i64, wrap: fn(i64) -> Value) -> Result<Val
 }
 
 fn default_step(start: i64, end: i64) -> i64 {
-    if end - start > 0 {
+    if end > start {
         1
     } else {
         -1

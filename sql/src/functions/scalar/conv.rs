@@ -18,7 +18,7 @@ pub fn too_long(what: &str) -> String {
 /// Whether a value of `from` must be converted to be seen as `to`.
 pub fn needs_coercion(from: &SqlType, to: &SqlType) -> bool {
     match (from, to) {
-        (SqlType::Decimal(..), SqlType::Decimal(..)) => false,
+        (SqlType::Decimal(_, s1), SqlType::Decimal(_, s2)) => s1 != s2,
         (SqlType::Array(a), SqlType::Array(b)) => needs_coercion(a, b),
         (SqlType::Map(k1, v1), SqlType::Map(k2, v2)) => {
             needs_coercion(k1, k2) || needs_coercion(v1, v2)
@@ -37,9 +37,10 @@ pub fn coerce(v: &Value, to: &SqlType) -> Result<Value, String> {
         (Value::Int(_) | Value::Bigint(_) | Value::Decimal(_), SqlType::Double) => {
             Value::Double(v.as_f64().ok_or("cannot convert to DOUBLE")?)
         }
-        (Value::Int(_) | Value::Bigint(_), SqlType::Decimal(..)) => {
-            Value::Decimal(v.as_decimal().ok_or("cannot convert to DECIMAL")?)
-        }
+        (Value::Int(_) | Value::Bigint(_), SqlType::Decimal(_, scale)) => Value::Decimal(
+            fit_scale(&v.as_decimal().ok_or("cannot convert to DECIMAL")?, *scale),
+        ),
+        (Value::Decimal(d), SqlType::Decimal(_, scale)) => Value::Decimal(fit_scale(d, *scale)),
         (Value::String(s), SqlType::Timestamp) => {
             Value::Timestamp(super::datetime::parse_iso_timestamp(s)?)
         }
@@ -289,6 +290,27 @@ mod tests {
             coerce(&Value::Int(2), &SqlType::Double).unwrap(),
             Value::Double(2.0)
         );
+    }
+
+    #[test]
+    fn coercion_rescales_decimals_to_the_target_type() {
+        let d = |s: &str| Value::Decimal(s.parse().unwrap_or_default());
+        assert!(needs_coercion(
+            &SqlType::Decimal(5, 1),
+            &SqlType::Decimal(6, 2)
+        ));
+        assert!(!needs_coercion(
+            &SqlType::Decimal(5, 2),
+            &SqlType::Decimal(6, 2)
+        ));
+        match coerce(&d("1.5"), &SqlType::Decimal(6, 2)) {
+            Ok(Value::Decimal(x)) => assert_eq!(x.to_string(), "1.50"),
+            other => panic!("{other:?}"),
+        }
+        match coerce(&Value::Int(3), &SqlType::Decimal(12, 2)) {
+            Ok(Value::Decimal(x)) => assert_eq!(x.to_string(), "3.00"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -361,7 +361,14 @@ fn parse_date_fn(call: &Call<'_>, reject_time: bool, as_days_int: bool) -> Scala
             format!("Failed to parse date '{input}' with formatter '{pattern_text}': {e}")
         };
         let pattern = patterns.get(pattern_text).map_err(fail)?;
-        let parsed = pattern.parse(input).map_err(fail)?;
+        // PARSE_DATE ignores text after the pattern ('2003-12-24-01-01' as 'yyyy-MM-dd');
+        // STRINGTODATE (Java's LocalDate.parse) does not.
+        let parsed = if reject_time {
+            pattern.parse_prefix(input)
+        } else {
+            pattern.parse(input)
+        }
+        .map_err(fail)?;
         if reject_time && parsed.has_time_fields() {
             return Err(fail("Date format contains time field.".to_string()));
         }
@@ -1019,6 +1026,22 @@ mod tests {
             Ok(Value::Date(12410))
         );
         assert!(call(&r, "PARSE_DATE", &two, &[s("2004"), s("yyyy-MM-dd")]).is_err());
+        assert_eq!(
+            call(
+                &r,
+                "PARSE_DATE",
+                &two,
+                &[s("2003-12-24-01-01"), s("yyyy-MM-dd")]
+            ),
+            Ok(Value::Date(12410))
+        );
+        assert!(call(
+            &r,
+            "STRINGTODATE",
+            &two,
+            &[s("2003-12-24x"), s("yyyy-MM-dd")]
+        )
+        .is_err());
         assert!(call(&r, "STRINGTODATE", &two, &[s("foo"), s("yyyyMMdd")]).is_err());
         assert_eq!(
             call(&r, "STRINGTODATE", &two, &[s("19700111"), s("yyyyMMdd")]),

@@ -83,7 +83,9 @@ impl Zone {
                         Ok(dt.timestamp_millis())
                     }
                     LocalResult::None => {
-                        let before = *local - chrono::Duration::days(1);
+                        let before = local
+                            .checked_sub_signed(chrono::Duration::days(1))
+                            .ok_or("local time out of range")?;
                         let off = tz.offset_from_utc_datetime(&before).fix().local_minus_utc();
                         Ok(utc_millis - i64::from(off) * 1000)
                     }
@@ -361,6 +363,16 @@ impl JavaPattern {
         Ok(out)
     }
 
+    /// Parses the start of `text` into fields, ignoring any text after the pattern (as
+    /// Java's `DateTimeFormatter.parse(text, new ParsePosition(0))`).
+    pub fn parse_prefix(&self, text: &str) -> Result<Parsed, String> {
+        let chars: Vec<char> = text.chars().collect();
+        let mut parsed = Parsed::default();
+        parse_items(&self.items, &chars, 0, &mut parsed)
+            .map_err(|e| format!("Text '{text}' could not be parsed: {e}"))?;
+        Ok(parsed)
+    }
+
     /// Parses `text` completely into fields.
     pub fn parse(&self, text: &str) -> Result<Parsed, String> {
         let chars: Vec<char> = text.chars().collect();
@@ -413,7 +425,9 @@ impl Temporal {
             .ok_or_else(|| format!("timestamp {millis} is out of range"))?
             .naive_utc();
         let off = zone.offset_at(&utc);
-        let local = utc + chrono::Duration::seconds(i64::from(off));
+        let local = utc
+            .checked_add_signed(chrono::Duration::seconds(i64::from(off)))
+            .ok_or_else(|| format!("timestamp {millis} is out of range"))?;
         Ok(Temporal {
             date: Some(local.date()),
             time: Some(local.time()),

@@ -4,11 +4,14 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::functions::FunctionRegistry;
+use std::sync::Arc;
+
+use crate::functions::{FunctionRegistry, ScalarUdf};
 use crate::types::SqlType;
 use crate::value::Value;
 
-use super::sig::{generic, p, ret, ret_generic, Udf, Variant};
+use super::conv;
+use super::sig::{generic, p, ret, ret_generic, ParamType as P, Udf, Variant};
 
 static STATE: AtomicU64 = AtomicU64::new(0);
 
@@ -126,12 +129,122 @@ pub fn register(r: &mut FunctionRegistry) {
         .shared(),
     );
     r.register_scalar(
-        Udf::new("UUID", "Generates a random UUID (version 4) string.")
-            .variant(
-                Variant::new(vec![], ret(SqlType::String)).eval(|_| Ok(Value::String(uuid_v4()))),
-            )
-            .shared(),
+        Udf::new(
+            "UUID",
+            "Create a Universally Unique Identifier (UUID) generated according to RFC 4122: a \
+             random (version 4) UUID, or the UUID of 16 bytes.",
+        )
+        .variant(Variant::new(vec![], ret(SqlType::String)).eval(|_| Ok(Value::String(uuid_v4()))))
+        .variant(
+            Variant::new(vec![p("bytes", P::Bytes)], ret(SqlType::String)).eval(|a| {
+                let b = conv::bytes(&a[0])?;
+                if b.len() != 16 {
+                    return Ok(Value::Null);
+                }
+                let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+                Ok(Value::String(format!(
+                    "{}-{}-{}-{}-{}",
+                    &hex[..8],
+                    &hex[8..12],
+                    &hex[12..16],
+                    &hex[16..20],
+                    &hex[20..]
+                )))
+            }),
+        )
+        .shared(),
     );
+    r.register_scalar(from_bytes_udf(
+        "INT_FROM_BYTES",
+        "Converts a BYTES value to an INT.",
+        SqlType::Int,
+        4,
+        |b| Value::Int(i32::from_be_bytes([b[0], b[1], b[2], b[3]])),
+    ));
+    r.register_scalar(from_bytes_udf(
+        "BIGINT_FROM_BYTES",
+        "Converts a BYTES value to a BIGINT.",
+        SqlType::Bigint,
+        8,
+        |b| Value::Bigint(i64::from_be_bytes(eight(b))),
+    ));
+    r.register_scalar(from_bytes_udf(
+        "DOUBLE_FROM_BYTES",
+        "Converts a BYTES value to a DOUBLE.",
+        SqlType::Double,
+        8,
+        |b| Value::Double(f64::from_be_bytes(eight(b))),
+    ));
+    r.register_scalar(
+        Udf::new(
+            "INT_FROM_BOOLEAN",
+            "Converts a BOOLEAN value to an INT: 1 for true, 0 for false.",
+        )
+        .variant(
+            Variant::new(vec![p("bool", P::Boolean)], ret(SqlType::Int))
+                .eval(|a| Ok(Value::Int(i32::from(conv::boolean(&a[0])?)))),
+        )
+        .shared(),
+    );
+}
+
+/// The first eight bytes (the caller checked the length).
+fn eight(b: &[u8]) -> [u8; 8] {
+    let mut a = [0u8; 8];
+    for (dst, src) in a.iter_mut().zip(b) {
+        *dst = *src;
+    }
+    a
+}
+
+/// INT_FROM_BYTES and friends: exactly `size` bytes, big-endian unless a byte order
+/// (`BIG_ENDIAN`, `LITTLE_ENDIAN`) is given.
+fn from_bytes_udf(
+    name: &str,
+    description: &str,
+    ty: SqlType,
+    size: usize,
+    read_be: fn(&[u8]) -> Value,
+) -> Arc<dyn ScalarUdf> {
+    let convert = move |a: &[Value]| -> Result<Value, String> {
+        let b = conv::bytes(&a[0])?;
+        if b.len() != size {
+            return Err(format!(
+                "Number of bytes must be equal to {size}, but found {}",
+                b.len()
+            ));
+        }
+        let little = match a.get(1) {
+            None => false,
+            Some(v) => match conv::text(v)?.to_ascii_uppercase().as_str() {
+                "BIG_ENDIAN" => false,
+                "LITTLE_ENDIAN" => true,
+                other => {
+                    return Err(format!(
+                        "Byte order must be BIG_ENDIAN or LITTLE_ENDIAN. Unknown byte order \
+                         '{other}'."
+                    ))
+                }
+            },
+        };
+        if little {
+            let reversed: Vec<u8> = b.iter().rev().copied().collect();
+            Ok(read_be(&reversed))
+        } else {
+            Ok(read_be(b))
+        }
+    };
+    Udf::new(name, description)
+        .error_name(&name.to_ascii_lowercase())
+        .variant(Variant::new(vec![p("value", P::Bytes)], ret(ty.clone())).eval(convert))
+        .variant(
+            Variant::new(
+                vec![p("value", P::Bytes), p("byteOrder", P::String)],
+                ret(ty),
+            )
+            .eval(convert),
+        )
+        .shared()
 }
 
 #[cfg(test)]
@@ -207,6 +320,47 @@ mod tests {
             ),
             Ok(Value::String("X".into()))
         );
+    }
+
+    #[test]
+    fn conversions_from_bytes() {
+        let r = reg();
+        let b = |v: &[u8]| Value::Bytes(bytes::Bytes::copy_from_slice(v));
+        let one = |name: &str, v: Value| call(&r, name, &[typed(SqlType::Bytes)], &[v]);
+        assert_eq!(one("INT_FROM_BYTES", b(&[0, 0, 1, 0])), Ok(Value::Int(256)));
+        assert!(one("INT_FROM_BYTES", b(&[0, 1, 0])).is_err());
+        assert_eq!(
+            call(
+                &r,
+                "INT_FROM_BYTES",
+                &[typed(SqlType::Bytes), typed(SqlType::String)],
+                &[b(&[0, 1, 0, 0]), Value::String("little_endian".into())]
+            ),
+            Ok(Value::Int(256))
+        );
+        assert_eq!(
+            one("BIGINT_FROM_BYTES", b(&[0, 0, 0, 0, 0, 0, 0, 7])),
+            Ok(Value::Bigint(7))
+        );
+        assert_eq!(
+            one("DOUBLE_FROM_BYTES", b(&1.5f64.to_be_bytes())),
+            Ok(Value::Double(1.5))
+        );
+        assert_eq!(
+            call(
+                &r,
+                "INT_FROM_BOOLEAN",
+                &[typed(SqlType::Boolean)],
+                &[Value::Boolean(true)]
+            ),
+            Ok(Value::Int(1))
+        );
+        let id: Vec<u8> = (0u8..16).collect();
+        assert_eq!(
+            one("UUID", b(&id)),
+            Ok(Value::String("00010203-0405-0607-0809-0a0b0c0d0e0f".into()))
+        );
+        assert_eq!(one("UUID", b(&[1, 2])), Ok(Value::Null));
     }
 
     #[test]

@@ -13,6 +13,8 @@ pub mod json;
 pub mod math;
 pub mod memo;
 pub mod misc;
+#[cfg(test)]
+mod robustness;
 pub mod sig;
 pub mod string;
 #[cfg(test)]

@@ -701,19 +701,29 @@ impl ScalarUdf for Udf {
             })
             .collect();
         let null_on_null = variant.null_on_null;
-        let eval: ScalarFn = if conversions.iter().all(Option::is_none) {
-            if null_on_null {
-                Arc::new(move |vals: &[Value]| {
-                    if vals.iter().any(Value::is_null) {
-                        return Ok(Value::Null);
-                    }
-                    inner(vals)
-                })
+        let arity = args.len();
+        let name = self.name.clone();
+        let check = move |vals: &[Value]| -> Result<(), String> {
+            if vals.len() == arity {
+                Ok(())
             } else {
-                inner
+                Err(format!(
+                    "{name} was bound for {arity} arguments but called with {}",
+                    vals.len()
+                ))
             }
+        };
+        let eval: ScalarFn = if conversions.iter().all(Option::is_none) {
+            Arc::new(move |vals: &[Value]| {
+                check(vals)?;
+                if null_on_null && vals.iter().any(Value::is_null) {
+                    return Ok(Value::Null);
+                }
+                inner(vals)
+            })
         } else {
             Arc::new(move |vals: &[Value]| {
+                check(vals)?;
                 if null_on_null && vals.iter().any(Value::is_null) {
                     return Ok(Value::Null);
                 }
@@ -892,6 +902,18 @@ mod tests {
         assert!(
             err.starts_with("Function 'dateadd' does not accept parameters (DATE, INTEGER, DATE).")
         );
+    }
+
+    #[test]
+    fn bound_code_checks_its_arity() {
+        let udf = Udf::new("ONE", "").variant(
+            Variant::new(vec![p("x", ParamType::Int)], ret(SqlType::Int))
+                .eval(|a| Ok(a[0].clone())),
+        );
+        let b = udf.bind(&[t(SqlType::Int)]).unwrap();
+        assert_eq!((b.eval)(&[Value::Int(1)]), Ok(Value::Int(1)));
+        assert!((b.eval)(&[]).is_err());
+        assert_eq!(udf.signatures(), vec!["ONE(x INT) => INT".to_string()]);
     }
 
     #[test]
