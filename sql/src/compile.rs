@@ -274,6 +274,19 @@ impl SourceRow {
 struct SourceProcessor {
     spec: Arc<SourceRow>,
     table: bool,
+    decode: Arc<Decode>,
+}
+
+/// How a source's key is read.
+enum KeyDecoder {
+    Plain(SerdeRef<Row>),
+    Windowed(SerdeRef<Windowed<Row>>),
+}
+
+/// A source's key and value formats.
+struct Decode {
+    keys: KeyDecoder,
+    values: SerdeRef<Option<Row>>,
 }
 
 impl SourceProcessor {
@@ -359,41 +372,57 @@ impl SourceProcessor {
     }
 }
 
-impl Processor<Row, Option<Row>, Row, Option<Row>> for SourceProcessor {
+impl Processor<Option<Bytes>, Option<Bytes>, Row, Option<Row>> for SourceProcessor {
     fn process(
         &mut self,
         ctx: &mut ProcessorContext<'_, Row, Option<Row>>,
-        record: Record<Row, Option<Row>>,
+        record: Record<Option<Bytes>, Option<Bytes>>,
     ) -> brook_streams::Result<()> {
+        let topic = self.spec.source.topic.clone();
+        let skip = |what: &str, e: SerdeError| {
+            (self.spec.log)(&format!(
+                "{}: skipped a record whose {what} does not match the schema: {e}",
+                self.spec.source.name
+            ));
+        };
+        let (key, window) = match &self.decode.keys {
+            KeyDecoder::Plain(k) => match k.deserialize(&topic, record.key.as_deref()) {
+                Ok(k) => (k, None),
+                Err(e) => {
+                    skip("key", e);
+                    return Ok(());
+                }
+            },
+            KeyDecoder::Windowed(k) => match record.key.as_deref() {
+                // A windowed source's record without a key has no window either.
+                None => (Vec::new(), None),
+                Some(bytes) => match k.deserialize(&topic, Some(bytes)) {
+                    Ok(w) => (w.key, Some((w.window.start(), w.window.end()))),
+                    Err(e) => {
+                        skip("key", e);
+                        return Ok(());
+                    }
+                },
+            },
+        };
+        let value = match self
+            .decode
+            .values
+            .deserialize(&topic, record.value.as_deref())
+        {
+            Ok(v) => v,
+            Err(e) => {
+                skip("value", e);
+                return Ok(());
+            }
+        };
         let meta = Record {
             key: (),
             value: (),
             timestamp: record.timestamp,
             headers: record.headers,
         };
-        self.handle(ctx, record.key, None, record.value, meta)
-    }
-}
-
-struct WindowedSourceProcessor {
-    inner: SourceProcessor,
-}
-
-impl Processor<Windowed<Row>, Option<Row>, Row, Option<Row>> for WindowedSourceProcessor {
-    fn process(
-        &mut self,
-        ctx: &mut ProcessorContext<'_, Row, Option<Row>>,
-        record: Record<Windowed<Row>, Option<Row>>,
-    ) -> brook_streams::Result<()> {
-        let meta = Record {
-            key: (),
-            value: (),
-            timestamp: record.timestamp,
-            headers: record.headers,
-        };
-        let w = (record.key.window.start(), record.key.window.end());
-        self.inner
-            .handle(ctx, record.key.key, Some(w), record.value, meta)
+        self.handle(ctx, key, window, value, meta)
     }
 }
 
@@ -442,36 +471,35 @@ fn source_flow(
         windowed: src.window.is_some(),
     });
     let table = src.kind == SourceKind::Table;
-    let rows: KStream<Row, Option<Row>> = match &src.window {
-        None => {
-            let stream = b.stream::<Row, Option<Row>>(&[&src.topic], Consumed::with(keys, values));
-            let spec = spec.clone();
-            stream.process_values(
-                move || SourceProcessor {
-                    spec: spec.clone(),
-                    table,
-                },
-                None,
-                &[],
-            )
-        }
-        Some(w) => {
-            let wkeys = windowed_key_serde(keys, w);
-            let stream = b
-                .stream::<Windowed<Row>, Option<Row>>(&[&src.topic], Consumed::with(wkeys, values));
-            let spec = spec.clone();
-            stream.process(
-                move || WindowedSourceProcessor {
-                    inner: SourceProcessor {
-                        spec: spec.clone(),
-                        table,
-                    },
-                },
-                None,
-                &[],
-            )
-        }
+    // The source reads bytes and decodes them here, so that a record that does not match
+    // its schema goes to the processing log and is skipped, whatever the deserialization
+    // handler says (as in ksqlDB).
+    let decode = Decode {
+        keys: match &src.window {
+            None => KeyDecoder::Plain(keys),
+            Some(w) => KeyDecoder::Windowed(windowed_key_serde(keys, w)),
+        },
+        values,
     };
+    let raw = b.stream::<Option<Bytes>, Option<Bytes>>(
+        &[&src.topic],
+        Consumed::with(
+            brook_streams::Serdes::optional(brook_streams::Serdes::bytes()),
+            brook_streams::Serdes::optional(brook_streams::Serdes::bytes()),
+        ),
+    );
+    let decode = Arc::new(decode);
+    let rows: KStream<Row, Option<Row>> = raw
+        .process(
+            move || SourceProcessor {
+                spec: spec.clone(),
+                table,
+                decode: decode.clone(),
+            },
+            None,
+            &[],
+        )
+        .assume_partitioned();
     if table {
         let t = rows.to_table_with_tombstones(
             Materialized::as_store(store)

@@ -708,8 +708,9 @@ impl Planner<'_> {
             key = key_slots.into_iter().flatten().collect();
             having = match &having_rw {
                 Some(h) => {
-                    let orig = query.having.as_ref().map(|h| h.pos).unwrap_or_default();
-                    let c = compile_or_non_aggregate(h, h, &agg_scope, &ctx)
+                    let written = query.having.as_ref().unwrap_or(h);
+                    let orig = written.pos;
+                    let c = compile_or_non_aggregate(h, written, &agg_scope, &ctx)
                         .map_err(|e| prefix_error(e, "Error in HAVING expression: "))?;
                     expect_boolean(&c, orig, "HAVING")?;
                     Some(c)
@@ -821,7 +822,40 @@ impl Planner<'_> {
                     );
                 if !is_null_key {
                     // A partitioning expression the projection does not name becomes a
-                    // key column named as ksqlDB names it.
+                    // key column named as ksqlDB names it, under `SELECT *`; otherwise
+                    // the projection must name it.
+                    let star = items.iter().any(|(_, _, star)| *star);
+                    if query.partition_by.len() > 1
+                        && query
+                            .partition_by
+                            .iter()
+                            .any(|p| matches!(p.kind, ExprKind::Literal(ast::Literal::Null)))
+                    {
+                        return Err(SqlError::at(
+                            query.partition_by[0].pos,
+                            "Cannot PARTITION BY multiple columns including NULL",
+                        ));
+                    }
+                    if !star && self.sink_name.is_some() {
+                        let missing: Vec<String> = key_slots
+                            .iter()
+                            .zip(&query.partition_by)
+                            .filter(|(s, _)| s.is_none())
+                            .map(|(_, p)| display_expr(p))
+                            .collect();
+                        if !missing.is_empty() {
+                            let sink = self.sink_name.unwrap_or("the result");
+                            let (word, list) = if missing.len() == 1 {
+                                ("expression", missing[0].clone())
+                            } else {
+                                ("expressions", missing.join(" and "))
+                            };
+                            return Err(SqlError::at(
+                                query.partition_by[0].pos,
+                                format!("The query used to build `{sink}` must include the partitioning {word} {list} in its projection (eg, SELECT {}...).", missing[0]),
+                            ));
+                        }
+                    }
                     for (i, slot) in key_slots.iter_mut().enumerate() {
                         if slot.is_none() {
                             let p = &query.partition_by[i];
@@ -864,6 +898,15 @@ impl Planner<'_> {
                 for (at, (c, e, n, _)) in projected.iter().enumerate() {
                     if let ExprKind::Column { name, .. } = &normalize(e, &scope).kind {
                         if let Some(i) = key_names.iter().position(|k| *k == name.name) {
+                            if let (Some(first), Some(_)) = (&key_slots[i], self.sink_name) {
+                                return Err(SqlError::at(
+                                    e.pos,
+                                    format!(
+                                        "The projection contains a key column (`{}`) more than once, aliased as: {} and {n}.",
+                                        key_names[i], first.name
+                                    ),
+                                ));
+                            }
                             if key_slots[i].is_none() {
                                 key_at[i] = at;
                                 key_slots[i] = Some(OutputColumn {
@@ -881,9 +924,12 @@ impl Planner<'_> {
                         expr: c.clone(),
                     });
                 }
-                if (input_kind == SourceKind::Table || !table_functions.is_empty())
+                // A persistent query writes its source's key: the projection has to
+                // name every key column.
+                if self.sink_name.is_some()
                     && key_slots.iter().any(|s| s.is_none())
                     && !key_names.is_empty()
+                    && (key_slots.len() == 1 || key_slots.iter().all(|s| s.is_none()))
                 {
                     {
                         let missing = key_names
@@ -1338,7 +1384,11 @@ fn compile_or_non_aggregate(
                 })
                 .map(|(_, n)| n)
                 .collect();
-            let _ = orig;
+            // The rewritten expression lost its positions; the written one has them.
+            let pos = match pos {
+                Some(p) if p != Pos::default() => Some(p),
+                _ => Some(orig.pos),
+            };
             SqlError::Analysis {
                 pos,
                 message: format!(
@@ -1349,6 +1399,12 @@ fn compile_or_non_aggregate(
                         cols.join(", ")
                     }
                 ),
+            }
+        }
+        SqlError::Analysis { pos, message } if pos.is_none_or(|p| p == Pos::default()) => {
+            SqlError::Analysis {
+                pos: Some(orig.pos),
+                message,
             }
         }
         other => other,

@@ -405,6 +405,16 @@ impl<K: Data, V: Data> KStream<K, V> {
         self.derive(s.node, self.keys.clone(), None, self.repartition)
     }
 
+    /// This stream, declared partitioned by its current key although an operation before
+    /// it set the key: for a processor that only decoded the key each record came with
+    /// (the SQL engine's sources read bytes and decode them themselves), so that a
+    /// stateful operation after it does not repartition.
+    pub fn assume_partitioned(&self) -> KStream<K, V> {
+        let mut s = self.clone();
+        s.repartition = false;
+        s
+    }
+
     /// This stream with `keys` and `values` as its serdes where it has none.
     pub(crate) fn with_missing_serdes(
         &self,
