@@ -1157,6 +1157,12 @@ impl Engine {
                 ),
             ));
         }
+        if delete_topic && source.is_source {
+            return Err(SqlError::at(
+                name.pos,
+                format!("Cannot delete topic for read-only source: {}", source.name),
+            ));
+        }
         let readers: Vec<String> = self
             .catalog
             .readers_of(&source.name)
