@@ -442,7 +442,7 @@ fn holds(e: &CompiledExpr, row: &[Value], log: &ProcessingLog) -> bool {
 }
 
 fn source_flow(
-    b: &StreamsBuilder,
+    tb: &TopologyBuilder,
     step: &SourceStep,
     log: &ProcessingLog,
     store: &str,
@@ -481,13 +481,7 @@ fn source_flow(
         },
         values,
     };
-    let raw = b.stream::<Option<Bytes>, Option<Bytes>>(
-        &[&src.topic],
-        Consumed::with(
-            brook_streams::Serdes::optional(brook_streams::Serdes::bytes()),
-            brook_streams::Serdes::optional(brook_streams::Serdes::bytes()),
-        ),
-    );
+    let raw = tb.raw_source(&src.topic);
     let decode = Arc::new(decode);
     let rows: KStream<Row, Option<Row>> = raw
         .process(
@@ -551,13 +545,14 @@ fn join_flow(
     step: &JoinStep,
     right: Flow,
     log: &ProcessingLog,
+    query_id: &str,
     n: usize,
 ) -> Result<Flow> {
     let lw = step.left_width;
     let rw = step.right.scope.columns.len();
     let left = without_null_values(left, lw);
     let right = without_null_values(right, rw);
-    let name = format!("Join{n}");
+    let name = format!("{query_id}-Join{n}");
     match (step.shape, left, right) {
         (JoinShape::StreamTable, Flow::Stream(l), Flow::Table(r)) => {
             let l = if step.left_is_key {
@@ -757,11 +752,81 @@ pub fn build_topology_with(
     log: ProcessingLog,
     on_record: Option<RecordHook>,
 ) -> Result<Topology> {
-    let b = StreamsBuilder::new();
+    let tb = TopologyBuilder::new();
+    tb.add(plan, query_id, log, on_record)?;
+    tb.build()
+}
+
+/// Several queries in one topology (what a server runs: one runtime for all its
+/// queries). Queries reading the same topic share its source node, which reads bytes;
+/// each query decodes them in its own format.
+pub struct TopologyBuilder {
+    b: StreamsBuilder,
+    sources: std::cell::RefCell<
+        std::collections::HashMap<String, KStream<Option<Bytes>, Option<Bytes>>>,
+    >,
+}
+
+impl Default for TopologyBuilder {
+    fn default() -> Self {
+        TopologyBuilder::new()
+    }
+}
+
+impl TopologyBuilder {
+    pub fn new() -> TopologyBuilder {
+        TopologyBuilder {
+            b: StreamsBuilder::new(),
+            sources: Default::default(),
+        }
+    }
+
+    /// The source node of `topic`, made once.
+    fn raw_source(&self, topic: &str) -> KStream<Option<Bytes>, Option<Bytes>> {
+        self.sources
+            .borrow_mut()
+            .entry(topic.to_owned())
+            .or_insert_with(|| {
+                self.b.stream::<Option<Bytes>, Option<Bytes>>(
+                    &[topic],
+                    Consumed::with(
+                        brook_streams::Serdes::optional(brook_streams::Serdes::bytes()),
+                        brook_streams::Serdes::optional(brook_streams::Serdes::bytes()),
+                    ),
+                )
+            })
+            .clone()
+    }
+
+    /// Adds the query `plan` (its stores, internal topics and processors are named after
+    /// `query_id`), calling `on_record` for every record it reads.
+    pub fn add(
+        &self,
+        plan: &QueryPlan,
+        query_id: &str,
+        log: ProcessingLog,
+        on_record: Option<RecordHook>,
+    ) -> Result<()> {
+        add_query(self, plan, query_id, log, on_record)
+    }
+
+    /// The topology of every query added.
+    pub fn build(self) -> Result<Topology> {
+        Ok(self.b.build()?)
+    }
+}
+
+fn add_query(
+    tb: &TopologyBuilder,
+    plan: &QueryPlan,
+    query_id: &str,
+    log: ProcessingLog,
+    on_record: Option<RecordHook>,
+) -> Result<()> {
     let mut flows = Vec::new();
     for (i, s) in plan.sources.iter().enumerate() {
         flows.push(source_flow(
-            &b,
+            tb,
             s,
             &log,
             &format!("{query_id}-source-{i}"),
@@ -773,7 +838,7 @@ pub fn build_topology_with(
         .next()
         .ok_or_else(|| SqlError::analysis(None, "a query needs a source"))?;
     for (n, (step, right)) in plan.joins.iter().zip(flows).enumerate() {
-        flow = join_flow(flow, step, right, &log, n)?;
+        flow = join_flow(flow, step, right, &log, query_id, n)?;
     }
     let width: usize = plan.sources.iter().map(|s| s.scope.columns.len()).sum();
     if plan.filter.is_some() || !plan.table_functions.is_empty() || plan.aggregate.is_some() {
@@ -1151,7 +1216,7 @@ pub fn build_topology_with(
                 write_table_stream(out, sink, plan, &key_cols, &value_cols)?;
             }
         }
-        return Ok(b.build()?);
+        return Ok(());
     }
 
     // No aggregation: project.
@@ -1205,7 +1270,7 @@ pub fn build_topology_with(
             write_table_stream(out, sink, plan, &key_cols, &value_cols)?;
         }
     }
-    Ok(b.build()?)
+    Ok(())
 }
 
 type ResultRowFn = Arc<dyn Fn(&Row, &Row, Option<(i64, i64)>) -> Row + Send + Sync>;

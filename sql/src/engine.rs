@@ -202,6 +202,7 @@ impl Engine {
                     catalog: &self.catalog,
                     functions: &self.functions,
                     sink_name: None,
+                    keyless_projection: self.new_planner(),
                 };
                 let plan = planner.plan(q, None)?;
                 Ok(StatementResult::Text(plan.text))
@@ -356,6 +357,12 @@ impl Engine {
         {
             value.wrap_single_value = Some(false);
         }
+    }
+
+    fn new_planner(&self) -> bool {
+        self.properties
+            .get("ksql.new.query.planner.enabled")
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"))
     }
 
     fn default_key_format(&self) -> FormatKind {
@@ -773,6 +780,7 @@ impl Engine {
             catalog: &self.catalog,
             functions: &self.functions,
             sink_name: Some(&name),
+            keyless_projection: self.new_planner(),
         };
         let mut plan = planner.plan(&c.query, Some(c.kind))?;
         let first = plan.sources[0].source.clone();
@@ -912,6 +920,7 @@ impl Engine {
             catalog: &self.catalog,
             functions: &self.functions,
             sink_name: Some(&target.name),
+            keyless_projection: self.new_planner(),
         };
         let mut plan = planner.plan(query, None)?;
         if plan.kind != sink.kind {
@@ -1377,6 +1386,7 @@ impl Engine {
                     catalog: &self.catalog,
                     functions: &self.functions,
                     sink_name: None,
+                    keyless_projection: self.new_planner(),
                 };
                 let plan = planner.plan(query, None)?;
                 let topology = compile::build_topology(&plan, "EXPLAIN", self.log.clone())?;

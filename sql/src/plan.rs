@@ -268,6 +268,9 @@ pub struct Planner<'a> {
     pub functions: &'a FunctionRegistry,
     /// The sink's name, for messages (`The query used to build `X` ...`).
     pub sink_name: Option<&'a str>,
+    /// ksqlDB's new query planner (`ksql.new.query.planner.enabled`): a stream may be
+    /// projected without its key, and the result has no key.
+    pub keyless_projection: bool,
 }
 
 impl Planner<'_> {
@@ -311,6 +314,15 @@ impl Planner<'_> {
         let mut joins = Vec::new();
         for j in &query.from.joins {
             let right = self.step(&j.right)?;
+            if let Some(s) = sources.iter().find(|s| s.source.name == right.source.name) {
+                return Err(SqlError::at(
+                    j.right.name.pos,
+                    format!(
+                        "Can not join '{}' to '{}': self joins are not yet supported.",
+                        s.source.name, right.source.name
+                    ),
+                ));
+            }
             if sources.iter().any(|s| s.alias == right.alias) {
                 return Err(SqlError::at(
                     j.right.name.pos,
@@ -927,6 +939,7 @@ impl Planner<'_> {
                 // A persistent query writes its source's key: the projection has to
                 // name every key column.
                 if self.sink_name.is_some()
+                    && !(self.keyless_projection && input_kind == SourceKind::Stream)
                     && key_slots.iter().any(|s| s.is_none())
                     && !key_names.is_empty()
                     && (key_slots.len() == 1 || key_slots.iter().all(|s| s.is_none()))
