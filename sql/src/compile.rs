@@ -757,14 +757,15 @@ pub fn build_topology_with(
     tb.build()
 }
 
+/// A topic's records as bytes.
+type RawStream = KStream<Option<Bytes>, Option<Bytes>>;
+
 /// Several queries in one topology (what a server runs: one runtime for all its
 /// queries). Queries reading the same topic share its source node, which reads bytes;
 /// each query decodes them in its own format.
 pub struct TopologyBuilder {
     b: StreamsBuilder,
-    sources: std::cell::RefCell<
-        std::collections::HashMap<String, KStream<Option<Bytes>, Option<Bytes>>>,
-    >,
+    sources: std::cell::RefCell<std::collections::HashMap<String, RawStream>>,
 }
 
 impl Default for TopologyBuilder {
@@ -782,7 +783,7 @@ impl TopologyBuilder {
     }
 
     /// The source node of `topic`, made once.
-    fn raw_source(&self, topic: &str) -> KStream<Option<Bytes>, Option<Bytes>> {
+    fn raw_source(&self, topic: &str) -> RawStream {
         self.sources
             .borrow_mut()
             .entry(topic.to_owned())
