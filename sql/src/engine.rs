@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use bytes::Bytes;
 
@@ -54,7 +55,9 @@ pub enum StatementResult {
     Text(String),
 }
 
-/// The engine's state.
+/// The engine's state. A clone is an independent copy (the server tries a statement on a
+/// copy before recording it).
+#[derive(Clone)]
 pub struct Engine {
     pub catalog: Catalog,
     pub functions: FunctionRegistry,
@@ -69,7 +72,7 @@ pub struct Engine {
     next_query: u64,
     log: ProcessingLog,
     /// The wall clock for `INSERT ... VALUES` without ROWTIME (fixed in tests).
-    pub now_ms: Box<dyn Fn() -> i64 + Send>,
+    pub now_ms: Arc<dyn Fn() -> i64 + Send + Sync>,
 }
 
 impl Engine {
@@ -84,7 +87,7 @@ impl Engine {
             produced: Vec::new(),
             next_query: 0,
             log: compile::default_log(),
-            now_ms: Box::new(|| {
+            now_ms: Arc::new(|| {
                 std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
                     .map(|d| d.as_millis() as i64)

@@ -42,6 +42,7 @@ pub mod functions;
 pub mod parser;
 pub mod plan;
 pub mod qtt;
+pub mod runtime;
 pub mod types;
 pub mod value;
 

@@ -89,7 +89,7 @@ pub fn execute(case: &ExecCase) -> Result<ExecOutput, SqlError> {
         .entry("ksql.service.id".into())
         .or_insert_with(|| "some.ksql.service.id".into());
     let mut engine = Engine::new(properties);
-    engine.now_ms = Box::new(|| 0);
+    engine.now_ms = Arc::new(|| 0);
     let silent: ProcessingLog = Arc::new(|_m: &str| {});
     let _ = &silent;
     for t in &case.topics {

@@ -1,0 +1,397 @@
+//! The engine on a cluster: statements that change the catalog are recorded as commands
+//! in the compacted topic [`COMMAND_TOPIC`] and replayed at start, so streams, tables,
+//! types and persistent queries come back after a restart; every persistent query runs
+//! in one `brook-streams` runtime (one topology, one set of stream threads, one memory
+//! budget), whose application id is `_confluent-ksql-<service id>`.
+//!
+//! A statement is tried on a copy of the engine first: only a statement that runs is
+//! recorded, and the catalog changes after the command is written (`acks=all`). The
+//! runtime is restarted with the new topology when the set of queries changes; queries
+//! resume from their committed offsets and restore their state from their changelogs.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use brook_client::producer::ProducerConfig;
+use brook_client::{
+    Admin, AdminConfig, Consumer, ConsumerConfig, NewTopic, Producer, ProducerRecord,
+    TopicPartition,
+};
+use brook_streams::task::DeserializationHandler;
+use brook_streams::{KafkaStreams, StreamsConfig};
+use bytes::Bytes;
+
+use crate::ast::Statement;
+use crate::compile::TopologyBuilder;
+use crate::engine::{Engine, StatementResult};
+use crate::error::{Result, SqlError};
+use crate::parser;
+
+/// The topic holding the engine's commands.
+pub const COMMAND_TOPIC: &str = "__brook_sql_commands";
+
+/// How a runtime reaches its cluster and where it keeps state.
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    /// `bootstrap.servers`.
+    pub bootstrap_servers: String,
+    /// `ksql.service.id`: servers with the same id share the catalog and the work.
+    pub service_id: String,
+    /// Where the queries' stores live.
+    pub state_dir: PathBuf,
+    /// Engine properties (ksqlDB names) for every statement.
+    pub properties: BTreeMap<String, String>,
+    /// `ksql.streams.num.stream.threads` (default 1).
+    pub num_stream_threads: usize,
+}
+
+impl RuntimeConfig {
+    pub fn new(bootstrap_servers: &str, state_dir: impl Into<PathBuf>) -> RuntimeConfig {
+        RuntimeConfig {
+            bootstrap_servers: bootstrap_servers.to_owned(),
+            service_id: "default_".into(),
+            state_dir: state_dir.into(),
+            properties: BTreeMap::new(),
+            num_stream_threads: 1,
+        }
+    }
+}
+
+/// A recorded command: the statement and the properties it ran with.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Command {
+    statement: String,
+    properties: BTreeMap<String, String>,
+}
+
+/// The SQL engine running on a cluster.
+pub struct SqlRuntime {
+    config: RuntimeConfig,
+    rt: tokio::runtime::Runtime,
+    admin: Admin,
+    producer: Producer,
+    engine: Engine,
+    streams: Option<KafkaStreams>,
+    /// The key of the next command.
+    next_command: u64,
+    /// The query ids the running topology holds.
+    running: Vec<String>,
+}
+
+fn client_error(what: &str, e: impl std::fmt::Display) -> SqlError {
+    SqlError::Streams(format!("{what}: {e}"))
+}
+
+/// Whether a statement changes the catalog (and is recorded).
+fn is_command(s: &Statement) -> bool {
+    matches!(
+        s,
+        Statement::CreateSource(_)
+            | Statement::CreateAsSelect(_)
+            | Statement::InsertInto { .. }
+            | Statement::Drop { .. }
+            | Statement::Terminate { .. }
+            | Statement::CreateType { .. }
+            | Statement::DropType { .. }
+    )
+}
+
+impl SqlRuntime {
+    /// Connects, replays the command topic and starts the queries it holds.
+    pub fn start(config: RuntimeConfig) -> Result<SqlRuntime> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .map_err(|e| client_error("cannot start a runtime", e))?;
+        let (admin, producer) = rt.block_on(async {
+            let admin = Admin::connect(&config.bootstrap_servers, AdminConfig::default())
+                .await
+                .map_err(|e| client_error("cannot reach the cluster", e))?;
+            let producer_config = ProducerConfig::from_properties([
+                ("bootstrap.servers", config.bootstrap_servers.as_str()),
+                ("acks", "all"),
+                ("linger.ms", "0"),
+            ])
+            .map_err(|e| client_error("producer config", e))?;
+            let producer = Producer::connect(producer_config)
+                .await
+                .map_err(|e| client_error("cannot start a producer", e))?;
+            Ok::<_, SqlError>((admin, producer))
+        })?;
+        let mut engine = Engine::new(config.properties.clone());
+        let mut runtime = SqlRuntime {
+            config,
+            rt,
+            admin,
+            producer,
+            engine: Engine::new(BTreeMap::new()),
+            streams: None,
+            next_command: 0,
+            running: Vec::new(),
+        };
+        runtime.ensure_command_topic()?;
+        runtime.sync_topics(&mut engine)?;
+        for (i, c) in runtime.read_commands()?.into_iter().enumerate() {
+            runtime.next_command = i as u64 + 1;
+            engine.properties = runtime.config.properties.clone();
+            engine.properties.extend(c.properties.clone());
+            // A command that ran when it was recorded runs again; one that does not (its
+            // topic was deleted since) is skipped, as ksqlDB's command runner does.
+            if let Err(e) = engine.execute_sql(&c.statement) {
+                tracing::warn!(target: "brook_sql", "skipped command {:?}: {e}", c.statement);
+            }
+        }
+        engine.properties = runtime.config.properties.clone();
+        runtime.engine = engine;
+        runtime.restart_queries()?;
+        Ok(runtime)
+    }
+
+    /// The engine's state (catalog, queries).
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    fn ensure_command_topic(&self) -> Result<()> {
+        self.rt.block_on(async {
+            let topics = self
+                .admin
+                .list_topics(true)
+                .await
+                .map_err(|e| client_error("cannot list topics", e))?;
+            if topics.iter().any(|t| t == COMMAND_TOPIC) {
+                return Ok(());
+            }
+            let t = NewTopic::new(COMMAND_TOPIC, 1, 1).config("cleanup.policy", "compact");
+            let r = self
+                .admin
+                .create_topics(&[t], false)
+                .await
+                .map_err(|e| client_error("cannot create the command topic", e))?;
+            match r.get(COMMAND_TOPIC) {
+                Some(Ok(_)) => Ok(()),
+                // Another server made it first.
+                Some(Err(e)) if e.to_string().contains("already exists") => Ok(()),
+                Some(Err(e)) => Err(client_error("cannot create the command topic", e)),
+                None => Ok(()),
+            }
+        })
+    }
+
+    /// Tells the engine which topics exist, with their partition counts.
+    fn sync_topics(&self, engine: &mut Engine) -> Result<()> {
+        let described = self.rt.block_on(async {
+            let names = self
+                .admin
+                .list_topics(false)
+                .await
+                .map_err(|e| client_error("cannot list topics", e))?;
+            let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+            self.admin
+                .describe_topics(&refs)
+                .await
+                .map_err(|e| client_error("cannot describe topics", e))
+        })?;
+        engine.catalog.topics.clear();
+        for (name, t) in described {
+            if let Ok(t) = t {
+                engine
+                    .catalog
+                    .topics
+                    .insert(name, t.partitions.len() as i32);
+            }
+        }
+        Ok(())
+    }
+
+    /// Every command recorded so far, in order.
+    fn read_commands(&self) -> Result<Vec<Command>> {
+        self.rt.block_on(async {
+            let mut c = Consumer::connect(ConsumerConfig::new(self.config.bootstrap_servers.clone()))
+                .await
+                .map_err(|e| client_error("cannot start a consumer", e))?;
+            let tp = TopicPartition::new(COMMAND_TOPIC, 0);
+            let end = c
+                .end_offsets(std::slice::from_ref(&tp))
+                .await
+                .map_err(|e| client_error("cannot read the command topic", e))?
+                .get(&tp)
+                .copied()
+                .unwrap_or(0);
+            c.assign(std::slice::from_ref(&tp));
+            c.seek_to_beginning(std::slice::from_ref(&tp))
+                .map_err(|e| client_error("cannot read the command topic", e))?;
+            let mut out = Vec::new();
+            let mut next = 0i64;
+            while next < end {
+                let records = c
+                    .poll(Duration::from_millis(500))
+                    .await
+                    .map_err(|e| client_error("cannot read the command topic", e))?;
+                for r in records {
+                    next = r.offset + 1;
+                    let Some(v) = r.value else { continue };
+                    match serde_json::from_slice::<Command>(&v) {
+                        Ok(cmd) => out.push(cmd),
+                        Err(e) => {
+                            tracing::warn!(target: "brook_sql", "skipped a damaged command at offset {}: {e}", r.offset)
+                        }
+                    }
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    /// Runs a script. Each statement that changes the catalog is tried on a copy of the
+    /// engine, recorded, then applied; `INSERT ... VALUES` records are produced.
+    pub fn execute(&mut self, sql: &str) -> Result<Vec<StatementResult>> {
+        let mut out = Vec::new();
+        for s in parser::parse(sql)? {
+            let text = if s.text.contains("${") {
+                parser::substitute_variables(&s.text, &self.engine.variables)?
+            } else {
+                s.text.clone()
+            };
+            let mut statements = parser::parse(&text)?;
+            let Some(stmt) = statements.pop() else {
+                continue;
+            };
+            if is_command(&stmt.statement) {
+                let mut trial = self.engine.clone();
+                self.sync_topics(&mut trial)?;
+                let before = trial.catalog.topics.clone();
+                let result = trial.execute(&stmt)?;
+                // Topics the statement made (a sink, a source with PARTITIONS).
+                let new_topics: Vec<(String, i32)> = trial
+                    .catalog
+                    .topics
+                    .iter()
+                    .filter(|(t, _)| !before.contains_key(*t))
+                    .map(|(t, p)| (t.clone(), *p))
+                    .collect();
+                self.create_topics(&new_topics)?;
+                self.record(&stmt.text)?;
+                self.engine = trial;
+                out.push(result);
+                self.restart_queries()?;
+            } else {
+                let produced = self.engine.produced.len();
+                out.push(self.engine.execute(&stmt)?);
+                let records: Vec<_> = self.engine.produced.drain(produced..).collect();
+                self.produce(records)?;
+            }
+        }
+        Ok(out)
+    }
+
+    fn create_topics(&self, topics: &[(String, i32)]) -> Result<()> {
+        if topics.is_empty() {
+            return Ok(());
+        }
+        self.rt.block_on(async {
+            let new: Vec<NewTopic> = topics
+                .iter()
+                .map(|(t, p)| NewTopic::new(t.clone(), (*p).max(1), 1))
+                .collect();
+            let r = self
+                .admin
+                .create_topics(&new, false)
+                .await
+                .map_err(|e| client_error("cannot create topics", e))?;
+            for (t, res) in r {
+                if let Err(e) = res {
+                    if !e.to_string().contains("already exists") {
+                        return Err(client_error(&format!("cannot create topic {t}"), e));
+                    }
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn record(&mut self, statement: &str) -> Result<()> {
+        let cmd = Command {
+            statement: statement.to_owned(),
+            properties: self.engine.properties.clone(),
+        };
+        let value =
+            serde_json::to_vec(&cmd).map_err(|e| client_error("cannot encode a command", e))?;
+        let key = format!("{:020}", self.next_command);
+        self.rt.block_on(async {
+            self.producer
+                .send(
+                    ProducerRecord::new(COMMAND_TOPIC, Bytes::from(value))
+                        .with_key(Bytes::from(key))
+                        .with_partition(0),
+                )
+                .await
+                .map_err(|e| client_error("cannot record the command", e))
+        })?;
+        self.next_command += 1;
+        Ok(())
+    }
+
+    fn produce(&self, records: Vec<crate::engine::ProducedRecord>) -> Result<()> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        self.rt.block_on(async {
+            for r in records {
+                let mut record = ProducerRecord::new(r.topic.clone(), r.value.unwrap_or_default())
+                    .with_timestamp(r.timestamp);
+                if let Some(k) = r.key {
+                    record = record.with_key(k);
+                }
+                self.producer
+                    .send(record)
+                    .await
+                    .map_err(|e| client_error(&format!("cannot write to {}", r.topic), e))?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Runs the engine's queries in one streams runtime, restarting it if they changed.
+    fn restart_queries(&mut self) -> Result<()> {
+        let ids: Vec<String> = self.engine.queries.iter().map(|q| q.id.clone()).collect();
+        if ids == self.running && (self.streams.is_some() || ids.is_empty()) {
+            return Ok(());
+        }
+        if let Some(s) = self.streams.take() {
+            s.close_timeout(Duration::from_secs(30));
+        }
+        self.running = ids;
+        if self.engine.queries.is_empty() {
+            return Ok(());
+        }
+        let tb = TopologyBuilder::new();
+        for q in &self.engine.queries {
+            tb.add(&q.plan, &q.id, self.engine.processing_log(), None)?;
+        }
+        let topology = tb.build()?;
+        let mut config = StreamsConfig::new(
+            &format!("_confluent-ksql-{}", self.config.service_id),
+            &self.config.bootstrap_servers,
+        );
+        config.state_dir = self.config.state_dir.clone();
+        config.num_stream_threads = self.config.num_stream_threads.max(1);
+        config.deserialization_handler = DeserializationHandler::LogAndContinue;
+        let streams = KafkaStreams::new(topology, config)?;
+        streams.start()?;
+        self.streams = Some(streams);
+        Ok(())
+    }
+
+    /// Stops the queries.
+    pub fn close(mut self) {
+        if let Some(s) = self.streams.take() {
+            s.close_timeout(Duration::from_secs(30));
+        }
+        let _ = self
+            .rt
+            .block_on(self.producer.close(Duration::from_secs(5)));
+    }
+}
