@@ -977,7 +977,7 @@ fn add_query(
                 let grouped = grouped_input.group_by_key(
                     Grouped::with(internal(), internal()).with_name(&format!("{query_id}-GroupBy")),
                 );
-                let store = format!("{query_id}-Aggregate-Materialize");
+                let store = aggregate_store(query_id);
                 match window {
                     None => {
                         let init = initial.clone();
@@ -1155,7 +1155,7 @@ fn add_query(
                     },
                     Grouped::with(internal(), internal()).with_name(&format!("{query_id}-GroupBy")),
                 );
-                let store = format!("{query_id}-Aggregate-Materialize");
+                let store = aggregate_store(query_id);
                 let init = initial.clone();
                 let add2 = add.clone();
                 let aggs3 = aggs.clone();
@@ -1419,4 +1419,43 @@ fn parse_timestamp(s: &str, format: &str) -> std::result::Result<i64, String> {
         Value::Timestamp(t) | Value::Bigint(t) => Ok(t),
         other => Err(format!("PARSE_TIMESTAMP gave {other:?}")),
     }
+}
+
+/// The row a materialized aggregation holds for `key` (what its table shows): the
+/// accumulators' results through HAVING and the projection of `plan`, `None` if HAVING
+/// drops it. Pull queries read tables this way, from the aggregation's store.
+pub fn materialized_row(
+    plan: &QueryPlan,
+    key: &Row,
+    accs: &Row,
+    window: Option<(i64, i64)>,
+    timestamp: i64,
+    log: &ProcessingLog,
+) -> Option<Row> {
+    let agg = plan.aggregate.as_ref()?;
+    let mut post = key.clone();
+    for (acc, call) in accs.iter().zip(agg.aggregates.iter()) {
+        post.push(call.function.result(acc));
+    }
+    if let Some((s, e)) = window {
+        post.push(Value::Bigint(s));
+        post.push(Value::Bigint(e));
+    }
+    post.push(Value::Bigint(timestamp));
+    if let Some(h) = &plan.having {
+        if !holds(h, &post, log) {
+            return None;
+        }
+    }
+    Some(
+        plan.value
+            .iter()
+            .map(|c| eval(&c.expr, &post, log))
+            .collect(),
+    )
+}
+
+/// The store an aggregation of query `query_id` keeps its accumulators in.
+pub fn aggregate_store(query_id: &str) -> String {
+    format!("{query_id}-Aggregate-Materialize")
 }

@@ -19,14 +19,16 @@ use brook_client::{
     TopicPartition,
 };
 use brook_streams::task::DeserializationHandler;
-use brook_streams::{KafkaStreams, StreamsConfig};
+use brook_streams::{KafkaStreams, StoreQueryParameters, StreamsConfig};
 use bytes::Bytes;
 
 use crate::ast::Statement;
-use crate::compile::TopologyBuilder;
+use crate::compile::{self, TopologyBuilder};
 use crate::engine::{Engine, StatementResult};
 use crate::error::{Result, SqlError};
 use crate::parser;
+use crate::plan::Planner;
+use crate::value::{Row, Value};
 
 /// The topic holding the engine's commands.
 pub const COMMAND_TOPIC: &str = "__brook_sql_commands";
@@ -383,6 +385,101 @@ impl SqlRuntime {
         streams.start()?;
         self.streams = Some(streams);
         Ok(())
+    }
+
+    /// Runs a pull query (a `SELECT` without `EMIT`) on a table an aggregation
+    /// materializes: its rows as they are now, read from the aggregation's RocksDB store,
+    /// through the query's `WHERE` and projection. Returns the column names and the rows.
+    pub fn pull(&self, sql: &str) -> Result<(Vec<String>, Vec<Row>)> {
+        let mut parsed = parser::parse(sql)?;
+        let Some(stmt) = parsed.pop() else {
+            return Err(SqlError::analysis(None, "no statement"));
+        };
+        let Statement::Query(query) = &stmt.statement else {
+            return Err(SqlError::at(stmt.pos, "a pull query is a SELECT"));
+        };
+        if query.emit.is_some() {
+            return Err(SqlError::at(
+                query.pos,
+                "a push query (EMIT CHANGES) is not a pull query",
+            ));
+        }
+        if !query.from.joins.is_empty() || !query.group_by.is_empty() || query.window.is_some() {
+            return Err(SqlError::at(
+                query.pos,
+                "Pull queries don't support JOIN, GROUP BY or WINDOW clauses.",
+            ));
+        }
+        let name = &query.from.source.name;
+        let table = self
+            .engine
+            .catalog
+            .source(&name.name)
+            .ok_or_else(|| SqlError::at(name.pos, format!("{} does not exist.", name.name)))?;
+        let writer = table
+            .written_by
+            .as_ref()
+            .and_then(|id| self.engine.queries.iter().find(|q| q.id == *id))
+            .filter(|q| q.plan.aggregate.is_some() && q.plan.window.is_none())
+            .ok_or_else(|| {
+                SqlError::at(
+                    name.pos,
+                    format!(
+                        "The `{}` table isn't queryable: pull queries read tables that an aggregation (CREATE TABLE ... AS SELECT ... GROUP BY) materializes.",
+                        table.name
+                    ),
+                )
+            })?;
+        let planner = Planner {
+            catalog: &self.engine.catalog,
+            functions: &self.engine.functions,
+            sink_name: None,
+            keyless_projection: true,
+        };
+        let plan = planner.plan(query, None)?;
+        let streams = self
+            .streams
+            .as_ref()
+            .ok_or_else(|| SqlError::Streams("no query is running".into()))?;
+        let store = streams.timestamped_key_value_store::<Row, Row>(
+            StoreQueryParameters::from_name(&compile::aggregate_store(&writer.id)),
+        )?;
+        let log = self.engine.processing_log();
+        let mut rows = Vec::new();
+        for (key, accs, ts) in store.all()? {
+            let Some(value) = compile::materialized_row(&writer.plan, &key, &accs, None, ts, &log)
+            else {
+                continue;
+            };
+            // The table's row, laid out as its source scope: key, value, pseudo-columns.
+            let mut row = key.clone();
+            row.extend(value);
+            row.push(Value::Bigint(ts));
+            row.push(Value::Int(0));
+            row.push(Value::Bigint(0));
+            if let Some(f) = &plan.filter {
+                if !matches!(f.eval(&row), Ok(Value::Boolean(true))) {
+                    continue;
+                }
+            }
+            let out: Row = plan
+                .key
+                .iter()
+                .chain(plan.value.iter())
+                .map(|c| c.expr.eval(&row).unwrap_or(Value::Null))
+                .collect();
+            rows.push(out);
+            if plan.limit.is_some_and(|n| rows.len() as u64 >= n) {
+                break;
+            }
+        }
+        let names = plan
+            .key
+            .iter()
+            .chain(plan.value.iter())
+            .map(|c| c.name.clone())
+            .collect();
+        Ok((names, rows))
     }
 
     /// Stops the queries.

@@ -151,6 +151,22 @@ fn queries_survive_a_restart_without_reprocessing() {
         last("home") == Some(r#"{"N":2}"#) && last("about") == Some(r#"{"N":1}"#)
     });
     assert!(counts.len() <= 3, "{counts:?}");
+    // A pull query reads the aggregation's store.
+    let (names, rows) = sql
+        .pull("SELECT PAGE, N FROM COUNTS WHERE PAGE = 'home';")
+        .unwrap();
+    assert_eq!(names, vec!["PAGE", "N"]);
+    assert_eq!(
+        rows,
+        vec![vec![
+            brook_sql::Value::String("home".into()),
+            brook_sql::Value::Bigint(2)
+        ]]
+    );
+    let (_, all) = sql.pull("SELECT * FROM COUNTS;").unwrap();
+    assert_eq!(all.len(), 2);
+    let err = sql.pull("SELECT * FROM HOME;").unwrap_err();
+    assert!(err.to_string().contains("isn't queryable"), "{err}");
     assert_eq!(broker.read_exactly("HOME", 4).len(), 4);
     sql.execute("TERMINATE CTAS_COUNTS_1;").unwrap();
     sql.close();
