@@ -101,6 +101,12 @@ impl Engine {
         self.log.clone()
     }
 
+    /// Sends processing errors (records that do not match their schema, expressions that
+    /// failed) to `log` instead of the server log alone.
+    pub fn set_processing_log(&mut self, log: ProcessingLog) {
+        self.log = log;
+    }
+
     /// Declares that `topic` exists with `partitions` partitions.
     pub fn add_topic(&mut self, topic: &str, partitions: i32) {
         self.catalog

@@ -33,6 +33,12 @@ use crate::value::{Row, Value};
 /// The topic holding the engine's commands.
 pub const COMMAND_TOPIC: &str = "__brook_sql_commands";
 
+/// The processing log topic of service `service_id`, as ksqlDB names it
+/// (`default_ksql_processing_log` for the default service id).
+pub fn processing_log_topic(service_id: &str) -> String {
+    format!("{service_id}ksql_processing_log")
+}
+
 /// How a runtime reaches its cluster and where it keeps state.
 #[derive(Debug, Clone)]
 pub struct RuntimeConfig {
@@ -134,6 +140,7 @@ impl SqlRuntime {
             running: Vec::new(),
         };
         runtime.ensure_command_topic()?;
+        engine.set_processing_log(runtime.start_processing_log()?);
         runtime.sync_topics(&mut engine)?;
         for (i, c) in runtime.read_commands()?.into_iter().enumerate() {
             runtime.next_command = i as u64 + 1;
@@ -154,6 +161,37 @@ impl SqlRuntime {
     /// The engine's state (catalog, queries).
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    /// The processing log: each message goes to the server log and, as a JSON record
+    /// (`{"message": ...}`), to the processing log topic.
+    fn start_processing_log(&self) -> Result<compile::ProcessingLog> {
+        let topic = processing_log_topic(&self.config.service_id);
+        self.create_topics(&[(topic.clone(), 1)])?;
+        let producer = self.rt.block_on(async {
+            let config = ProducerConfig::from_properties([
+                ("bootstrap.servers", self.config.bootstrap_servers.as_str()),
+                ("acks", "1"),
+            ])
+            .map_err(|e| client_error("producer config", e))?;
+            Producer::connect(config)
+                .await
+                .map_err(|e| client_error("cannot start a producer", e))
+        })?;
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+        self.rt.spawn(async move {
+            while let Some(message) = rx.recv().await {
+                let value = serde_json::json!({ "message": message }).to_string();
+                let _ = producer
+                    .send(ProducerRecord::new(topic.clone(), Bytes::from(value)))
+                    .await;
+            }
+            let _ = producer.close(Duration::from_secs(5)).await;
+        });
+        Ok(std::sync::Arc::new(move |m: &str| {
+            tracing::warn!(target: "processing_log", "{m}");
+            let _ = tx.send(m.to_owned());
+        }))
     }
 
     fn ensure_command_topic(&self) -> Result<()> {

@@ -102,6 +102,28 @@ fn queries_survive_a_restart_without_reprocessing() {
     assert!(err.to_string().contains("NOPE does not exist"), "{err}");
     sql.execute("INSERT INTO PV (USER_ID, PAGE) VALUES ('u1', 'home'); INSERT INTO PV (USER_ID, PAGE) VALUES ('u2', 'about');")
         .unwrap();
+    // A record that does not match its schema is skipped and logged to the processing
+    // log topic.
+    broker.rt.block_on(async {
+        let config = brook_client::producer::ProducerConfig::from_properties([(
+            "bootstrap.servers",
+            broker.addr.as_str(),
+        )])
+        .unwrap();
+        let p = brook_client::Producer::connect(config).await.unwrap();
+        p.send(
+            brook_client::ProducerRecord::new("pageviews", bytes::Bytes::from_static(b"not json"))
+                .with_key(bytes::Bytes::from_static(b"u9")),
+        )
+        .await
+        .unwrap();
+        p.close(Duration::from_secs(5)).await.unwrap();
+    });
+    let logged = broker.read_until("default_ksql_processing_log", |rs| !rs.is_empty());
+    assert!(
+        logged[0].1.contains("does not match the schema"),
+        "{logged:?}"
+    );
     let first = broker.read_exactly("HOME", 1);
     assert_eq!(
         first,
