@@ -989,34 +989,25 @@ fn add_query(
                                 .with_key_serde(internal())
                                 .with_value_serde(internal()),
                         );
-                        let table = match &having {
-                            Some(h) => {
-                                let h = h.clone();
-                                table.filter(move |k: &Row, acc: &Row| h(k, acc, None))
-                            }
-                            None => table,
-                        };
-                        let finish = finish.clone();
-                        let rr = result_row.clone();
-                        let out = table.to_stream().process(
-                            move || PostAggregate {
-                                f: {
-                                    let finish = finish.clone();
-                                    let rr = rr.clone();
-                                    Arc::new(move |k: &Row, acc: &Row| {
-                                        finish_row(&rr, &finish, k, acc, None)
-                                    })
-                                },
-                            },
-                            None,
-                            &[],
-                        );
-                        write_table_stream(out, sink, plan, &key_cols, &value_cols)?;
+                        finish_aggregate(
+                            table,
+                            &having,
+                            &result_row,
+                            &finish,
+                            sink,
+                            plan,
+                            &key_cols,
+                            &value_cols,
+                        )?;
                     }
                     Some(w) => {
                         let init = initial.clone();
                         let add = add.clone();
                         let ms = |x: i64| Duration::from_millis(x.max(0) as u64);
+                        // Without GRACE PERIOD, a window accepts late records for 24 hours
+                        // (Kafka Streams' old default, which ksqlDB keeps); EMIT FINAL then
+                        // emits when the window ends.
+                        let default_grace = if plan.emit_final { 0 } else { 24 * 3600 * 1000 };
                         let materialized = Materialized::as_store(&store)
                             .with_key_serde(internal())
                             .with_value_serde(internal());
@@ -1026,7 +1017,7 @@ fn add_query(
                             } => {
                                 let tw = TimeWindows::of_size_and_grace(
                                     ms(size_ms),
-                                    ms(grace_ms.unwrap_or(24 * 3600 * 1000)),
+                                    ms(grace_ms.unwrap_or(default_grace)),
                                 );
                                 let mut ws = grouped.windowed_by(tw);
                                 if plan.emit_final {
@@ -1047,7 +1038,7 @@ fn add_query(
                             } => {
                                 let tw = TimeWindows::of_size_and_grace(
                                     ms(size_ms),
-                                    ms(grace_ms.unwrap_or(24 * 3600 * 1000)),
+                                    ms(grace_ms.unwrap_or(default_grace)),
                                 )
                                 .advance_by(ms(advance_ms));
                                 let mut ws = grouped.windowed_by(tw);
@@ -1066,7 +1057,7 @@ fn add_query(
                             } => {
                                 let sw = SessionWindows::with_inactivity_gap_and_grace(
                                     ms(gap_ms),
-                                    ms(grace_ms.unwrap_or(24 * 3600 * 1000)),
+                                    ms(grace_ms.unwrap_or(default_grace)),
                                 );
                                 let aggs2 = aggs.clone();
                                 let log3 = log.clone();
@@ -1192,29 +1183,16 @@ fn add_query(
                         .with_key_serde(internal())
                         .with_value_serde(internal()),
                 );
-                let table = match &having {
-                    Some(h) => {
-                        let h = h.clone();
-                        table.filter(move |k: &Row, acc: &Row| h(k, acc, None))
-                    }
-                    None => table,
-                };
-                let finish = finish.clone();
-                let rr = result_row.clone();
-                let out = table.to_stream().process(
-                    move || PostAggregate {
-                        f: {
-                            let finish = finish.clone();
-                            let rr = rr.clone();
-                            Arc::new(move |k: &Row, acc: &Row| {
-                                finish_row(&rr, &finish, k, acc, None)
-                            })
-                        },
-                    },
-                    None,
-                    &[],
-                );
-                write_table_stream(out, sink, plan, &key_cols, &value_cols)?;
+                finish_aggregate(
+                    table,
+                    &having,
+                    &result_row,
+                    &finish,
+                    sink,
+                    plan,
+                    &key_cols,
+                    &value_cols,
+                )?;
             }
         }
         return Ok(());
@@ -1277,6 +1255,40 @@ fn add_query(
 type ResultRowFn = Arc<dyn Fn(&Row, &Row, Option<(i64, i64)>) -> Row + Send + Sync>;
 type FinishFn = Arc<dyn Fn(Row) -> Option<Row> + Send + Sync>;
 type HavingFn = Arc<dyn Fn(&Row, &Row, Option<(i64, i64)>) -> bool + Send + Sync>;
+
+/// An unwindowed aggregation's table through HAVING and the projection, to the sink.
+#[allow(clippy::too_many_arguments)]
+fn finish_aggregate(
+    table: KTable<Row, Row>,
+    having: &Option<HavingFn>,
+    result_row: &ResultRowFn,
+    finish: &FinishFn,
+    sink: Option<&crate::plan::SinkSpec>,
+    plan: &QueryPlan,
+    key_cols: &[(String, SqlType)],
+    value_cols: &[(String, SqlType)],
+) -> Result<()> {
+    let table = match having {
+        Some(h) => {
+            let h = h.clone();
+            table.filter(move |k: &Row, acc: &Row| h(k, acc, None))
+        }
+        None => table,
+    };
+    let (finish, rr) = (finish.clone(), result_row.clone());
+    let out = table.to_stream().process(
+        move || PostAggregate {
+            f: {
+                let finish = finish.clone();
+                let rr = rr.clone();
+                Arc::new(move |k: &Row, acc: &Row| finish_row(&rr, &finish, k, acc, None))
+            },
+        },
+        None,
+        &[],
+    );
+    write_table_stream(out, sink, plan, key_cols, value_cols)
+}
 
 fn finish_row(
     rr: &ResultRowFn,

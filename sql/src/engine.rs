@@ -224,9 +224,9 @@ impl Engine {
                 Some(s.pos),
                 "PRINT runs on the server",
             )),
-            Statement::RunScript { .. } => Err(SqlError::unsupported(
-                Some(s.pos),
-                "RUN SCRIPT runs in the shell",
+            Statement::RunScript { .. } => Err(SqlError::at(
+                s.pos,
+                "RUN SCRIPT is a command of the shell (brook sql), not a statement the server runs",
             )),
         }
     }
@@ -1330,35 +1330,23 @@ impl Engine {
     }
 
     fn describe_function(&self, name: &str, pos: ast::Pos) -> Result<StatementResult> {
+        let found: Option<(&str, &str, Vec<String>, &str)> =
+            if let Some(f) = self.functions.scalar(name) {
+                Some((f.name(), f.description(), f.signatures(), "SCALAR"))
+            } else if let Some(f) = self.functions.aggregate(name) {
+                Some((f.name(), f.description(), f.signatures(), "AGGREGATE"))
+            } else {
+                self.functions
+                    .table(name)
+                    .map(|f| (f.name(), f.description(), f.signatures(), "TABLE"))
+            };
         let mut s = String::new();
-        if let Some(f) = self.functions.scalar(name) {
+        if let Some((name, description, signatures, kind)) = found {
             let _ = writeln!(
                 s,
-                "Name        : {}\nType        : SCALAR\n{}",
-                f.name(),
-                f.description()
+                "Name        : {name}\nType        : {kind}\n{description}"
             );
-            for sig in f.signatures() {
-                let _ = writeln!(s, "\tVariation   : {sig}");
-            }
-        } else if let Some(f) = self.functions.aggregate(name) {
-            let _ = writeln!(
-                s,
-                "Name        : {}\nType        : AGGREGATE\n{}",
-                f.name(),
-                f.description()
-            );
-            for sig in f.signatures() {
-                let _ = writeln!(s, "\tVariation   : {sig}");
-            }
-        } else if let Some(f) = self.functions.table(name) {
-            let _ = writeln!(
-                s,
-                "Name        : {}\nType        : TABLE\n{}",
-                f.name(),
-                f.description()
-            );
-            for sig in f.signatures() {
+            for sig in signatures {
                 let _ = writeln!(s, "\tVariation   : {sig}");
             }
         } else {

@@ -593,16 +593,7 @@ impl Planner<'_> {
                     "WINDOW clause requires a stream source",
                 ));
             }
-            let group_norm: Vec<Expr> = query
-                .group_by
-                .iter()
-                .map(|g| normalize(g, &scope))
-                .collect();
-            let group_by: Vec<CompiledExpr> = query
-                .group_by
-                .iter()
-                .map(|g| expr::compile(g, &scope, &ctx))
-                .collect::<Result<_>>()?;
+            let (group_norm, group_by) = normalized_and_compiled(&query.group_by, &scope, &ctx)?;
             // Rewrite the projection and HAVING over the aggregated row.
             let mut calls: Vec<Expr> = Vec::new();
             let rewritten: Vec<Expr> = items
@@ -798,16 +789,8 @@ impl Planner<'_> {
                         "PARTITION BY is not supported on tables",
                     ));
                 }
-                let pnorm: Vec<Expr> = query
-                    .partition_by
-                    .iter()
-                    .map(|p| normalize(p, &scope))
-                    .collect();
-                let pcompiled: Vec<CompiledExpr> = query
-                    .partition_by
-                    .iter()
-                    .map(|p| expr::compile(p, &scope, &ctx))
-                    .collect::<Result<_>>()?;
+                let (pnorm, pcompiled) =
+                    normalized_and_compiled(&query.partition_by, &scope, &ctx)?;
                 let mut key_slots: Vec<Option<OutputColumn>> = vec![None; pcompiled.len()];
                 for (c, e, n, _) in &projected {
                     let ne = normalize(e, &scope);
@@ -1355,6 +1338,20 @@ impl Planner<'_> {
             left_width: left_scope.columns.len(),
         })
     }
+}
+
+/// `exprs` normalized (to compare them with the projection) and compiled.
+fn normalized_and_compiled(
+    exprs: &[Expr],
+    scope: &Scope,
+    ctx: &Context<'_>,
+) -> Result<(Vec<Expr>, Vec<CompiledExpr>)> {
+    let normalized = exprs.iter().map(|e| normalize(e, scope)).collect();
+    let compiled = exprs
+        .iter()
+        .map(|e| expr::compile(e, scope, ctx))
+        .collect::<Result<_>>()?;
+    Ok((normalized, compiled))
 }
 
 fn prefix_error(e: SqlError, prefix: &str) -> SqlError {
