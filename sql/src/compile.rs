@@ -378,7 +378,8 @@ impl Processor<Option<Bytes>, Option<Bytes>, Row, Option<Row>> for SourceProcess
         ctx: &mut ProcessorContext<'_, Row, Option<Row>>,
         record: Record<Option<Bytes>, Option<Bytes>>,
     ) -> brook_streams::Result<()> {
-        let topic = self.spec.source.topic.clone();
+        let spec = self.spec.clone();
+        let topic = spec.source.topic.as_str();
         let skip = |what: &str, e: SerdeError| {
             (self.spec.log)(&format!(
                 "{}: skipped a record whose {what} does not match the schema: {e}",
@@ -386,7 +387,7 @@ impl Processor<Option<Bytes>, Option<Bytes>, Row, Option<Row>> for SourceProcess
             ));
         };
         let (key, window) = match &self.decode.keys {
-            KeyDecoder::Plain(k) => match k.deserialize(&topic, record.key.as_deref()) {
+            KeyDecoder::Plain(k) => match k.deserialize(topic, record.key.as_deref()) {
                 Ok(k) => (k, None),
                 Err(e) => {
                     skip("key", e);
@@ -396,7 +397,7 @@ impl Processor<Option<Bytes>, Option<Bytes>, Row, Option<Row>> for SourceProcess
             KeyDecoder::Windowed(k) => match record.key.as_deref() {
                 // A windowed source's record without a key has no window either.
                 None => (Vec::new(), None),
-                Some(bytes) => match k.deserialize(&topic, Some(bytes)) {
+                Some(bytes) => match k.deserialize(topic, Some(bytes)) {
                     Ok(w) => (w.key, Some((w.window.start(), w.window.end()))),
                     Err(e) => {
                         skip("key", e);

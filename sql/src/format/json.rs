@@ -484,6 +484,19 @@ fn coerce(node: Node<'_>, ty: &SqlType, part: &str) -> Result<Value, CoerceError
     coerce_non_null(node, ty).map_err(|e| e.at(part))
 }
 
+/// [`coerce`] with the path made by `part` only if it fails (the hot path of reading a
+/// record allocates nothing for it).
+fn coerce_at(
+    node: Node<'_>,
+    ty: &SqlType,
+    part: impl FnOnce() -> String,
+) -> Result<Value, CoerceError> {
+    if let Node::Json(Json::Null) = node {
+        return Ok(Value::Null);
+    }
+    coerce_non_null(node, ty).map_err(|e| e.at(&part()))
+}
+
 fn coerce_non_null(node: Node<'_>, ty: &SqlType) -> Result<Value, CoerceError> {
     let json = match node {
         Node::Json(j) => Some(j),
@@ -544,7 +557,7 @@ fn coerce_non_null(node: Node<'_>, ty: &SqlType) -> Result<Value, CoerceError> {
             Some(Json::Array(items)) => items
                 .iter()
                 .enumerate()
-                .map(|(i, j)| coerce(Node::Json(j), item, &format!("[{i}]")))
+                .map(|(i, j)| coerce_at(Node::Json(j), item, || format!("[{i}]")))
                 .collect::<Result<Vec<_>, _>>()
                 .map(Value::Array),
             _ => Err(invalid(node, &ty.to_string())),
@@ -567,7 +580,7 @@ fn coerce_non_null(node: Node<'_>, ty: &SqlType) -> Result<Value, CoerceError> {
                     .iter()
                     .map(|(name, fty)| {
                         let v = match lookup.get(name) {
-                            Some(j) => coerce(Node::Json(j), fty, &format!(".{name}"))?,
+                            Some(j) => coerce_at(Node::Json(j), fty, || format!(".{name}"))?,
                             None => Value::Null,
                         };
                         Ok((name.clone(), v))
@@ -668,10 +681,28 @@ impl<'a> FieldLookup<'a> {
                     self.fields
                         .iter()
                         .rev()
-                        .find(|(n, _)| n.to_uppercase() == name)
+                        .find(|(n, _)| upper_equals(n, name))
                 })
                 .map(|(_, j)| j),
         }
+    }
+}
+
+fn push_int(out: &mut String, i: i64) {
+    use std::fmt::Write as _;
+    let _ = write!(out, "{i}");
+}
+
+/// Whether `name` upper-cased is `upper` (without allocating for ASCII names).
+fn upper_equals(name: &str, upper: &str) -> bool {
+    if name.is_ascii() {
+        name.len() == upper.len()
+            && name
+                .bytes()
+                .zip(upper.bytes())
+                .all(|(a, b)| a.to_ascii_uppercase() == b)
+    } else {
+        name.to_uppercase() == upper
     }
 }
 
@@ -680,9 +711,9 @@ pub(crate) fn write_value(out: &mut String, ty: &SqlType, value: &Value) -> Resu
     match (ty, value) {
         (_, Value::Null) => out.push_str("null"),
         (SqlType::Boolean, Value::Boolean(b)) => out.push_str(if *b { "true" } else { "false" }),
-        (SqlType::Int, Value::Int(i)) => out.push_str(&i.to_string()),
+        (SqlType::Int, Value::Int(i)) => push_int(out, i64::from(*i)),
         (SqlType::Bigint, Value::Int(_) | Value::Bigint(_)) => {
-            out.push_str(&value.as_i64().unwrap_or(0).to_string())
+            push_int(out, value.as_i64().unwrap_or(0))
         }
         (
             SqlType::Double,
@@ -705,9 +736,9 @@ pub(crate) fn write_value(out: &mut String, ty: &SqlType, value: &Value) -> Resu
         (SqlType::Timestamp, Value::Timestamp(i) | Value::Bigint(i)) => {
             out.push_str(&i.to_string())
         }
-        (SqlType::Date, Value::Date(d) | Value::Int(d)) => out.push_str(&d.to_string()),
-        (SqlType::Time, Value::Time(t) | Value::Bigint(t)) => out.push_str(&t.to_string()),
-        (SqlType::Time | SqlType::Timestamp, Value::Int(t)) => out.push_str(&t.to_string()),
+        (SqlType::Date, Value::Date(d) | Value::Int(d)) => push_int(out, i64::from(*d)),
+        (SqlType::Time, Value::Time(t) | Value::Bigint(t)) => push_int(out, *t),
+        (SqlType::Time | SqlType::Timestamp, Value::Int(t)) => push_int(out, i64::from(*t)),
         (SqlType::Array(item), Value::Array(items)) => {
             out.push('[');
             for (i, v) in items.iter().enumerate() {
@@ -816,6 +847,18 @@ impl RowSerde for JsonSerde {
         let Some(bytes) = bytes else {
             return Ok(None);
         };
+        if !self.unwrapped {
+            if let Some(row) = self.fast_object(bytes) {
+                return Ok(Some(row));
+            }
+        }
+        self.deserialize_general(bytes)
+    }
+}
+
+impl JsonSerde {
+    /// Any record, through the document tree.
+    fn deserialize_general(&self, bytes: &[u8]) -> Result<Option<Row>, String> {
         let doc =
             parse(bytes).map_err(|e| format!("Failed to deserialize {}. {e}", self.target))?;
         let root = match &doc {
@@ -836,7 +879,8 @@ impl RowSerde for JsonSerde {
                 let mut row = Vec::with_capacity(self.columns.len());
                 for (name, ty) in &self.columns {
                     let v = match lookup.get(name) {
-                        Some(j) => coerce(Node::Json(j), ty, &format!(".{name}"))
+                        // The error's path is made only on failure.
+                        Some(j) => coerce_at(Node::Json(j), ty, || format!(".{name}"))
                             .map_err(|e| self.fail(e.at("$")))?,
                         None => Value::Null,
                     };
@@ -852,9 +896,221 @@ impl RowSerde for JsonSerde {
     }
 }
 
+/// A primitive JSON token, as the fast path reads it.
+enum Token<'a> {
+    Str(&'a str),
+    Num(&'a str),
+    Bool(bool),
+    Null,
+}
+
+fn skip_ws_at(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && is_ws(b[i]) {
+        i += 1;
+    }
+    i
+}
+
+/// A string without escapes or control characters starting at the quote at `i`, and the
+/// index after it; `None` for anything else.
+fn simple_string(b: &[u8], i: usize) -> Option<(&str, usize)> {
+    if b.get(i) != Some(&b'"') {
+        return None;
+    }
+    let start = i + 1;
+    let mut j = start;
+    while j < b.len() {
+        match b[j] {
+            b'"' => return Some((std::str::from_utf8(&b[start..j]).ok()?, j + 1)),
+            b'\\' => return None,
+            c if c < 0x20 => return None,
+            _ => j += 1,
+        }
+    }
+    None
+}
+
+/// A JSON number by the strict grammar starting at `i`, and the index after it.
+fn number(b: &[u8], i: usize) -> Option<(&str, usize)> {
+    let mut j = i;
+    if b.get(j) == Some(&b'-') {
+        j += 1;
+    }
+    match b.get(j) {
+        Some(b'0') => j += 1,
+        Some(b'1'..=b'9') => {
+            while matches!(b.get(j), Some(b'0'..=b'9')) {
+                j += 1;
+            }
+        }
+        _ => return None,
+    }
+    if b.get(j) == Some(&b'.') {
+        j += 1;
+        if !matches!(b.get(j), Some(b'0'..=b'9')) {
+            return None;
+        }
+        while matches!(b.get(j), Some(b'0'..=b'9')) {
+            j += 1;
+        }
+    }
+    if matches!(b.get(j), Some(b'e' | b'E')) {
+        j += 1;
+        if matches!(b.get(j), Some(b'+' | b'-')) {
+            j += 1;
+        }
+        if !matches!(b.get(j), Some(b'0'..=b'9')) {
+            return None;
+        }
+        while matches!(b.get(j), Some(b'0'..=b'9')) {
+            j += 1;
+        }
+    }
+    Some((std::str::from_utf8(&b[i..j]).ok()?, j))
+}
+
+fn token(b: &[u8], i: usize) -> Option<(Token<'_>, usize)> {
+    match b.get(i)? {
+        b'"' => simple_string(b, i).map(|(s, j)| (Token::Str(s), j)),
+        b't' if b[i..].starts_with(b"true") => Some((Token::Bool(true), i + 4)),
+        b'f' if b[i..].starts_with(b"false") => Some((Token::Bool(false), i + 5)),
+        b'n' if b[i..].starts_with(b"null") => Some((Token::Null, i + 4)),
+        b'-' | b'0'..=b'9' => number(b, i).map(|(n, j)| (Token::Num(n), j)),
+        _ => None,
+    }
+}
+
+/// A primitive token as a column's value, with the same rules as `coerce`; `None` when
+/// the general path must decide (other types, strings read as numbers, ...).
+fn fast_value(t: &Token<'_>, ty: &SqlType) -> Option<Value> {
+    Some(match (t, ty) {
+        (Token::Null, _) => Value::Null,
+        (Token::Str(s), SqlType::String) => Value::String((*s).to_owned()),
+        (Token::Bool(b), SqlType::Boolean) => Value::Boolean(*b),
+        (Token::Num(n), SqlType::Bigint) => Value::Bigint(
+            DecimalText::parse(n)
+                .map(|d| d.to_wrapped_i64())
+                .unwrap_or(0),
+        ),
+        (Token::Num(n), SqlType::Int) => Value::Int(
+            DecimalText::parse(n)
+                .map(|d| d.to_wrapped_i64())
+                .unwrap_or(0) as i32,
+        ),
+        (Token::Num(n), SqlType::Double) => Value::Double(
+            DecimalText::parse(n)
+                .map(|d| d.to_f64())
+                .unwrap_or(f64::NAN),
+        ),
+        _ => return None,
+    })
+}
+
+impl JsonSerde {
+    /// Reads a flat JSON object of primitive fields straight into a row, without a
+    /// document tree (most records look like this). `None` sends the record down the
+    /// general path, which gives the same row or the error: a key or string with escapes,
+    /// a nested or unknown value, a coercion other than the plain ones, trailing text.
+    /// Field matching is the general path's: an exact name, else the upper-cased name;
+    /// the last of repeated names wins.
+    fn fast_object(&self, b: &[u8]) -> Option<Row> {
+        let mut i = skip_ws_at(b, 0);
+        if b.get(i) != Some(&b'{') {
+            return None;
+        }
+        i = skip_ws_at(b, i + 1);
+        let mut row = vec![Value::Null; self.columns.len()];
+        let mut exact = vec![false; self.columns.len()];
+        if b.get(i) == Some(&b'}') {
+            i += 1;
+        } else {
+            loop {
+                let (key, next) = simple_string(b, i)?;
+                i = skip_ws_at(b, next);
+                if b.get(i) != Some(&b':') {
+                    return None;
+                }
+                i = skip_ws_at(b, i + 1);
+                let (tok, next) = token(b, i)?;
+                i = skip_ws_at(b, next);
+                let mut known = false;
+                for (c, (name, ty)) in self.columns.iter().enumerate() {
+                    let is_exact = key == name;
+                    if is_exact || (!exact[c] && upper_equals(key, name)) {
+                        row[c] = fast_value(&tok, ty)?;
+                        exact[c] |= is_exact;
+                        known = true;
+                    }
+                }
+                let _ = known;
+                match b.get(i) {
+                    Some(b',') => i = skip_ws_at(b, i + 1),
+                    Some(b'}') => {
+                        i += 1;
+                        break;
+                    }
+                    _ => return None,
+                }
+            }
+        }
+        (skip_ws_at(b, i) == b.len()).then_some(row)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_fast_path_reads_what_the_general_path_reads() {
+        let serde = JsonSerde::new(
+            &[
+                ("ID".into(), SqlType::Bigint),
+                ("NAME".into(), SqlType::String),
+                ("N".into(), SqlType::Int),
+                ("X".into(), SqlType::Double),
+                ("OK".into(), SqlType::Boolean),
+            ],
+            false,
+            false,
+        );
+        for input in [
+            r#"{"id": 1, "name": "a", "n": 2, "x": 1.5, "ok": true}"#,
+            r#"{"ID":-9223372036854775808,"NAME":"","N":2147483648,"X":-0.5e3,"OK":false}"#,
+            r#"{"id": 1, "ID": 2, "id": 3}"#,
+            r#"{"Name": "first", "nAme": "second"}"#,
+            r#"{"NAME": "exact", "name": "upper"}"#,
+            r#"{"n": 41.456, "x": 10, "other": "ignored", "more": null}"#,
+            r#"  { }  "#,
+            r#"{"id": null, "name": null}"#,
+        ] {
+            let fast = serde.fast_object(input.as_bytes());
+            assert!(fast.is_some(), "the fast path should take {input}");
+            assert_eq!(
+                fast,
+                serde.deserialize_general(input.as_bytes()).unwrap(),
+                "{input}"
+            );
+        }
+        // Escapes, nesting, strings read as numbers and bad JSON go the general way.
+        for input in [
+            r#"{"name": "a\nb"}"#,
+            r#"{"na\u006de": "x"}"#,
+            r#"{"other": {"a": 1}}"#,
+            r#"{"id": "12"}"#,
+            r#"{"id": 01}"#,
+            r#"{"id": 1,}"#,
+            r#"{"id": 1} x"#,
+            "\u{feff}{}",
+        ] {
+            assert!(serde.fast_object(input.as_bytes()).is_none(), "{input}");
+            assert_eq!(
+                serde.deserialize(Some(input.as_bytes())),
+                serde.deserialize_general(input.as_bytes()),
+                "{input}"
+            );
+        }
+    }
 
     fn parse_ok(s: &str) -> Json {
         parse(s.as_bytes()).unwrap().unwrap()
