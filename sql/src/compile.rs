@@ -409,7 +409,7 @@ impl Processor<Option<Bytes>, Option<Bytes>, Row, Option<Row>> for SourceProcess
         let value = match self
             .decode
             .values
-            .deserialize(&topic, record.value.as_deref())
+            .deserialize(topic, record.value.as_deref())
         {
             Ok(v) => v,
             Err(e) => {
@@ -451,7 +451,16 @@ fn source_flow(
 ) -> Result<Flow> {
     let src = &step.source;
     let keys = key_serde(&src.key_format, &src.key_schema())?;
-    let values = value_serde(&src.value_format, &src.value_schema())?;
+    // Only the value columns the query uses are built.
+    let values: SerdeRef<Option<Row>> = Arc::new(ValueSerde {
+        inner: format::row_serde_reading(
+            &src.value_format,
+            &src.value_schema(),
+            false,
+            Some(&step.used_values),
+        )
+        .map_err(|m| SqlError::analysis(None, m))?,
+    });
     let timestamp_col = match &src.timestamp {
         Some((name, fmt)) => {
             let i = step

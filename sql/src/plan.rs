@@ -31,6 +31,8 @@ pub struct SourceStep {
     pub alias: String,
     /// Its row layout, qualified by `alias`.
     pub scope: Scope,
+    /// Which of its value columns the query uses (the others need not be decoded).
+    pub used_values: Vec<bool>,
 }
 
 /// How two inputs are joined.
@@ -293,6 +295,7 @@ impl Planner<'_> {
             .unwrap_or_else(|| source.name.clone());
         Ok(SourceStep {
             scope: source_scope(source, &alias),
+            used_values: vec![true; source.value_columns().count()],
             source: source.clone(),
             alias,
         })
@@ -1109,6 +1112,38 @@ impl Planner<'_> {
                 query.pos,
                 "EMIT FINAL is only supported for windowed aggregations.",
             ));
+        }
+        // The value columns each source's records must be decoded for.
+        let mut refs: Vec<(Option<String>, String)> = Vec::new();
+        for (e, _, _) in &items {
+            refs.extend(referenced_columns(e));
+        }
+        for tf in &tf_exprs {
+            refs.extend(referenced_columns(tf));
+        }
+        for e in query
+            .where_
+            .iter()
+            .chain(query.having.iter())
+            .chain(query.group_by.iter())
+            .chain(query.partition_by.iter())
+            .chain(query.from.joins.iter().map(|j| &j.on))
+        {
+            refs.extend(referenced_columns(e));
+        }
+        let mut sources = sources;
+        for s in sources.iter_mut() {
+            let ts = s.source.timestamp.as_ref().map(|(c, _)| c.clone());
+            s.used_values = s
+                .source
+                .value_columns()
+                .map(|c| {
+                    ts.as_deref() == Some(c.name.as_str())
+                        || refs
+                            .iter()
+                            .any(|(q, n)| *n == c.name && q.as_ref().is_none_or(|q| *q == s.alias))
+                })
+                .collect();
         }
         Ok(QueryPlan {
             sources,

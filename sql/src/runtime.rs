@@ -419,6 +419,20 @@ impl SqlRuntime {
         config.state_dir = self.config.state_dir.clone();
         config.num_stream_threads = self.config.num_stream_threads.max(1);
         config.deserialization_handler = DeserializationHandler::LogAndContinue;
+        // ksqlDB's name for the record cache, with or without its `ksql.streams.` prefix.
+        let cache = self
+            .config
+            .properties
+            .get("ksql.streams.cache.max.bytes.buffering")
+            .or_else(|| self.config.properties.get("cache.max.bytes.buffering"));
+        if let Some(bytes) = cache {
+            config.cache_max_bytes = bytes.parse().map_err(|_| {
+                SqlError::analysis(
+                    None,
+                    format!("cache.max.bytes.buffering is not a size: {bytes}"),
+                )
+            })?;
+        }
         let streams = KafkaStreams::new(topology, config)?;
         streams.start()?;
         self.streams = Some(streams);

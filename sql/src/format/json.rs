@@ -794,6 +794,8 @@ pub(crate) struct JsonSerde {
     unwrapped: bool,
     /// `key` or `value`, for messages.
     target: &'static str,
+    /// The columns a reader uses (all when empty): the fast path builds only these.
+    used: Vec<bool>,
 }
 
 impl JsonSerde {
@@ -802,7 +804,14 @@ impl JsonSerde {
             columns: columns.to_vec(),
             unwrapped: unwrapped && columns.len() == 1,
             target: if is_key { "key" } else { "value" },
+            used: Vec::new(),
         }
+    }
+
+    /// This serde, building on reads only the values of the columns `used` marks.
+    pub(crate) fn reading_only(mut self, used: &[bool]) -> JsonSerde {
+        self.used = used.to_vec();
+        self
     }
 
     fn fail(&self, e: CoerceError) -> String {
@@ -1006,6 +1015,20 @@ fn fast_value(t: &Token<'_>, ty: &SqlType) -> Option<Value> {
     })
 }
 
+/// Whether [`fast_value`] takes `t` for `ty`, without building the value.
+fn fast_accepts(t: &Token<'_>, ty: &SqlType) -> bool {
+    matches!(
+        (t, ty),
+        (Token::Null, _)
+            | (Token::Str(_), SqlType::String)
+            | (Token::Bool(_), SqlType::Boolean)
+            | (
+                Token::Num(_),
+                SqlType::Bigint | SqlType::Int | SqlType::Double
+            )
+    )
+}
+
 impl JsonSerde {
     /// Reads a flat JSON object of primitive fields straight into a row, without a
     /// document tree (most records look like this). `None` sends the record down the
@@ -1037,7 +1060,15 @@ impl JsonSerde {
                 for (c, (name, ty)) in self.columns.iter().enumerate() {
                     let is_exact = key == name;
                     if is_exact || (!exact[c] && upper_equals(key, name)) {
-                        row[c] = fast_value(&tok, ty)?;
+                        if self.used.get(c) == Some(&false) {
+                            // Not read: checked (the general path would take it), not built.
+                            if !fast_accepts(&tok, ty) {
+                                return None;
+                            }
+                            row[c] = Value::Null;
+                        } else {
+                            row[c] = fast_value(&tok, ty)?;
+                        }
                         exact[c] |= is_exact;
                         known = true;
                     }

@@ -150,6 +150,18 @@ pub fn row_serde(
     columns: &[(String, SqlType)],
     is_key: bool,
 ) -> Result<Arc<dyn RowSerde>, String> {
+    row_serde_reading(spec, columns, is_key, None)
+}
+
+/// [`row_serde`] for a reader that uses only the columns `used` marks: formats that can
+/// (JSON) skip building the others' values, which read as NULL. A record is accepted or
+/// refused exactly as with every column read.
+pub fn row_serde_reading(
+    spec: &FormatSpec,
+    columns: &[(String, SqlType)],
+    is_key: bool,
+    used: Option<&[bool]>,
+) -> Result<Arc<dyn RowSerde>, String> {
     if is_key {
         if let Some((name, ty)) = columns.iter().find(|(_, ty)| contains_map(ty)) {
             return Err(format!(
@@ -243,7 +255,11 @@ pub fn row_serde(
             } else {
                 spec.wrap_single_value == Some(false)
             };
-            Ok(Arc::new(json::JsonSerde::new(columns, unwrapped, is_key)))
+            let serde = json::JsonSerde::new(columns, unwrapped, is_key);
+            Ok(Arc::new(match used {
+                Some(u) if u.len() == columns.len() => serde.reading_only(u),
+                _ => serde,
+            }))
         }
         FormatKind::Avro | FormatKind::Protobuf | FormatKind::ProtobufNoSr | FormatKind::JsonSr => {
             Err(unsupported_kind(kind))
