@@ -1131,7 +1131,6 @@ impl Planner<'_> {
         {
             refs.extend(referenced_columns(e));
         }
-        let mut sources = sources;
         for s in sources.iter_mut() {
             let ts = s.source.timestamp.as_ref().map(|(c, _)| c.clone());
             s.used_values = s
