@@ -1347,6 +1347,7 @@ fn write_table_stream(
     if let Some(sink) = sink {
         let keys = key_serde(&sink.key_format, key_cols)?;
         let values = value_serde(&sink.value_format, value_cols)?;
+        let out = with_sink_timestamp(out, _plan);
         out.to(&sink.topic, Produced::with(keys, values));
     }
     Ok(())
@@ -1374,35 +1375,55 @@ fn limit(s: KStream<Row, Row>, n: u64) -> KStream<Row, Row> {
 }
 
 /// Sets each record's timestamp from the sink's `TIMESTAMP` column, if it has one.
-fn with_sink_timestamp(s: KStream<Row, Row>, plan: &QueryPlan) -> KStream<Row, Row> {
-    let Some((i, fmt)) = plan.sink_timestamp.clone() else {
+fn with_sink_timestamp<V: RowValue>(s: KStream<Row, V>, plan: &QueryPlan) -> KStream<Row, V> {
+    let Some(at) = plan.sink_timestamp.clone() else {
         return s;
     };
-    s.process(
-        move || SinkTimestamp {
-            index: i,
-            format: fmt.clone(),
-        },
-        None,
-        &[],
-    )
+    s.process(move || SinkTimestamp { at: at.clone() }, None, &[])
 }
 
+/// A sink's value: a row, or a table's optional row.
+trait RowValue: brook_streams::Data {
+    fn row(&self) -> Option<&Row>;
+}
+
+impl RowValue for Row {
+    fn row(&self) -> Option<&Row> {
+        Some(self)
+    }
+}
+
+impl RowValue for Option<Row> {
+    fn row(&self) -> Option<&Row> {
+        self.as_ref()
+    }
+}
+
+/// Sets each record's timestamp from the sink's `TIMESTAMP` column (ksqlDB drops records
+/// whose timestamp is missing or negative; a table's deletions keep theirs).
 struct SinkTimestamp {
-    index: usize,
-    format: Option<String>,
+    at: crate::plan::SinkTimestamp,
 }
 
-impl Processor<Row, Row, Row, Row> for SinkTimestamp {
+impl<V: RowValue> Processor<Row, V, Row, V> for SinkTimestamp {
     fn process(
         &mut self,
-        ctx: &mut ProcessorContext<'_, Row, Row>,
-        mut record: Record<Row, Row>,
+        ctx: &mut ProcessorContext<'_, Row, V>,
+        mut record: Record<Row, V>,
     ) -> brook_streams::Result<()> {
-        let ts = match record.value.get(self.index) {
+        let value = if self.at.in_key {
+            record.key.get(self.at.index)
+        } else {
+            match record.value.row() {
+                Some(r) => r.get(self.at.index),
+                None => return ctx.forward(record),
+            }
+        };
+        let ts = match value {
             Some(Value::Bigint(t)) | Some(Value::Timestamp(t)) => Some(*t),
             Some(Value::Int(t)) => Some(i64::from(*t)),
             Some(Value::String(s)) => self
+                .at
                 .format
                 .as_deref()
                 .and_then(|f| parse_timestamp(s, f).ok()),

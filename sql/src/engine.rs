@@ -78,9 +78,22 @@ pub struct Engine {
 impl Engine {
     /// An engine with the built-in functions and these properties.
     pub fn new(properties: BTreeMap<String, String>) -> Engine {
+        let mut functions = FunctionRegistry::with_builtins();
+        // ksqlDB's limits on COLLECT_LIST and COLLECT_SET (1000 by default).
+        let limit = |name: &str| {
+            properties
+                .get(name)
+                .and_then(|v| v.trim().parse::<usize>().ok())
+        };
+        if let Some(n) = limit("ksql.functions.collect_list.limit") {
+            functions.register_aggregate(crate::functions::aggregate::collect_list_with_limit(n));
+        }
+        if let Some(n) = limit("ksql.functions.collect_set.limit") {
+            functions.register_aggregate(crate::functions::aggregate::collect_set_with_limit(n));
+        }
         Engine {
             catalog: Catalog::default(),
-            functions: FunctionRegistry::with_builtins(),
+            functions,
             properties,
             variables: BTreeMap::new(),
             queries: Vec::new(),
@@ -826,9 +839,19 @@ impl Engine {
         Self::check_serdes(&key_format, &value_format, &columns)?;
         let timestamp = self.timestamp_prop(&c.properties, &columns)?;
         if let Some((ts, fmt)) = &timestamp {
-            if let Some(i) = plan.value.iter().position(|v| v.name == *ts) {
-                plan.sink_timestamp = Some((i, fmt.clone()));
-            }
+            let at = |in_key: bool, index: usize| crate::plan::SinkTimestamp {
+                in_key,
+                index,
+                format: fmt.clone(),
+            };
+            plan.sink_timestamp = match plan.key.iter().position(|k| k.name == *ts) {
+                Some(i) => Some(at(true, i)),
+                None => plan
+                    .value
+                    .iter()
+                    .position(|v| v.name == *ts)
+                    .map(|i| at(false, i)),
+            };
         }
         if let Some(existing) = self.existing(&name) {
             let ok = columns.len() >= existing.columns.len()

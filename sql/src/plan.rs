@@ -147,6 +147,16 @@ pub struct OutputColumn {
     pub expr: CompiledExpr,
 }
 
+/// Where a sink's record timestamps come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SinkTimestamp {
+    /// In the key (else the value), at this index.
+    pub in_key: bool,
+    pub index: usize,
+    /// `TIMESTAMP_FORMAT`, for a STRING column.
+    pub format: Option<String>,
+}
+
 /// Where the query writes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SinkSpec {
@@ -182,8 +192,8 @@ pub struct QueryPlan {
     pub window: Option<WindowInfo>,
     pub emit_final: bool,
     pub limit: Option<u64>,
-    /// A timestamp column of the sink (`TIMESTAMP` in the WITH clause), by value index.
-    pub sink_timestamp: Option<(usize, Option<String>)>,
+    /// The sink's `TIMESTAMP` column (WITH clause), if it has one.
+    pub sink_timestamp: Option<SinkTimestamp>,
     pub sink: Option<SinkSpec>,
     /// The plan as text (EXPLAIN).
     pub text: String,
