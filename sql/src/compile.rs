@@ -1215,6 +1215,16 @@ fn add_query(
     match flow {
         Flow::Stream(s) => {
             let log = log.clone();
+            if let (Some(w), Some(sink)) = (&plan.window, sink) {
+                // Rows of a windowed source: the key gets its window back, from the row's
+                // WINDOWSTART and WINDOWEND.
+                let base = plan.sources[0].source.columns.len() + 3;
+                let keyed = with_windows(&s, base, &plan.key, &plan.value, width + tf_width, &log);
+                let keys = windowed_key_serde(key_serde(&sink.key_format, &key_cols)?, w);
+                let values = stream_value_serde(&sink.value_format, &value_cols)?;
+                keyed.to(&sink.topic, Produced::with(keys, values));
+                return Ok(());
+            }
             let null_key = plan.partition_by.is_some() && key_exprs.is_empty();
             let record_key = plan.key_from_record && key_exprs.len() == 1;
             // A query that passes the source's key on writes a null key where it read one.
@@ -1501,4 +1511,32 @@ pub fn materialized_row(
 /// The store an aggregation of query `query_id` keeps its accumulators in.
 pub fn aggregate_store(query_id: &str) -> String {
     format!("{query_id}-Aggregate-Materialize")
+}
+
+/// The projection of rows of a windowed source, keyed by their windows.
+fn with_windows(
+    s: &KStream<Row, Row>,
+    base: usize,
+    key: &[crate::plan::OutputColumn],
+    value: &[crate::plan::OutputColumn],
+    width: usize,
+    log: &ProcessingLog,
+) -> KStream<Windowed<Row>, Row> {
+    let key: Vec<CompiledExpr> = key.iter().map(|c| c.expr.clone()).collect();
+    let value: Vec<CompiledExpr> = value.iter().map(|c| c.expr.clone()).collect();
+    let log = log.clone();
+    s.map(move |_k: Row, v: Row| {
+        let start = v.get(base).and_then(Value::as_i64).unwrap_or(0);
+        let end = v.get(base + 1).and_then(Value::as_i64).unwrap_or(start);
+        let k: Row = key.iter().map(|e| eval(e, &v, &log)).collect();
+        let out: Row = if v.len() > width {
+            Vec::new()
+        } else {
+            value.iter().map(|e| eval(e, &v, &log)).collect()
+        };
+        (
+            Windowed::new(k, brook_streams::Window::new(start, end)),
+            out,
+        )
+    })
 }
