@@ -812,6 +812,15 @@ impl Engine {
         )?;
         let explicit_key_format =
             c.properties.get("KEY_FORMAT").is_some() || c.properties.get("FORMAT").is_some();
+        if plan.key.is_empty()
+            && plan.partition_by.is_some()
+            && c.properties.get("KEY_FORMAT").is_some()
+        {
+            return Err(SqlError::at(
+                c.name.pos,
+                "Key format specified for stream without key columns.",
+            ));
+        }
         if key_format.kind == FormatKind::None && !plan.key.is_empty() && !explicit_key_format {
             // A keyless source re-keyed (GROUP BY, PARTITION BY, joins) gets the default
             // key format.

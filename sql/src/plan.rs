@@ -808,6 +808,16 @@ impl Planner<'_> {
                 for (c, e, n, _) in &projected {
                     let ne = normalize(e, &scope);
                     if let Some(i) = pnorm.iter().position(|p| *p == ne) {
+                        if let (Some(first), Some(_)) = (&key_slots[i], self.sink_name) {
+                            return Err(SqlError::at(
+                                e.pos,
+                                format!(
+                                    "The projection contains a key column (`{}`) more than once, aliased as: {} and {n}.",
+                                    default_name(&query.partition_by[i]).unwrap_or_else(|| first.name.clone()),
+                                    first.name
+                                ),
+                            ));
+                        }
                         if key_slots[i].is_none() {
                             key_slots[i] = Some(OutputColumn {
                                 name: n.clone(),
@@ -1284,6 +1294,34 @@ impl Planner<'_> {
                 ),
             ));
         }
+        // Windowed sources join only windowed sources of the same kind, on their keys.
+        let left_window = left_sources
+            .iter()
+            .find_map(|s| s.source.window.map(|w| (s, w)));
+        match (left_window, right.source.window) {
+            (Some((l, _)), None) => {
+                return Err(SqlError::at(
+                    j.pos,
+                    format!("Can not join windowed source to non-windowed source. `{}` is {:?} windowed `{}` is not windowed", l.source.name, l.source.window.map(|w| w.kind).unwrap_or(WindowKind::Tumbling), right.source.name).replace("Tumbling", "TUMBLING").replace("Hopping", "HOPPING").replace("Session", "SESSION"),
+                ));
+            }
+            (None, Some(w)) => {
+                let l = &left_sources[0];
+                return Err(SqlError::at(
+                    j.pos,
+                    format!("Can not join windowed source to non-windowed source. `{}` is not windowed `{}` is {:?} windowed", l.source.name, right.source.name, w.kind).replace("Tumbling", "TUMBLING").replace("Hopping", "HOPPING").replace("Session", "SESSION"),
+                ));
+            }
+            (Some((_, lw)), Some(rw))
+                if (lw.kind == WindowKind::Session) != (rw.kind == WindowKind::Session) =>
+            {
+                return Err(SqlError::at(
+                    j.pos,
+                    format!("Incompatible windowed sources. Left source: {:?} Right source: {:?} Session windowed sources can only be joined to other session windowed sources.", lw.kind, rw.kind).to_uppercase(),
+                ));
+            }
+            _ => {}
+        }
         let is_key_of = |e: &Expr, s: &SourceStep| -> bool {
             let keys: Vec<&Column> = s.source.key_columns().collect();
             if keys.len() != 1 {
@@ -1299,6 +1337,14 @@ impl Planner<'_> {
         };
         let left_is_key = left_sources.len() == 1 && is_key_of(le, &left_sources[0]);
         let right_is_key = is_key_of(re, &right);
+        if (left_window.is_some() && !left_is_key)
+            || (right.source.window.is_some() && !right_is_key)
+        {
+            return Err(SqlError::at(
+                j.on.pos,
+                "Implicit repartitioning of windowed sources is not supported. See https://github.com/confluentinc/ksql/issues/4385.",
+            ));
+        }
         let right_kind = right.source.kind;
         let shape = match (left_kind, right_kind) {
             (SourceKind::Stream, SourceKind::Stream) => {
