@@ -370,6 +370,15 @@ impl Planner<'_> {
             None => None,
         };
 
+        // Names a generated `KSQL_COL_n` must not take.
+        let taken: std::collections::BTreeSet<String> = sources
+            .iter()
+            .flat_map(|s| s.source.columns.iter().map(|c| c.name.clone()))
+            .chain(query.select.iter().filter_map(|i| match i {
+                SelectItem::Expr { alias: Some(a), .. } => Some(a.name.clone()),
+                _ => None,
+            }))
+            .collect();
         // Expand `*` and name the projection.
         let mut items: Vec<(Expr, String, bool)> = Vec::new(); // expr, name, was star
         let mut auto = 0usize;
@@ -443,7 +452,13 @@ impl Planner<'_> {
                             }
                             Some(n) => n,
                             None => {
-                                let n = format!("KSQL_COL_{auto}");
+                                // Generated names skip those the sources or the
+                                // projection's aliases already use.
+                                let mut n = format!("KSQL_COL_{auto}");
+                                while taken.contains(&n) {
+                                    auto += 1;
+                                    n = format!("KSQL_COL_{auto}");
+                                }
                                 auto += 1;
                                 n
                             }
@@ -1039,6 +1054,32 @@ impl Planner<'_> {
                     .iter()
                     .position(|(_, e, _, star)| !star && matches_join(e))
                     .or_else(|| projected.iter().position(|(_, e, _, _)| matches_join(e)));
+                // The key expression written out twice is refused, as in ksqlDB.
+                if let (Some(k), Some(_)) = (key_at, self.sink_name) {
+                    let key_expr = normalize(&projected[k].1, &scope);
+                    if let Some((_, e, n, _)) = projected
+                        .iter()
+                        .enumerate()
+                        .find(|(i, (_, e, _, star))| {
+                            *i != k && !star && normalize(e, &scope) == key_expr
+                        })
+                        .map(|(_, item)| item)
+                    {
+                        let first = &projected[k].2;
+                        let (a, b) = if first < n { (first, n) } else { (n, first) };
+                        let col = match &key_expr.kind {
+                            ExprKind::Column {
+                                qualifier: Some(q),
+                                name,
+                            } => format!("{}_{}", q.name, name.name),
+                            _ => display_expr(&key_expr),
+                        };
+                        return Err(SqlError::at(
+                            e.pos,
+                            format!("The projection contains a key column (`{col}`) more than once, aliased as: {a} and {b}."),
+                        ));
+                    }
+                }
                 let mut key_col: Option<OutputColumn> = None;
                 for (i, (c, _e, n, _)) in projected.iter().enumerate() {
                     let col = OutputColumn {
