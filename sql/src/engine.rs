@@ -812,9 +812,11 @@ impl Engine {
         )?;
         let explicit_key_format =
             c.properties.get("KEY_FORMAT").is_some() || c.properties.get("FORMAT").is_some();
+        let explicit_key_kind =
+            Self::prop_string(&c.properties, "KEY_FORMAT").and_then(|f| FormatKind::parse(&f).ok());
         if plan.key.is_empty()
             && plan.partition_by.is_some()
-            && c.properties.get("KEY_FORMAT").is_some()
+            && explicit_key_kind.is_some_and(|k| k != FormatKind::None)
         {
             return Err(SqlError::at(
                 c.name.pos,

@@ -316,6 +316,15 @@ impl Planner<'_> {
     pub fn plan(&self, query: &ast::Query, sink_kind: Option<SourceKind>) -> Result<QueryPlan> {
         let mut text = String::new();
         let first = self.step(&query.from.source)?;
+        if self.sink_name.is_some()
+            && first.source.kind == SourceKind::Table
+            && first.source.window.is_some()
+        {
+            return Err(SqlError::at(
+                query.from.source.name.pos,
+                "KSQL does not support persistent queries on windowed tables.",
+            ));
+        }
         let _ = writeln!(
             text,
             "Source {} ({} on topic {})",
@@ -994,7 +1003,8 @@ impl Planner<'_> {
                         .into_iter()
                         .zip(key_slots.into_iter().flatten())
                         .collect();
-                    if input_kind == SourceKind::Stream {
+                    // (ksqlDB's new planner; the old one keeps the source's order.)
+                    if input_kind == SourceKind::Stream && self.keyless_projection {
                         slots.sort_by_key(|(at, _)| *at);
                     }
                     key = slots.into_iter().map(|(_, c)| c).collect();
