@@ -452,8 +452,7 @@ impl Planner<'_> {
                                     .iter()
                                     .filter(|s| s.scope.columns.iter().any(|c| c.name == name.name))
                                     .collect();
-                                let shared =
-                                    owners.len() > 1 && !RESERVED.contains(&name.name.as_str());
+                                let shared = owners.len() > 1;
                                 match qualifier {
                                     Some(q) if shared => format!("{}_{}", q.name, n),
                                     _ => n,
