@@ -11,7 +11,7 @@ use brook_streams::serde::SerdeError;
 use brook_streams::{
     Consumed, Grouped, JoinWindows, Joined, KStream, KTable, Materialized, Processor,
     ProcessorContext, Produced, Record, Serde, SerdeRef, SessionWindows, StreamJoined,
-    StreamsBuilder, Suppressed, TableJoined, TimeWindows, Topology, Windowed, WindowedSerdes,
+    StreamsBuilder, TableJoined, TimeWindows, Topology, Windowed, WindowedSerdes,
 };
 use bytes::Bytes;
 
@@ -178,7 +178,7 @@ struct SourceRow {
     /// Called once per record read (a query's consumed-records metric).
     on_record: Option<RecordHook>,
     source: Arc<Source>,
-    timestamp_col: Option<(usize, Option<String>)>,
+    timestamp_col: Option<(usize, TimestampReader)>,
     log: ProcessingLog,
     windowed: bool,
 }
@@ -251,22 +251,9 @@ impl SourceRow {
 
     /// The record's timestamp from the `TIMESTAMP` column, if the source has one.
     fn timestamp(&self, row: &Row) -> std::result::Result<Option<i64>, String> {
-        let Some((i, fmt)) = &self.timestamp_col else {
-            return Ok(None);
-        };
-        match row.get(*i) {
-            Some(Value::Bigint(t)) | Some(Value::Timestamp(t)) => Ok(Some(*t)),
-            Some(Value::Int(t)) => Ok(Some(i64::from(*t))),
-            Some(Value::String(s)) => {
-                let Some(fmt) = fmt else {
-                    return Err(format!(
-                        "a TIMESTAMP column of type STRING needs TIMESTAMP_FORMAT: {s}"
-                    ));
-                };
-                parse_timestamp(s, fmt).map(Some)
-            }
-            Some(Value::Null) | None => Err("the timestamp column is null".into()),
-            Some(v) => Err(format!("cannot use {v:?} as a timestamp")),
+        match &self.timestamp_col {
+            Some((i, reader)) => reader.read(row.get(*i)).map(Some),
+            None => Ok(None),
         }
     }
 }
@@ -469,7 +456,7 @@ fn source_flow(
                 .iter()
                 .position(|c| c.name == *name)
                 .ok_or_else(|| SqlError::analysis(None, format!("The TIMESTAMP column set in the WITH clause does not exist in the schema: '{name}'")))?;
-            Some((i, fmt.clone()))
+            Some((i, TimestampReader::new(fmt.as_deref())?))
         }
         None => None,
     };
@@ -1098,7 +1085,6 @@ fn add_query(
                                 )
                             }
                         };
-                        let _ = Suppressed::<Windowed<Row>>::until_window_closes;
                         let table = match &having {
                             Some(h) => {
                                 let h = h.clone();
@@ -1252,7 +1238,7 @@ fn add_query(
             if let Some(sink) = sink {
                 let keys = key_serde(&sink.key_format, &key_cols)?;
                 let values = stream_value_serde(&sink.value_format, &value_cols)?;
-                let out = with_sink_timestamp(out, plan);
+                let out = with_sink_timestamp(out, plan)?;
                 out.to(&sink.topic, Produced::with(keys, values));
             }
         }
@@ -1264,7 +1250,6 @@ fn add_query(
                     .map(|e| eval(e, v, &log))
                     .collect::<Row>()
             });
-            let _ = key_exprs;
             let out = out.to_stream();
             write_table_stream(out, sink, plan, &key_cols, &value_cols)?;
         }
@@ -1357,7 +1342,7 @@ fn write_table_stream(
     if let Some(sink) = sink {
         let keys = key_serde(&sink.key_format, key_cols)?;
         let values = value_serde(&sink.value_format, value_cols)?;
-        let out = with_sink_timestamp(out, _plan);
+        let out = with_sink_timestamp(out, _plan)?;
         out.to(&sink.topic, Produced::with(keys, values));
     }
     Ok(())
@@ -1385,11 +1370,22 @@ fn limit(s: KStream<Row, Row>, n: u64) -> KStream<Row, Row> {
 }
 
 /// Sets each record's timestamp from the sink's `TIMESTAMP` column, if it has one.
-fn with_sink_timestamp<V: RowValue>(s: KStream<Row, V>, plan: &QueryPlan) -> KStream<Row, V> {
+fn with_sink_timestamp<V: RowValue>(
+    s: KStream<Row, V>,
+    plan: &QueryPlan,
+) -> Result<KStream<Row, V>> {
     let Some(at) = plan.sink_timestamp.clone() else {
-        return s;
+        return Ok(s);
     };
-    s.process(move || SinkTimestamp { at: at.clone() }, None, &[])
+    let reader = TimestampReader::new(at.format.as_deref())?;
+    Ok(s.process(
+        move || SinkTimestamp {
+            at: at.clone(),
+            reader: reader.clone(),
+        },
+        None,
+        &[],
+    ))
 }
 
 /// A sink's value: a row, or a table's optional row.
@@ -1413,6 +1409,7 @@ impl RowValue for Option<Row> {
 /// whose timestamp is missing or negative; a table's deletions keep theirs).
 struct SinkTimestamp {
     at: crate::plan::SinkTimestamp,
+    reader: TimestampReader,
 }
 
 impl<V: RowValue> Processor<Row, V, Row, V> for SinkTimestamp {
@@ -1429,18 +1426,8 @@ impl<V: RowValue> Processor<Row, V, Row, V> for SinkTimestamp {
                 None => return ctx.forward(record),
             }
         };
-        let ts = match value {
-            Some(Value::Bigint(t)) | Some(Value::Timestamp(t)) => Some(*t),
-            Some(Value::Int(t)) => Some(i64::from(*t)),
-            Some(Value::String(s)) => self
-                .at
-                .format
-                .as_deref()
-                .and_then(|f| parse_timestamp(s, f).ok()),
-            _ => None,
-        };
-        match ts {
-            Some(t) if t >= 0 => {
+        match self.reader.read(value) {
+            Ok(t) if t >= 0 => {
                 record.timestamp = t;
                 ctx.forward(record)
             }
@@ -1449,28 +1436,59 @@ impl<V: RowValue> Processor<Row, V, Row, V> for SinkTimestamp {
     }
 }
 
-/// A `TIMESTAMP_FORMAT` timestamp string as epoch milliseconds, as the built-in
-/// `PARSE_TIMESTAMP(text, format)` reads it (a Java `DateTimeFormatter` pattern, UTC).
-fn parse_timestamp(s: &str, format: &str) -> std::result::Result<i64, String> {
-    use crate::functions::{Arg, FunctionRegistry};
-    static BUILTINS: std::sync::OnceLock<FunctionRegistry> = std::sync::OnceLock::new();
-    let registry = BUILTINS.get_or_init(FunctionRegistry::with_builtins);
-    let f = registry
-        .scalar("PARSE_TIMESTAMP")
-        .ok_or("PARSE_TIMESTAMP is not registered")?;
-    let bound = f.bind(&[
-        Arg::typed(SqlType::String),
-        Arg {
-            ty: Some(SqlType::String),
-            literal: Some(Value::String(format.to_owned())),
-        },
-    ])?;
-    match (bound.eval)(&[
-        Value::String(s.to_owned()),
-        Value::String(format.to_owned()),
-    ])? {
-        Value::Timestamp(t) | Value::Bigint(t) => Ok(t),
-        other => Err(format!("PARSE_TIMESTAMP gave {other:?}")),
+/// Reads a record timestamp from a `TIMESTAMP` column's value: BIGINT or TIMESTAMP as
+/// it is, a STRING through its `TIMESTAMP_FORMAT` with the built-in
+/// `PARSE_TIMESTAMP(text, format)` (a Java `DateTimeFormatter` pattern, UTC), bound once.
+#[derive(Clone)]
+struct TimestampReader {
+    /// `PARSE_TIMESTAMP` bound to the format, and the format as its second argument.
+    parser: Option<(crate::functions::BoundScalar, Value)>,
+}
+
+impl TimestampReader {
+    fn new(format: Option<&str>) -> Result<TimestampReader> {
+        use crate::functions::{Arg, FunctionRegistry};
+        let Some(format) = format else {
+            return Ok(TimestampReader { parser: None });
+        };
+        static BUILTINS: std::sync::OnceLock<FunctionRegistry> = std::sync::OnceLock::new();
+        let registry = BUILTINS.get_or_init(FunctionRegistry::with_builtins);
+        let f = registry
+            .scalar("PARSE_TIMESTAMP")
+            .ok_or_else(|| SqlError::analysis(None, "PARSE_TIMESTAMP is not registered"))?;
+        let format = Value::String(format.to_owned());
+        let bound = f
+            .bind(&[
+                Arg::typed(SqlType::String),
+                Arg {
+                    ty: Some(SqlType::String),
+                    literal: Some(format.clone()),
+                },
+            ])
+            .map_err(|m| SqlError::analysis(None, format!("TIMESTAMP_FORMAT: {m}")))?;
+        Ok(TimestampReader {
+            parser: Some((bound, format)),
+        })
+    }
+
+    fn read(&self, value: Option<&Value>) -> std::result::Result<i64, String> {
+        match value {
+            Some(Value::Bigint(t)) | Some(Value::Timestamp(t)) => Ok(*t),
+            Some(Value::Int(t)) => Ok(i64::from(*t)),
+            Some(Value::String(s)) => {
+                let Some((bound, format)) = &self.parser else {
+                    return Err(format!(
+                        "a TIMESTAMP column of type STRING needs TIMESTAMP_FORMAT: {s}"
+                    ));
+                };
+                match (bound.eval)(&[Value::String(s.clone()), format.clone()])? {
+                    Value::Timestamp(t) | Value::Bigint(t) => Ok(t),
+                    other => Err(format!("PARSE_TIMESTAMP gave {other:?}")),
+                }
+            }
+            Some(Value::Null) | None => Err("the timestamp column is null".into()),
+            Some(v) => Err(format!("cannot use {v:?} as a timestamp")),
+        }
     }
 }
 

@@ -134,22 +134,26 @@ impl Engine {
         let statements = parser::parse(sql)?;
         let mut out = Vec::new();
         for s in statements {
-            let s = if self.variables.is_empty() || !s.text.contains("${") {
-                s
-            } else {
-                let text = parser::substitute_variables(&s.text, &self.variables)?;
-                let mut again = parser::parse(&text)?;
-                if again.len() != 1 {
-                    return Err(SqlError::at(
-                        s.pos,
-                        "variable substitution changed the number of statements",
-                    ));
-                }
-                again.remove(0)
-            };
+            let s = self.substituted(s)?;
             out.push(self.execute(&s)?);
         }
         Ok(out)
+    }
+
+    /// `s` with the `DEFINE`d variables substituted (`${name}`), parsed again.
+    pub fn substituted(&self, s: ParsedStatement) -> Result<ParsedStatement> {
+        if !s.text.contains("${") {
+            return Ok(s);
+        }
+        let text = parser::substitute_variables(&s.text, &self.variables)?;
+        let mut again = parser::parse(&text)?;
+        if again.len() != 1 {
+            return Err(SqlError::at(
+                s.pos,
+                "variable substitution changed the number of statements",
+            ));
+        }
+        Ok(again.remove(0))
     }
 
     /// Runs one statement.
@@ -287,11 +291,7 @@ impl Engine {
         if both.is_some() && (key.is_some() || value.is_some()) {
             return Err(SqlError::analysis(None, "Cannot supply both 'FORMAT' and 'KEY_FORMAT' or 'VALUE_FORMAT' properties, as 'FORMAT' sets both key and value formats."));
         }
-        let default_key = self
-            .properties
-            .get("ksql.persistence.default.format.key")
-            .and_then(|f| FormatKind::parse(f).ok())
-            .unwrap_or(FormatKind::Kafka);
+        let default_key = self.default_key_format();
         let default_value = self
             .properties
             .get("ksql.persistence.default.format.value")
@@ -423,9 +423,6 @@ impl Engine {
                 None,
                 "'WRAP_SINGLE_VALUE' is only valid for single-field value schemas",
             ));
-        }
-        if value.wrap_single_value == Some(false) && value.kind == FormatKind::Kafka {
-            // KAFKA values are never wrapped.
         }
         format::row_serde(key, &keys, true).map_err(|m| SqlError::analysis(None, m))?;
         format::row_serde(value, &values, false).map_err(|m| SqlError::analysis(None, m))?;
@@ -1327,7 +1324,6 @@ impl Engine {
     }
 
     fn describe(&self, target: &ast::DescribeTarget, extended: bool) -> Result<StatementResult> {
-        let _ = extended;
         match target {
             ast::DescribeTarget::Source(name) => {
                 let src = self.existing(&name.name).ok_or_else(|| {
@@ -1355,10 +1351,31 @@ impl Engine {
                         }
                     );
                 }
+                if extended {
+                    let _ = writeln!(
+                        s,
+                        "Type                 : {}\nKafka topic          : {}\nKey format           : {}\nValue format         : {}",
+                        src.kind,
+                        src.topic,
+                        src.key_format.kind.name(),
+                        src.value_format.kind.name()
+                    );
+                    let writers: Vec<&str> = src.written_by.iter().map(String::as_str).collect();
+                    let readers: Vec<&str> = self
+                        .catalog
+                        .readers_of(&src.name)
+                        .map(|q| q.id.as_str())
+                        .collect();
+                    let _ = writeln!(s, "Queries that write   : {}", writers.join(", "));
+                    let _ = writeln!(s, "Queries that read    : {}", readers.join(", "));
+                }
                 Ok(StatementResult::Text(s))
             }
-            _ => Ok(StatementResult::Text(
-                self.show(&ast::ShowWhat::Streams { extended: false }),
+            ast::DescribeTarget::Streams => Ok(StatementResult::Text(
+                self.show(&ast::ShowWhat::Streams { extended }),
+            )),
+            ast::DescribeTarget::Tables => Ok(StatementResult::Text(
+                self.show(&ast::ShowWhat::Tables { extended }),
             )),
         }
     }

@@ -266,11 +266,6 @@ pub fn source_scope(source: &Source, alias: &str) -> Scope {
     Scope { columns }
 }
 
-/// The number of columns before the pseudo-columns in a source's row.
-pub fn source_data_width(source: &Source) -> usize {
-    source.columns.len()
-}
-
 /// Names that cannot be projected without an alias.
 const RESERVED: [&str; 5] = [ROWTIME, ROWPARTITION, ROWOFFSET, WINDOWSTART, WINDOWEND];
 
@@ -422,9 +417,6 @@ impl Planner<'_> {
                                 *pos,
                             );
                             items.push((e, name, true));
-                        }
-                        if let Some(w) = &s.source.window {
-                            let _ = w;
                         }
                     }
                     if !any {
@@ -716,12 +708,6 @@ impl Planner<'_> {
                         });
                         continue;
                     }
-                }
-                if matches!(rw.kind, ExprKind::Column { ref name, .. } if name.name == WINDOWSTART || name.name == WINDOWEND)
-                    && window_spec.is_some()
-                {
-                    // ksqlDB keeps the window bounds in the key; as value columns they
-                    // are copies.
                 }
                 let c = compile_or_non_aggregate(rw, e, &agg_scope, &ctx)?;
                 value.push(OutputColumn {
@@ -1133,11 +1119,6 @@ impl Planner<'_> {
                     }
                 }
             }
-            for (e, n, _) in &items {
-                if let ExprKind::Column { name, .. } = &e.kind {
-                    let _ = (name, n);
-                }
-            }
         }
         if value.is_empty() {
             return Err(SqlError::at(
@@ -1236,7 +1217,7 @@ impl Planner<'_> {
     }
 
     fn bind_aggregate(&self, call: &Expr, scope: &Scope) -> Result<AggregateCall> {
-        let ExprKind::Function { name, args, star } = &call.kind else {
+        let ExprKind::Function { name, args, .. } = &call.kind else {
             return Err(SqlError::at(call.pos, "not an aggregate call"));
         };
         let udaf = self.functions.aggregate(&name.name).ok_or_else(|| {
@@ -1253,7 +1234,6 @@ impl Planner<'_> {
             }
             compiled.push(expr::compile(a, scope, &ctx)?);
         }
-        let _ = star;
         let bind_args: Vec<Arg> = compiled
             .iter()
             .map(|c| Arg {

@@ -264,14 +264,29 @@ impl SqlRuntime {
             c.seek_to_beginning(std::slice::from_ref(&tp))
                 .map_err(|e| client_error("cannot read the command topic", e))?;
             let mut out = Vec::new();
-            let mut next = 0i64;
-            while next < end {
+            // The consumer's position, not the last record's offset, says when the end is
+            // reached (compaction leaves gaps); a topic that stops answering is an error.
+            let mut last_progress = std::time::Instant::now();
+            let mut position = 0i64;
+            while position < end {
                 let records = c
                     .poll(Duration::from_millis(500))
                     .await
                     .map_err(|e| client_error("cannot read the command topic", e))?;
+                let now = c
+                    .position(&tp)
+                    .await
+                    .map_err(|e| client_error("cannot read the command topic", e))?;
+                if now > position || !records.is_empty() {
+                    last_progress = std::time::Instant::now();
+                } else if last_progress.elapsed() > Duration::from_secs(60) {
+                    return Err(client_error(
+                        "cannot read the command topic",
+                        format!("no progress at offset {now} of {end} for 60 s"),
+                    ));
+                }
+                position = now;
                 for r in records {
-                    next = r.offset + 1;
                     let Some(v) = r.value else { continue };
                     match serde_json::from_slice::<Command>(&v) {
                         Ok(cmd) => out.push(cmd),
@@ -290,15 +305,7 @@ impl SqlRuntime {
     pub fn execute(&mut self, sql: &str) -> Result<Vec<StatementResult>> {
         let mut out = Vec::new();
         for s in parser::parse(sql)? {
-            let text = if s.text.contains("${") {
-                parser::substitute_variables(&s.text, &self.engine.variables)?
-            } else {
-                s.text.clone()
-            };
-            let mut statements = parser::parse(&text)?;
-            let Some(stmt) = statements.pop() else {
-                continue;
-            };
+            let stmt = self.engine.substituted(s)?;
             if is_command(&stmt.statement) {
                 let mut trial = self.engine.clone();
                 self.sync_topics(&mut trial)?;

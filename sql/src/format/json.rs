@@ -1056,7 +1056,6 @@ impl JsonSerde {
                 i = skip_ws_at(b, i + 1);
                 let (tok, next) = token(b, i)?;
                 i = skip_ws_at(b, next);
-                let mut known = false;
                 for (c, (name, ty)) in self.columns.iter().enumerate() {
                     let is_exact = key == name;
                     if is_exact || (!exact[c] && upper_equals(key, name)) {
@@ -1070,10 +1069,8 @@ impl JsonSerde {
                             row[c] = fast_value(&tok, ty)?;
                         }
                         exact[c] |= is_exact;
-                        known = true;
                     }
                 }
-                let _ = known;
                 match b.get(i) {
                     Some(b',') => i = skip_ws_at(b, i + 1),
                     Some(b'}') => {

@@ -10,7 +10,7 @@ use brook_streams::{Header, Headers, Serdes, StreamsConfig, TopologyTestDriver};
 use bytes::Bytes;
 
 use crate::catalog::{Source, WindowKind};
-use crate::compile::{self, ProcessingLog};
+use crate::compile;
 use crate::engine::Engine;
 use crate::error::SqlError;
 use crate::format;
@@ -90,8 +90,6 @@ pub fn execute(case: &ExecCase) -> Result<ExecOutput, SqlError> {
         .or_insert_with(|| "some.ksql.service.id".into());
     let mut engine = Engine::new(properties);
     engine.now_ms = Arc::new(|| 0);
-    let silent: ProcessingLog = Arc::new(|_m: &str| {});
-    let _ = &silent;
     for t in &case.topics {
         engine.add_topic(&t.name, t.partitions.unwrap_or(1));
     }
