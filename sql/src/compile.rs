@@ -425,8 +425,16 @@ fn eval(e: &CompiledExpr, row: &[Value], log: &ProcessingLog) -> Value {
     }
 }
 
+/// Whether a predicate is TRUE for `row` (NULL and errors are not), without copying the
+/// value it looks at.
 fn holds(e: &CompiledExpr, row: &[Value], log: &ProcessingLog) -> bool {
-    matches!(eval(e, row, log), Value::Boolean(true))
+    match e.matches(row) {
+        Ok(b) => b,
+        Err(m) => {
+            log(&m);
+            false
+        }
+    }
 }
 
 fn source_flow(

@@ -517,7 +517,7 @@ impl SqlRuntime {
             row.push(Value::Int(0));
             row.push(Value::Bigint(0));
             if let Some(f) = &plan.filter {
-                if !matches!(f.eval(&row), Ok(Value::Boolean(true))) {
+                if !f.matches(&row).unwrap_or(false) {
                     continue;
                 }
             }
