@@ -5,6 +5,8 @@
 //! broker, client, state, streams and SQL engine are their own crates.
 
 pub mod embedded;
+pub mod node;
+pub mod rest_qtt;
 
 pub use brook_broker as broker;
 pub use brook_client as client;

@@ -1,11 +1,10 @@
 //! The `brook` command line: parse arguments, build configs, call into the crates.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use brook_broker::log::dump::dump_segment;
-use brook_broker::server::{self, Broker, BrokerConfig};
+use brook_broker::server::BrokerConfig;
 use clap::{Parser, Subcommand};
 
 mod cli;
@@ -53,20 +52,10 @@ enum Command {
     },
     /// Run ksqlDB query-validation-test (QTT) files against Brook's SQL engine: one `FAIL`
     /// line per failing run, then `N passed, N failed, N skipped`.
-    SqlTest(SqlTestArgs),
-}
-
-#[derive(clap::Args)]
-struct SqlTestArgs {
-    /// QTT files (`*.json`) or folders (searched recursively for `*.json`).
-    #[arg(required = true, value_name = "PATH")]
-    paths: Vec<PathBuf>,
-    /// Also print every skipped run with its reason.
-    #[arg(long)]
-    verbose: bool,
-    /// Exit with status 1 when fewer than N runs pass.
-    #[arg(long, value_name = "N")]
-    min_pass: Option<usize>,
+    SqlTest(cli::sql_test::SqlTestArgs),
+    /// The SQL shell (like the ksql CLI): statements and queries against a Brook server's
+    /// REST API, or an embedded one.
+    Sql(SqlArgs),
 }
 
 #[derive(clap::Args)]
@@ -88,6 +77,54 @@ struct ServerArgs {
     /// `log.retention.ms=3600000` or `auto.create.topics.enable=false`. May be repeated.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     settings: Vec<String>,
+    /// The SQL engine's REST listener (ksqlDB's API).
+    #[arg(long, default_value = "127.0.0.1:8088")]
+    http_listen: String,
+    /// Run no SQL engine, only the broker.
+    #[arg(long, conflicts_with_all = ["bootstrap", "queries_file"])]
+    no_sql: bool,
+    /// Run only the SQL engine, against this Kafka-compatible cluster (no broker here).
+    #[arg(long, value_name = "HOST:PORT")]
+    bootstrap: Option<String>,
+    /// Headless mode: run this file's SQL statements at start (again at every start; the
+    /// queries continue where they were) and refuse statements over REST.
+    #[arg(long, value_name = "FILE")]
+    queries_file: Option<PathBuf>,
+    /// `ksql.service.id`: SQL servers with the same id share the catalog and the work.
+    #[arg(long, default_value = "default_")]
+    service_id: String,
+    /// A SQL engine property `key=value` with ksqlDB's name, e.g.
+    /// `ksql.streams.num.stream.threads=2`. May be repeated.
+    #[arg(long = "sql-set", value_name = "KEY=VALUE")]
+    sql_settings: Vec<String>,
+}
+
+#[derive(clap::Args)]
+struct SqlArgs {
+    /// The Brook (or ksqlDB) server's REST address.
+    #[arg(long, default_value = "http://localhost:8088", conflicts_with = "embedded")]
+    server: String,
+    /// Start a server in this process (broker and SQL engine) on a data directory.
+    #[arg(long)]
+    embedded: bool,
+    /// The embedded server's data directory.
+    #[arg(long, default_value = "./data", requires = "embedded")]
+    data_dir: PathBuf,
+    /// Run the statements of a file, print their results and exit.
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    file: Option<PathBuf>,
+    /// How results are printed.
+    #[arg(long, value_enum, default_value = "tabular")]
+    output: OutputArg,
+    /// The history file (default `~/.brook_sql_history`).
+    #[arg(long, value_name = "FILE")]
+    history: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum OutputArg {
+    Tabular,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -165,53 +202,99 @@ fn server_config(args: &ServerArgs) -> anyhow::Result<BrokerConfig> {
     Ok(config)
 }
 
+fn node_options(args: &ServerArgs) -> anyhow::Result<brook::node::NodeOptions> {
+    let broker = server_config(args)?;
+    let mut sql_properties = std::collections::BTreeMap::new();
+    for s in &args.sql_settings {
+        let Some((key, value)) = s.split_once('=') else {
+            bail!("--sql-set expects KEY=VALUE, got `{s}`");
+        };
+        sql_properties.insert(key.trim().to_owned(), value.trim().to_owned());
+    }
+    Ok(brook::node::NodeOptions {
+        data_dir: args.data_dir.clone(),
+        kafka_listen: args.listen.clone(),
+        bootstrap: args.bootstrap.clone(),
+        http_listen: (!args.no_sql).then(|| args.http_listen.clone()),
+        broker,
+        sql_properties,
+        queries_file: args.queries_file.clone(),
+        service_id: args.service_id.clone(),
+    })
+}
+
 fn run_server(args: ServerArgs) -> anyhow::Result<()> {
-    let config = server_config(&args)?;
+    let options = node_options(&args)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(&args.listen)
-            .await
-            .with_context(|| format!("binding the Kafka listener on {}", args.listen))?;
-        let local = listener.local_addr()?;
-        let advertised = config
-            .advertised
-            .clone()
-            .unwrap_or_else(|| (local.ip().to_string(), local.port()));
-        let data_dir = args.data_dir.clone();
-        let broker =
-            tokio::task::spawn_blocking(move || Broker::open(&data_dir, config, advertised))
-                .await?
-                .with_context(|| format!("opening data directory {}", args.data_dir.display()))?;
-        let broker = Arc::new(broker);
-        for (tp, reason) in broker.logs.offline() {
-            tracing::error!(partition = %tp, %reason, "partition offline");
+        let node = brook::node::Node::start(options).await?;
+        let kafka = node
+            .kafka_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_else(|| format!("none (SQL against {})", node.bootstrap()));
+        let sql = node
+            .http_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_else(|| "none".into());
+        match node.broker() {
+            Some(broker) => tracing::info!(
+                data_dir = %args.data_dir.display(),
+                kafka_listener = %kafka,
+                sql_listener = %sql,
+                topics = broker.topics.all().len(),
+                num_partitions = broker.config.num_partitions,
+                partitions = broker.logs.logs().len(),
+                headless = args.queries_file.is_some(),
+                "brook server started; Ctrl-C to stop"
+            ),
+            None => tracing::info!(
+                kafka_listener = %kafka,
+                sql_listener = %sql,
+                headless = args.queries_file.is_some(),
+                "brook server started; Ctrl-C to stop"
+            ),
         }
-        let maintenance = broker.start_maintenance();
-        tracing::info!(
-            data_dir = %args.data_dir.display(),
-            kafka_listener = %local,
-            topics = broker.topics.all().len(),
-            num_partitions = broker.config.num_partitions,
-            partitions = broker.logs.logs().len(),
-            "brook server started; Ctrl-C to stop"
-        );
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(server::run(listener, broker.clone(), async {
-            let _ = stop_rx.await;
-        }));
         shutdown_signal().await?;
         tracing::info!("shutting down");
-        let _ = stop_tx.send(());
-        let _ = server.await;
-        maintenance.stop();
-        tokio::task::spawn_blocking(move || broker.close())
-            .await?
-            .context("closing partition logs")?;
+        node.stop().await?;
         tracing::info!("clean shutdown");
         Ok(())
     })
+}
+
+/// `brook sql`: the shell against `--server`, or against a node started here.
+fn run_sql(args: SqlArgs) -> anyhow::Result<()> {
+    let output = match args.output {
+        OutputArg::Tabular => brook_sql::shell::OutputFormat::Tabular,
+        OutputArg::Json => brook_sql::shell::OutputFormat::Json,
+    };
+    let mut options = brook_sql::shell::ShellOptions {
+        server: args.server.clone(),
+        file: args.file.clone(),
+        output,
+        history: args.history.clone(),
+        properties: Default::default(),
+    };
+    let ok = if args.embedded {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?;
+        let node_options = brook::node::NodeOptions::embedded(&args.data_dir);
+        let node = runtime.block_on(brook::node::Node::start(node_options))?;
+        let addr = node.http_addr().context("the embedded node runs no SQL engine")?;
+        options.server = format!("http://{addr}");
+        let result = brook_sql::shell::run(options);
+        runtime.block_on(node.stop())?;
+        result?
+    } else {
+        brook_sql::shell::run(options)?
+    };
+    if !ok {
+        std::process::exit(1);
+    }
+    Ok(())
 }
 
 async fn shutdown_signal() -> anyhow::Result<()> {
@@ -263,33 +346,6 @@ fn run_dump(paths: Vec<PathBuf>, records: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `brook sql-test`: fails on a missing path before running anything, and on fewer passes
-/// than `--min-pass`; failing runs alone do not change the exit code.
-fn run_sql_test(args: SqlTestArgs) -> anyhow::Result<()> {
-    if let Some(missing) = args.paths.iter().find(|p| !p.exists()) {
-        bail!("{}: no such file or folder", missing.display());
-    }
-    let options = brook_sql::qtt::Options {
-        verbose: args.verbose,
-    };
-    let stdout = std::io::stdout();
-    let summary = brook_sql::qtt::run_paths_with(
-        &args.paths,
-        &options,
-        &brook_sql::qtt::exec::execute,
-        &mut stdout.lock(),
-    );
-    if let Some(min) = args.min_pass {
-        if summary.passed < min {
-            bail!(
-                "{} runs passed, fewer than --min-pass {min}",
-                summary.passed
-            );
-        }
-    }
-    Ok(())
-}
-
 fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -317,7 +373,8 @@ fn main() -> anyhow::Result<()> {
         Command::Produce(args) => cli::finish(cli::produce::run(args)),
         Command::Consume(args) => cli::finish(cli::consume::run(args)),
         Command::Perf { command } => cli::finish(cli::perf::run(command)),
-        Command::SqlTest(args) => cli::finish(run_sql_test(args)),
+        Command::SqlTest(args) => cli::finish(cli::sql_test::run(args)),
+        Command::Sql(args) => cli::finish(run_sql(args)),
     }
 }
 

@@ -121,7 +121,7 @@ impl Server {
     /// just killed, so that its clients reconnect to the new one).
     fn start_on(data: &Path, listen: &str, settings: &[&str]) -> Server {
         let mut cmd = brook();
-        cmd.arg("server")
+        cmd.args(["server", "--no-sql"])
             .arg("--data-dir")
             .arg(data)
             .args(["--listen", listen]);

@@ -48,7 +48,7 @@ struct Server(Child, mpsc::Receiver<String>);
 impl Server {
     fn start(data: &Path, settings: &[&str]) -> Server {
         let mut cmd = brook();
-        cmd.arg("server")
+        cmd.args(["server", "--no-sql"])
             .arg("--data-dir")
             .arg(data)
             .args(["--listen", "127.0.0.1:0"]);
@@ -133,7 +133,7 @@ fn server_recovers_maintains_and_closes_cleanly() {
     assert!(started.contains("partitions=1"), "{started}");
     // A second server on the same directory is refused.
     let second = brook()
-        .arg("server")
+        .args(["server", "--no-sql"])
         .arg("--data-dir")
         .arg(data.path())
         .args(["--listen", "127.0.0.1:0"])
@@ -184,7 +184,7 @@ fn server_recovers_maintains_and_closes_cleanly() {
 fn server_rejects_bad_settings_with_the_key() {
     let data = tempfile::tempdir().unwrap();
     let out = brook()
-        .arg("server")
+        .args(["server", "--no-sql"])
         .arg("--data-dir")
         .arg(data.path())
         .args(["--listen", "127.0.0.1:0", "--set", "log.segment.bytes=lots"])
@@ -194,7 +194,7 @@ fn server_rejects_bad_settings_with_the_key() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("segment.bytes"), "{err}");
     let out = brook()
-        .arg("server")
+        .args(["server", "--no-sql"])
         .arg("--data-dir")
         .arg(data.path())
         .args(["--listen", "127.0.0.1:0", "--set", "no.such.thing=1"])
@@ -244,7 +244,7 @@ fn server_reads_a_toml_config_with_kafka_names() {
     .unwrap();
     let logs = data.path().join("logs");
     let mut cmd = brook();
-    cmd.arg("server")
+    cmd.args(["server", "--no-sql"])
         .arg("--data-dir")
         .arg(&logs)
         .args(["--listen", "127.0.0.1:0", "--config"])
@@ -256,7 +256,7 @@ fn server_reads_a_toml_config_with_kafka_names() {
     // A bad value names the key and the file.
     std::fs::write(&cfg, "num.partitions = \"many\"\n").unwrap();
     let out = brook()
-        .arg("server")
+        .args(["server", "--no-sql"])
         .arg("--data-dir")
         .arg(&logs)
         .args(["--listen", "127.0.0.1:0", "--config"])

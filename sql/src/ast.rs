@@ -214,8 +214,21 @@ pub struct Query {
     pub partition_by: Vec<Expr>,
     pub having: Option<Expr>,
     pub emit: Option<Emit>,
+    /// `ORDER BY ...` (a Brook extension, for pull queries only; the planner refuses it
+    /// in push and persistent queries). Empty when absent.
+    pub order_by: Vec<OrderBy>,
     pub limit: Option<u64>,
     pub pos: Pos,
+}
+
+/// One `ORDER BY` item: `expr [ASC|DESC] [NULLS FIRST|LAST]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderBy {
+    pub expr: Expr,
+    pub descending: bool,
+    /// `NULLS FIRST` (`Some(true)`) or `NULLS LAST` (`Some(false)`); when absent, NULLs
+    /// sort as the smallest values (first ascending, last descending).
+    pub nulls_first: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -745,6 +745,10 @@ fn init_accs(plan: &QueryPlan) -> Row {
 /// A callback run once per record a query reads.
 pub type RecordHook = Arc<dyn Fn() + Send + Sync>;
 
+/// Where a transient query's rows go, on the stream thread: the key columns, the value
+/// columns (`None`: the table row was deleted) and the window, for windowed results.
+pub type TransientSink = Arc<dyn Fn(&Row, Option<&Row>, Option<(i64, i64)>) + Send + Sync>;
+
 /// The topology of `plan` (which writes to `plan.sink`).
 pub fn build_topology(plan: &QueryPlan, query_id: &str, log: ProcessingLog) -> Result<Topology> {
     build_topology_with(plan, query_id, log, None)
@@ -1127,7 +1131,7 @@ fn add_query(
                             kind: WindowKind::Tumbling,
                             size_ms: None,
                         });
-                        write_windowed(out, sink, &window, &key_cols, &value_cols)?;
+                        write_windowed(out, sink, plan, &window, &key_cols, &value_cols)?;
                     }
                 }
             }
@@ -1248,6 +1252,8 @@ fn add_query(
                 let values = stream_value_serde(&sink.value_format, &value_cols)?;
                 let out = with_sink_timestamp(out, plan)?;
                 out.to(&sink.topic, Produced::with(keys, values));
+            } else if let Some(emit) = plan.emit.clone() {
+                out.foreach(move |k, v| emit(k, Some(v), None));
             }
         }
         Flow::Table(t) => {
@@ -1343,15 +1349,17 @@ impl<K: brook_streams::Data> Processor<K, Option<Row>, K, Option<Row>> for PostA
 fn write_table_stream(
     out: KStream<Row, Option<Row>>,
     sink: Option<&crate::plan::SinkSpec>,
-    _plan: &QueryPlan,
+    plan: &QueryPlan,
     key_cols: &[(String, SqlType)],
     value_cols: &[(String, SqlType)],
 ) -> Result<()> {
     if let Some(sink) = sink {
         let keys = key_serde(&sink.key_format, key_cols)?;
         let values = value_serde(&sink.value_format, value_cols)?;
-        let out = with_sink_timestamp(out, _plan)?;
+        let out = with_sink_timestamp(out, plan)?;
         out.to(&sink.topic, Produced::with(keys, values));
+    } else if let Some(emit) = plan.emit.clone() {
+        out.foreach(move |k, v| emit(k, v.as_ref(), None));
     }
     Ok(())
 }
@@ -1359,6 +1367,7 @@ fn write_table_stream(
 fn write_windowed(
     out: KStream<Windowed<Row>, Option<Row>>,
     sink: Option<&crate::plan::SinkSpec>,
+    plan: &QueryPlan,
     window: &WindowInfo,
     key_cols: &[(String, SqlType)],
     value_cols: &[(String, SqlType)],
@@ -1367,6 +1376,10 @@ fn write_windowed(
         let keys = windowed_key_serde(key_serde(&sink.key_format, key_cols)?, window);
         let values = value_serde(&sink.value_format, value_cols)?;
         out.to(&sink.topic, Produced::with(keys, values));
+    } else if let Some(emit) = plan.emit.clone() {
+        out.foreach(move |k: &Windowed<Row>, v: &Option<Row>| {
+            emit(&k.key, v.as_ref(), Some((k.window.start(), k.window.end())))
+        });
     }
     Ok(())
 }

@@ -381,7 +381,7 @@ impl Engine {
         }
     }
 
-    fn new_planner(&self) -> bool {
+    pub(crate) fn new_planner(&self) -> bool {
         self.properties
             .get("ksql.new.query.planner.enabled")
             .is_some_and(|v| v.eq_ignore_ascii_case("true"))

@@ -31,6 +31,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod arrow;
 pub mod ast;
 pub mod catalog;
 pub mod compile;
@@ -41,8 +42,13 @@ pub mod format;
 pub mod functions;
 pub mod parser;
 pub mod plan;
+pub mod pull;
+pub mod push;
 pub mod qtt;
+pub mod rest;
+pub mod result;
 pub mod runtime;
+pub mod shell;
 pub mod types;
 pub mod value;
 

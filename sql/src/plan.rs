@@ -195,6 +195,11 @@ pub struct QueryPlan {
     /// The sink's `TIMESTAMP` column (WITH clause), if it has one.
     pub sink_timestamp: Option<SinkTimestamp>,
     pub sink: Option<SinkSpec>,
+    /// The names of the projection's columns in `SELECT` order (`*` expanded): the order
+    /// in which a transient query returns them.
+    pub select_names: Vec<String>,
+    /// Where a transient query (no sink) hands its rows, on the stream thread.
+    pub emit: Option<crate::compile::TransientSink>,
     /// The plan as text (EXPLAIN).
     pub text: String,
 }
@@ -309,6 +314,12 @@ impl Planner<'_> {
     /// Plans `query`. `sink_kind` is what a CREATE ... AS asks for (None for INSERT INTO
     /// and transient queries, where the query decides).
     pub fn plan(&self, query: &ast::Query, sink_kind: Option<SourceKind>) -> Result<QueryPlan> {
+        if let Some(o) = query.order_by.first() {
+            return Err(SqlError::at(
+                o.expr.pos,
+                "ORDER BY is only supported in pull queries (a SELECT without EMIT CHANGES), not in push or persistent queries.",
+            ));
+        }
         let mut text = String::new();
         let first = self.step(&query.from.source)?;
         if self.sink_name.is_some()
@@ -491,6 +502,7 @@ impl Planner<'_> {
                 ));
             }
         }
+        let select_names: Vec<String> = items.iter().map(|(_, n, _)| n.clone()).collect();
         // KAFKA values hold one primitive: no grouping or joining on them.
         for (what, applies) in [
             ("GROUP BY", !query.group_by.is_empty()),
@@ -1212,6 +1224,8 @@ impl Planner<'_> {
             limit: query.limit,
             sink_timestamp: None,
             sink: None,
+            select_names,
+            emit: None,
             text,
         })
     }

@@ -19,7 +19,7 @@ use brook_client::{
     TopicPartition,
 };
 use brook_streams::task::DeserializationHandler;
-use brook_streams::{KafkaStreams, StoreQueryParameters, StreamsConfig};
+use brook_streams::{KafkaStreams, StreamsConfig};
 use bytes::Bytes;
 
 use crate::ast::Statement;
@@ -27,8 +27,7 @@ use crate::compile::{self, TopologyBuilder};
 use crate::engine::{Engine, StatementResult};
 use crate::error::{Result, SqlError};
 use crate::parser;
-use crate::plan::Planner;
-use crate::value::{Row, Value};
+use crate::result::QueryResult;
 
 /// The topic holding the engine's commands.
 pub const COMMAND_TOPIC: &str = "__brook_sql_commands";
@@ -52,6 +51,10 @@ pub struct RuntimeConfig {
     pub properties: BTreeMap<String, String>,
     /// `ksql.streams.num.stream.threads` (default 1).
     pub num_stream_threads: usize,
+    /// Headless mode (ksqlDB's `--queries-file`): no command topic. The server runs its
+    /// file's statements at every start; the queries get the same ids, so they continue
+    /// from their committed offsets and their state.
+    pub headless: bool,
 }
 
 impl RuntimeConfig {
@@ -62,6 +65,7 @@ impl RuntimeConfig {
             state_dir: state_dir.into(),
             properties: BTreeMap::new(),
             num_stream_threads: 1,
+            headless: false,
         }
     }
 }
@@ -139,10 +143,17 @@ impl SqlRuntime {
             next_command: 0,
             running: Vec::new(),
         };
-        runtime.ensure_command_topic()?;
+        if !runtime.config.headless {
+            runtime.ensure_command_topic()?;
+        }
         engine.set_processing_log(runtime.start_processing_log()?);
         runtime.sync_topics(&mut engine)?;
-        for (i, c) in runtime.read_commands()?.into_iter().enumerate() {
+        let commands = if runtime.config.headless {
+            Vec::new()
+        } else {
+            runtime.read_commands()?
+        };
+        for (i, c) in commands.into_iter().enumerate() {
             runtime.next_command = i as u64 + 1;
             engine.properties = runtime.config.properties.clone();
             engine.properties.extend(c.properties.clone());
@@ -161,6 +172,35 @@ impl SqlRuntime {
     /// The engine's state (catalog, queries).
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    /// How the runtime was started.
+    pub fn config(&self) -> &RuntimeConfig {
+        &self.config
+    }
+
+    /// The cluster's topics with their partition counts, as they are now.
+    pub fn topics(&mut self) -> Result<BTreeMap<String, i32>> {
+        let mut engine = std::mem::replace(&mut self.engine, Engine::new(BTreeMap::new()));
+        let r = self.sync_topics(&mut engine);
+        self.engine = engine;
+        r?;
+        Ok(self.engine.catalog.topics.clone())
+    }
+
+    /// Runs a script with request properties (a REST request's `streamsProperties`) on
+    /// top of the engine's; the statements' `SET`s last only for the script, as in a
+    /// ksqlDB request.
+    pub fn execute_with(
+        &mut self,
+        sql: &str,
+        properties: &BTreeMap<String, String>,
+    ) -> Result<Vec<StatementResult>> {
+        let saved = self.engine.properties.clone();
+        self.engine.properties.extend(properties.clone());
+        let r = self.execute(sql);
+        self.engine.properties = saved;
+        r
     }
 
     /// The processing log: each message goes to the server log and, as a JSON record
@@ -360,6 +400,9 @@ impl SqlRuntime {
     }
 
     fn record(&mut self, statement: &str) -> Result<()> {
+        if self.config.headless {
+            return Ok(());
+        }
         let cmd = Command {
             statement: statement.to_owned(),
             properties: self.engine.properties.clone(),
@@ -446,99 +489,41 @@ impl SqlRuntime {
         Ok(())
     }
 
-    /// Runs a pull query (a `SELECT` without `EMIT`) on a table an aggregation
-    /// materializes: its rows as they are now, read from the aggregation's RocksDB store,
-    /// through the query's `WHERE` and projection. Returns the column names and the rows.
-    pub fn pull(&self, sql: &str) -> Result<(Vec<String>, Vec<Row>)> {
-        let mut parsed = parser::parse(sql)?;
-        let Some(stmt) = parsed.pop() else {
-            return Err(SqlError::analysis(None, "no statement"));
-        };
-        let Statement::Query(query) = &stmt.statement else {
-            return Err(SqlError::at(stmt.pos, "a pull query is a SELECT"));
-        };
-        if query.emit.is_some() {
-            return Err(SqlError::at(
-                query.pos,
-                "a push query (EMIT CHANGES) is not a pull query",
-            ));
-        }
-        if !query.from.joins.is_empty() || !query.group_by.is_empty() || query.window.is_some() {
-            return Err(SqlError::at(
-                query.pos,
-                "Pull queries don't support JOIN, GROUP BY or WINDOW clauses.",
-            ));
-        }
-        let name = &query.from.source.name;
-        let table = self
-            .engine
-            .catalog
-            .source(&name.name)
-            .ok_or_else(|| SqlError::at(name.pos, format!("{} does not exist.", name.name)))?;
-        let writer = table
-            .written_by
-            .as_ref()
-            .and_then(|id| self.engine.queries.iter().find(|q| q.id == *id))
-            .filter(|q| q.plan.aggregate.is_some() && q.plan.window.is_none())
-            .ok_or_else(|| {
-                SqlError::at(
-                    name.pos,
-                    format!(
-                        "The `{}` table isn't queryable: pull queries read tables that an aggregation (CREATE TABLE ... AS SELECT ... GROUP BY) materializes.",
-                        table.name
-                    ),
-                )
-            })?;
-        let planner = Planner {
-            catalog: &self.engine.catalog,
-            functions: &self.engine.functions,
-            sink_name: None,
-            keyless_projection: true,
-        };
-        let plan = planner.plan(query, None)?;
-        let streams = self
-            .streams
-            .as_ref()
-            .ok_or_else(|| SqlError::Streams("no query is running".into()))?;
-        let store = streams.timestamped_key_value_store::<Row, Row>(
-            StoreQueryParameters::from_name(&compile::aggregate_store(&writer.id)),
-        )?;
-        let log = self.engine.processing_log();
-        let mut rows = Vec::new();
-        for (key, accs, ts) in store.all()? {
-            let Some(value) = compile::materialized_row(&writer.plan, &key, &accs, None, ts, &log)
-            else {
-                continue;
-            };
-            // The table's row, laid out as its source scope: key, value, pseudo-columns.
-            let mut row = key.clone();
-            row.extend(value);
-            row.push(Value::Bigint(ts));
-            row.push(Value::Int(0));
-            row.push(Value::Bigint(0));
-            if let Some(f) = &plan.filter {
-                if !f.matches(&row).unwrap_or(false) {
-                    continue;
-                }
-            }
-            let out: Row = plan
-                .key
-                .iter()
-                .chain(plan.value.iter())
-                .map(|c| c.expr.eval(&row).unwrap_or(Value::Null))
-                .collect();
-            rows.push(out);
-            if plan.limit.is_some_and(|n| rows.len() as u64 >= n) {
-                break;
+    /// Runs a pull query (a `SELECT` without `EMIT`) against the tables the queries
+    /// materialize (see [`crate::pull`]).
+    pub fn pull(&self, sql: &str) -> Result<QueryResult> {
+        crate::pull::pull_on_cluster(
+            &self.engine,
+            self.streams.as_ref(),
+            &self.config.bootstrap_servers,
+            sql,
+        )
+    }
+
+    /// A pull query with request properties (e.g. `ksql.query.pull.table.scan.enabled`)
+    /// on top of the engine's.
+    pub fn pull_with(
+        &mut self,
+        sql: &str,
+        properties: &BTreeMap<String, String>,
+    ) -> Result<QueryResult> {
+        // Right after a query change the runtime rebalances (tasks assigned, stores
+        // restored); a pull query waits for that, up to 30 s, instead of failing.
+        if let Some(s) = &self.streams {
+            let deadline = std::time::Instant::now() + Duration::from_secs(30);
+            while matches!(
+                s.state(),
+                brook_streams::StreamsState::Created | brook_streams::StreamsState::Rebalancing
+            ) && std::time::Instant::now() < deadline
+            {
+                std::thread::sleep(Duration::from_millis(20));
             }
         }
-        let names = plan
-            .key
-            .iter()
-            .chain(plan.value.iter())
-            .map(|c| c.name.clone())
-            .collect();
-        Ok((names, rows))
+        let saved = self.engine.properties.clone();
+        self.engine.properties.extend(properties.clone());
+        let r = self.pull(sql);
+        self.engine.properties = saved;
+        r
     }
 
     /// Stops the queries.

@@ -162,19 +162,20 @@ fn queries_survive_a_restart_without_reprocessing() {
     });
     assert!(counts.len() <= 3, "{counts:?}");
     // A pull query reads the aggregation's store.
-    let (names, rows) = sql
+    let home = sql
         .pull("SELECT PAGE, N FROM COUNTS WHERE PAGE = 'home';")
         .unwrap();
+    let names: Vec<&str> = home.columns.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(names, vec!["PAGE", "N"]);
     assert_eq!(
-        rows,
+        home.rows,
         vec![vec![
             brook_sql::Value::String("home".into()),
             brook_sql::Value::Bigint(2)
         ]]
     );
-    let (_, all) = sql.pull("SELECT * FROM COUNTS;").unwrap();
-    assert_eq!(all.len(), 2);
+    let all = sql.pull("SELECT * FROM COUNTS;").unwrap();
+    assert_eq!(all.rows.len(), 2);
     let err = sql.pull("SELECT * FROM HOME;").unwrap_err();
     assert!(err.to_string().contains("isn't queryable"), "{err}");
     assert_eq!(broker.read_exactly("HOME", 4).len(), 4);

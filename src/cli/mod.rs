@@ -8,6 +8,7 @@ pub mod consume;
 pub mod groups;
 pub mod perf;
 pub mod produce;
+pub mod sql_test;
 pub mod topics;
 
 use std::future::Future;

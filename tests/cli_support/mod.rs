@@ -28,7 +28,7 @@ impl Server {
     /// [`start`](Self::start) with more `brook server` arguments.
     pub fn start_with(data: &Path, extra: &[&str]) -> Server {
         let mut child = brook()
-            .arg("server")
+            .args(["server", "--no-sql"])
             .arg("--data-dir")
             .arg(data)
             .args(["--listen", "127.0.0.1:0"])

@@ -24,7 +24,7 @@ impl Server {
     /// `settings` (`key=value`, each passed as `--set`).
     pub fn start(data: &Path, listen: &str, settings: &[&str]) -> Server {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_brook"));
-        cmd.arg("server")
+        cmd.args(["server", "--no-sql"])
             .arg("--data-dir")
             .arg(data)
             .args(["--listen", listen]);

@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 
 use crate::ast::{
     AliasedSource, ColumnConstraint, CreateAsSelect, CreateSource, DescribeTarget, Emit,
-    ExplainTarget, Expr, Join, JoinKind, Literal, Pos, Properties, Query, Relation, SelectItem,
+    ExplainTarget, Expr, Join, JoinKind, Literal, OrderBy, Pos, Properties, Query, Relation,
+    SelectItem,
     ShowWhat, SourceKind, Statement, TableElement, WindowExpr, WithinExpr,
 };
 use crate::error::{Result, SqlError};
@@ -500,7 +501,7 @@ impl Parser<'_> {
     }
 
     /// `SELECT ... FROM ... [WINDOW ..] [WHERE ..] [GROUP BY ..] [PARTITION BY ..]
-    /// [HAVING ..] [EMIT CHANGES|FINAL] [LIMIT n]`
+    /// [HAVING ..] [EMIT CHANGES|FINAL] [ORDER BY ..] [LIMIT n]`
     pub fn parse_query(&mut self) -> Result<Query> {
         let pos = self.expect_kw("SELECT")?.pos;
         let mut select = vec![self.parse_select_item()?];
@@ -547,6 +548,11 @@ impl Parser<'_> {
         } else {
             None
         };
+        let order_by = if self.eat_kws(&["ORDER", "BY"]) {
+            self.parse_order_by()?
+        } else {
+            Vec::new()
+        };
         let limit = if self.eat_kw("LIMIT") {
             Some(self.unsigned("a limit (a non-negative integer)")?.0)
         } else {
@@ -561,9 +567,43 @@ impl Parser<'_> {
             partition_by,
             having,
             emit,
+            order_by,
             limit,
             pos,
         })
+    }
+
+    /// After `ORDER BY`: `expr [ASC|DESC] [NULLS FIRST|LAST]`, ...
+    fn parse_order_by(&mut self) -> Result<Vec<OrderBy>> {
+        let mut items = Vec::new();
+        loop {
+            let expr = self.parse_expr()?;
+            let descending = if self.eat_kw("DESC") {
+                true
+            } else {
+                self.eat_kw("ASC");
+                false
+            };
+            let nulls_first = if self.eat_kw("NULLS") {
+                if self.eat_kw("FIRST") {
+                    Some(true)
+                } else if self.eat_kw("LAST") {
+                    Some(false)
+                } else {
+                    return Err(self.expected("FIRST or LAST"));
+                }
+            } else {
+                None
+            };
+            items.push(OrderBy {
+                expr,
+                descending,
+                nulls_first,
+            });
+            if !self.eat(&Tok::Comma) {
+                return Ok(items);
+            }
+        }
     }
 
     /// `*`, `alias.*` or `expr [[AS] alias]`.
@@ -669,6 +709,7 @@ impl Parser<'_> {
     fn at_clause_keyword(&self) -> bool {
         (self.at_kw("EMIT") && (self.at_kw_n(1, "CHANGES") || self.at_kw_n(1, "FINAL")))
             || (self.at_kw("PARTITION") && self.at_kw_n(1, "BY"))
+            || (self.at_kw("ORDER") && self.at_kw_n(1, "BY"))
     }
 
     /// After `WITHIN`: `n unit` or `(n unit, n unit)`, then `[GRACE PERIOD n unit]`.

@@ -230,11 +230,11 @@ pub fn execute(case: &ExecCase) -> Result<ExecOutput, SqlError> {
 
 /// A record as bytes.
 #[derive(Debug, Clone)]
-struct RawRecord {
-    key: Option<Bytes>,
-    value: Option<Bytes>,
-    timestamp: i64,
-    headers: Headers,
+pub struct RawRecord {
+    pub key: Option<Bytes>,
+    pub value: Option<Bytes>,
+    pub timestamp: i64,
+    pub headers: Headers,
 }
 
 /// The records earlier queries wrote to `topic` (INSERT VALUES records were fed already).
@@ -249,13 +249,15 @@ fn earlier_outputs(
 }
 
 /// The source whose format reads `topic`: the one a query writes, else the first.
-fn source_for<'a>(engine: &'a Engine, topic: &'a str) -> Option<&'a Source> {
+pub fn source_for<'a>(engine: &'a Engine, topic: &'a str) -> Option<&'a Source> {
     let mut all: Vec<&Source> = engine.catalog.sources_on_topic(topic).collect();
     all.sort_by_key(|s| s.written_by.is_none());
     all.into_iter().next()
 }
 
-fn encode_input(
+/// A test record's key and value as bytes, in the formats of the source over its topic
+/// (a windowed source's key gets its window appended).
+pub fn encode_input(
     engine: &Engine,
     r: &TestRecord,
 ) -> Result<(Option<Bytes>, Option<Bytes>), SqlError> {
@@ -295,7 +297,9 @@ fn encode_input(
     Ok((key, value))
 }
 
-fn decode_output(engine: &Engine, topic: &str, r: &RawRecord) -> Result<TestRecord, SqlError> {
+/// A record read from `topic`, decoded into the JSON a test file uses, by the format of
+/// the source over that topic.
+pub fn decode_output(engine: &Engine, topic: &str, r: &RawRecord) -> Result<TestRecord, SqlError> {
     let headers = r
         .headers
         .iter()
@@ -374,7 +378,7 @@ fn decode_output(engine: &Engine, topic: &str, r: &RawRecord) -> Result<TestReco
 }
 
 /// The topics `KAFKA_TOPIC='...'` properties in `sql` name.
-fn named_topics(sql: &str) -> Vec<String> {
+pub fn named_topics(sql: &str) -> Vec<String> {
     let upper = sql.to_ascii_uppercase();
     let mut out = Vec::new();
     let mut from = 0;

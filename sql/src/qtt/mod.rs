@@ -15,6 +15,9 @@
 //! - reports ([`runner`]): `FAIL <file> :: <run> :: <first difference>` per failing run,
 //!   then `N passed, N failed, N skipped`.
 //!
+//! REST cases (`rest-qtt/`, with `responses`) have their own runner, [`rest`], which
+//! sends the statements to a running node over HTTP.
+//!
 //! ```no_run
 //! use std::path::PathBuf;
 //! let summary = brook_sql::qtt::run_paths(&[PathBuf::from("../shared/conformance/qtt")]);
@@ -25,6 +28,7 @@ pub mod compare;
 pub mod exec;
 pub mod expand;
 pub mod load;
+pub mod rest;
 pub mod runner;
 
 pub use runner::{run_paths, run_paths_with, Failure, Options, Outcome, Summary};

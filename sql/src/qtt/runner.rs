@@ -124,7 +124,7 @@ pub fn judge(run: &Run<'_>, result: Result<ExecOutput, SqlError>) -> Outcome {
 }
 
 /// The text of a panic's payload.
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
         s.to_string()
     } else if let Some(s) = payload.downcast_ref::<String>() {
@@ -152,7 +152,7 @@ pub fn run_one(
 
 /// The `*.json` files under `dir`, recursively (symbolic links to folders are not
 /// followed), each with its name relative to `dir`.
-fn json_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+pub(crate) fn json_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         let path = entry.path();
@@ -166,22 +166,56 @@ fn json_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
 }
 
 /// One line of the report: no line breaks inside.
-fn one_line(text: &str) -> String {
+pub(crate) fn one_line(text: &str) -> String {
     text.split(['\r', '\n'])
         .filter(|l| !l.is_empty())
         .collect::<Vec<_>>()
         .join(" ")
 }
 
-/// Collects a run of the files into a [`Summary`] and prints as it goes.
-struct Reporter<'o> {
+/// Collects a run of the files into a [`Summary`] and prints as it goes (the REST runner,
+/// `rest.rs`, reports through it too).
+pub(crate) struct Reporter<'o> {
     options: Options,
     out: &'o mut dyn Write,
     summary: Summary,
 }
 
-impl Reporter<'_> {
-    fn fail(&mut self, file: &str, run: &str, reason: &str, unsupported: bool) {
+impl<'o> Reporter<'o> {
+    pub(crate) fn new(options: &Options, out: &'o mut dyn Write) -> Reporter<'o> {
+        Reporter {
+            options: options.clone(),
+            out,
+            summary: Summary::default(),
+        }
+    }
+
+    /// A passed run; `on_error`: it passed by failing as expected.
+    pub(crate) fn pass(&mut self, on_error: bool) {
+        self.summary.passed += 1;
+        if on_error {
+            self.summary.passed_on_error += 1;
+        }
+    }
+
+    /// The `SLOW` line of a run that took `took`, if it took at least [`SLOW_RUN`].
+    pub(crate) fn slow(&mut self, file: &str, run: &str, took: Duration) {
+        if took >= SLOW_RUN {
+            let _ = writeln!(self.out, "SLOW {file} :: {run} :: {} ms", took.as_millis());
+        }
+    }
+
+    /// A line of the report as it is (no counting).
+    pub(crate) fn line(&mut self, text: &str) {
+        let _ = writeln!(self.out, "{}", one_line(text));
+    }
+
+    /// Whether `SKIP` lines are printed.
+    pub(crate) fn verbose(&self) -> bool {
+        self.options.verbose
+    }
+
+    pub(crate) fn fail(&mut self, file: &str, run: &str, reason: &str, unsupported: bool) {
         let reason = one_line(reason);
         // The report is best effort: a closed stdout does not stop the run.
         let _ = writeln!(self.out, "FAIL {file} :: {run} :: {reason}");
@@ -194,7 +228,7 @@ impl Reporter<'_> {
         });
     }
 
-    fn skip(&mut self, file: &str, run: &str, skip: &Skip) {
+    pub(crate) fn skip(&mut self, file: &str, run: &str, skip: &Skip) {
         if self.options.verbose {
             let detail = if skip.detail.is_empty() {
                 String::new()
@@ -268,7 +302,7 @@ impl Reporter<'_> {
     }
 
     /// The closing lines: skips by reason, failures from unsupported features, counts.
-    fn finish(self) -> Summary {
+    pub(crate) fn finish(self) -> Summary {
         let s = &self.summary;
         if !s.skips_by_reason.is_empty() {
             let mut reasons: Vec<(&String, &usize)> = s.skips_by_reason.iter().collect();
