@@ -250,7 +250,10 @@ fn interactive_session(server: &Server, home: &Path) -> Result<()> {
     expect(&mut pty, PROMPT)?;
 
     // A statement over two lines: the continuation prompt, then the server's status.
-    type_line(&mut pty, "CREATE STREAM shell_orders (k STRING KEY, id INT)")?;
+    type_line(
+        &mut pty,
+        "CREATE STREAM shell_orders (k STRING KEY, id INT)",
+    )?;
     expect(&mut pty, "     > ")?;
     type_line(
         &mut pty,
@@ -406,7 +409,9 @@ fn statements_from_stdin_and_from_a_file() -> Result<()> {
 #[test]
 fn an_unreachable_server_is_reported() -> Result<()> {
     // A port nobody listens on.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
     let url = format!("http://127.0.0.1:{port}");
     let output = run_shell(&["--server", &url], "SHOW STREAMS;\n")?;
     let stderr = text(&output.stderr);
@@ -415,5 +420,19 @@ fn an_unreachable_server_is_reported() -> Result<()> {
         stderr.contains(&format!("Cannot reach the Brook server at {url}: ")),
         "{stderr}"
     );
+    Ok(())
+}
+
+#[test]
+fn embedded_server_from_a_pipe() -> Result<()> {
+    let data = tempfile::tempdir()?;
+    let output = run_shell(
+        &["--embedded", "--data-dir", &data.path().to_string_lossy()],
+        "CREATE STREAM embedded_s (id INT) WITH (kafka_topic='embedded_s', value_format='json', partitions=1);\nSHOW STREAMS;\n",
+    )?;
+    let stdout = text(&output.stdout);
+    assert!(output.status.success(), "{output:?}");
+    assert!(stdout.contains(" Stream created"), "{stdout}");
+    assert!(stdout.contains("EMBEDDED_S"), "{stdout}");
     Ok(())
 }

@@ -864,7 +864,28 @@ fn window_literals(e: &Expr, scope: &Scope, ctx: &Context<'_>) -> Result<Expr> {
             },
             x.pos,
         );
-        match expr::compile(&cast, scope, ctx)?.try_constant() {
+        let parsed = |cast: &Expr| -> Result<Option<std::result::Result<Value, String>>> {
+            Ok(expr::compile(cast, scope, ctx)?.try_constant())
+        };
+        let mut result = parsed(&cast)?;
+        // Hour 24 is midnight of the next day (`'2020-02-24T24'`), as ksqlDB reads it.
+        if matches!(result, Some(Err(_))) {
+            if let Some(at) = text.find("T24") {
+                let next = format!("{}T00{}", &text[..at], &text[at + 3..]);
+                let lit = Expr::new(ExprKind::Literal(Literal::String(next)), x.pos);
+                let cast = Expr::new(
+                    ExprKind::Cast {
+                        expr: Box::new(lit),
+                        ty: ast::TypeExpr::Timestamp,
+                    },
+                    x.pos,
+                );
+                if let Some(Ok(Value::Timestamp(ms))) = parsed(&cast)? {
+                    result = Some(Ok(Value::Timestamp(ms + 86_400_000)));
+                }
+            }
+        }
+        match result {
             Some(Ok(Value::Timestamp(ms))) => {
                 Ok(Expr::new(ExprKind::Literal(Literal::Integer(ms)), x.pos))
             }
@@ -952,6 +973,44 @@ fn prefix_error(e: SqlError, prefix: &str) -> SqlError {
     }
 }
 
+/// A WHERE clause's type error as ksqlDB words it: the failing comparison follows
+/// (`Statement: (ID = '10')`), and BETWEEN's are `Invalid expression`s.
+fn where_error(e: SqlError, w: &Expr) -> SqlError {
+    let SqlError::Analysis {
+        pos: Some(pos),
+        message,
+    } = &e
+    else {
+        return prefix_error(e, "Error in WHERE expression: ");
+    };
+    let mut all = Vec::new();
+    walk(w, &mut all);
+    let failing = all.into_iter().find(|x| {
+        let starts = |y: &Expr| y.pos == *pos;
+        match &x.kind {
+            ExprKind::Binary { op, left, .. } if is_comparison(*op) => starts(x) || starts(left),
+            ExprKind::Between { expr: y, .. } | ExprKind::InList { expr: y, .. } => {
+                starts(x) || starts(y)
+            }
+            _ => false,
+        }
+    });
+    let message = match failing {
+        Some(x) if matches!(x.kind, ExprKind::Between { .. }) => {
+            format!("Invalid expression: {message}")
+        }
+        Some(x) => format!(
+            "Error in WHERE expression: {message}\nStatement: {}",
+            expr::format_expr(x)
+        ),
+        None => format!("Error in WHERE expression: {message}"),
+    };
+    SqlError::Analysis {
+        pos: Some(*pos),
+        message,
+    }
+}
+
 /// ksqlDB's text of a key column: `` `ID` STRING KEY ``.
 fn key_text(c: &crate::types::Column) -> String {
     format!("`{}` {} KEY", c.name, c.ty)
@@ -1021,8 +1080,7 @@ impl<'a> Prepared<'a> {
                         "Pull queries don't support aggregate functions in the WHERE clause.",
                     ));
                 }
-                let c = expr::compile(w, &scope, &ctx)
-                    .map_err(|e| prefix_error(e, "Error in WHERE expression: "))?;
+                let c = expr::compile(w, &scope, &ctx).map_err(|e| where_error(e, w))?;
                 if c.ty.as_ref().is_some_and(|t| *t != SqlType::Boolean) {
                     return Err(SqlError::at(
                         w.pos,
@@ -1827,8 +1885,9 @@ fn key_access(dnf: &Dnf, keys: &[SqlType]) -> KeyAccess {
         }
     }
     if all_points {
+        // By encoding: 0.0 and -0.0 are equal values but different keys.
         let mut seen = HashSet::new();
-        points.retain(|p| seen.insert(p.clone()));
+        points.retain(|p| seen.insert(encode_row(p)));
         return KeyAccess::Points(points);
     }
     let [ty] = keys else {

@@ -176,8 +176,9 @@ fn queries_survive_a_restart_without_reprocessing() {
     );
     let all = sql.pull("SELECT * FROM COUNTS;").unwrap();
     assert_eq!(all.rows.len(), 2);
-    let err = sql.pull("SELECT * FROM HOME;").unwrap_err();
-    assert!(err.to_string().contains("isn't queryable"), "{err}");
+    // A pull query on a stream reads its topic.
+    let home = sql.pull("SELECT * FROM HOME;").unwrap();
+    assert!(home.rows.len() >= 2, "{:?}", home.rows);
     assert_eq!(broker.read_exactly("HOME", 4).len(), 4);
     sql.execute("TERMINATE CTAS_COUNTS_1;").unwrap();
     sql.close();

@@ -37,7 +37,10 @@ impl fmt::Display for RequestError {
                 write!(f, "Cannot reach the Brook server at {server}: {reason}")
             }
             RequestError::Transport { server, reason } => {
-                write!(f, "The request to the Brook server at {server} failed: {reason}")
+                write!(
+                    f,
+                    "The request to the Brook server at {server} failed: {reason}"
+                )
             }
             RequestError::Server { message, .. } => f.write_str(message),
             RequestError::Protocol(message) => {

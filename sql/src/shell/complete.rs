@@ -179,18 +179,13 @@ pub(crate) fn completions(word: &str, names: &[String]) -> Vec<String> {
         .filter(|n| n.to_uppercase().starts_with(&upper))
         .cloned()
         .collect();
-    candidates.extend(
-        KEYWORDS
-            .iter()
-            .filter(|k| k.starts_with(&upper))
-            .map(|k| {
-                if lower_case {
-                    k.to_lowercase()
-                } else {
-                    k.to_string()
-                }
-            }),
-    );
+    candidates.extend(KEYWORDS.iter().filter(|k| k.starts_with(&upper)).map(|k| {
+        if lower_case {
+            k.to_lowercase()
+        } else {
+            k.to_string()
+        }
+    }));
     candidates.sort();
     candidates.dedup();
     candidates
@@ -206,10 +201,7 @@ mod tests {
         assert_eq!(completions("SEL", &names), ["SELECT"]);
         assert_eq!(completions("sel", &names), ["select"]);
         assert_eq!(completions("page", &names), ["PAGES_TABLE", "PAGEVIEWS"]);
-        assert_eq!(
-            completions("STREAM", &names),
-            ["STREAM", "STREAMS"]
-        );
+        assert_eq!(completions("STREAM", &names), ["STREAM", "STREAMS"]);
         assert!(completions("", &names).is_empty());
         assert!(completions("zzz", &names).is_empty());
     }

@@ -420,7 +420,10 @@ impl Session {
                     return ControlFlow::Continue(());
                 }
                 let mut stdout = std::io::stdout().lock();
-                match stdout.write_all(text.as_bytes()).and_then(|_| stdout.flush()) {
+                match stdout
+                    .write_all(text.as_bytes())
+                    .and_then(|_| stdout.flush())
+                {
                     Ok(()) => ControlFlow::Continue(()),
                     // Nobody reads what we print any more: stop the query.
                     Err(_) => ControlFlow::Break(()),
@@ -543,7 +546,9 @@ impl Session {
         }
         out(&banner(self.client.server(), info));
         self.refresh_names();
+        // The unfinished statement, and everything typed since the last history entry.
         let mut buffer = String::new();
+        let mut typed = String::new();
         loop {
             self.term_width = editor.dimensions().map(|(w, _)| usize::from(w));
             let prompt = if buffer.is_empty() {
@@ -555,6 +560,7 @@ impl Session {
                 Ok(line) => line,
                 Err(ReadlineError::Interrupted) => {
                     buffer.clear();
+                    typed.clear();
                     continue;
                 }
                 Err(ReadlineError::Eof) => break,
@@ -572,9 +578,12 @@ impl Session {
             }
             buffer.push_str(&line);
             buffer.push('\n');
+            typed.push_str(&line);
+            typed.push('\n');
             let split = split_statements(&buffer);
             if split.rest.is_empty() {
-                self.remember(&mut editor, buffer.trim(), history);
+                self.remember(&mut editor, typed.trim(), history);
+                typed.clear();
             }
             buffer = split.rest;
             for statement in split.statements {
@@ -607,7 +616,10 @@ impl Session {
 
     /// Fetches the stream and table names for tab completion.
     fn refresh_names(&mut self) {
-        let Ok(entities) = self.client.ksql("SHOW STREAMS; SHOW TABLES", &self.context()) else {
+        let Ok(entities) = self
+            .client
+            .ksql("SHOW STREAMS; SHOW TABLES", &self.context())
+        else {
             return;
         };
         let names: Vec<String> = entities
@@ -634,19 +646,13 @@ mod tests {
     fn local_statements() {
         assert_eq!(
             local_statement("SET 'auto.offset.reset'='earliest'"),
-            Some(Local::Set(
-                "auto.offset.reset".into(),
-                "earliest".into()
-            ))
+            Some(Local::Set("auto.offset.reset".into(), "earliest".into()))
         );
         assert_eq!(
             local_statement("set 'a' = 'it''s'"),
             Some(Local::Set("a".into(), "it's".into()))
         );
-        assert_eq!(
-            local_statement("UNSET 'a'"),
-            Some(Local::Unset("a".into()))
-        );
+        assert_eq!(local_statement("UNSET 'a'"), Some(Local::Unset("a".into())));
         assert_eq!(
             local_statement("output json"),
             Some(Local::Output(Some(OutputFormat::Json)))
@@ -672,7 +678,10 @@ mod tests {
             local_statement("UNDEFINE topic"),
             Some(Local::Undefine("topic".into()))
         );
-        assert_eq!(local_statement("SHOW VARIABLES"), Some(Local::ShowVariables));
+        assert_eq!(
+            local_statement("SHOW VARIABLES"),
+            Some(Local::ShowVariables)
+        );
         assert_eq!(local_statement("exit"), Some(Local::Exit));
         assert_eq!(local_statement("QUIT"), Some(Local::Exit));
         // Everything else is the server's.

@@ -78,9 +78,7 @@ impl StreamDecoder {
             while let Some(newline) = self.buf.iter().position(|&b| b == b'\n') {
                 let line: Vec<u8> = self.buf.drain(..=newline).collect();
                 let line = String::from_utf8_lossy(&line);
-                pieces.push(Piece::Text(
-                    line.trim_end_matches(['\n', '\r']).to_string(),
-                ));
+                pieces.push(Piece::Text(line.trim_end_matches(['\n', '\r']).to_string()));
             }
         }
         pieces
@@ -391,9 +389,7 @@ mod tests {
     fn a_row_prints_when_its_item_closes() {
         // Without waiting for the next item's separator or newline.
         let mut printer = QueryPrinter::new(OutputFormat::Tabular, None);
-        let header = printer.feed(
-            br#"[{"header":{"queryId":"q","schema":"`ID` INTEGER"}}"#,
-        );
+        let header = printer.feed(br#"[{"header":{"queryId":"q","schema":"`ID` INTEGER"}}"#);
         assert!(header.contains("|ID              |\n"), "{header}");
         assert_eq!(
             printer.feed(b",\n{\"row\":{\"columns\":[1]}}"),
@@ -446,8 +442,14 @@ mod tests {
             &mut printer,
             &[br#"[{"header":{"queryId":"q","schema":"`ID` STRING KEY, `COUNT` BIGINT"}},{"row":{"columns":["a",null],"tombstone":true}}]"#],
         );
-        assert!(out.contains("|ID              |COUNT           |\n"), "{out}");
-        assert!(out.ends_with("|a               |<TOMBSTONE>     |\n"), "{out}");
+        assert!(
+            out.contains("|ID              |COUNT           |\n"),
+            "{out}"
+        );
+        assert!(
+            out.ends_with("|a               |<TOMBSTONE>     |\n"),
+            "{out}"
+        );
     }
 
     #[test]

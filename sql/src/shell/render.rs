@@ -642,7 +642,10 @@ mod tests {
             out.contains("Kafka topic          : s (partitions: 1, replication: 1)\n"),
             "{out}"
         );
-        assert!(out.contains("Queries that read from this STREAM\n"), "{out}");
+        assert!(
+            out.contains("Queries that read from this STREAM\n"),
+            "{out}"
+        );
         assert!(
             out.contains("CSAS_X_0 (RUNNING) : CREATE STREAM X AS SELECT * FROM S;\n"),
             "{out}"
@@ -657,7 +660,10 @@ mod tests {
             "Terminated 2 queries.\n"
         );
         let unknown = json!({"@type": "something_new", "x": [1, 2]});
-        assert_eq!(tabular(unknown.clone()), format!("{}\n", pretty_json(&unknown)));
+        assert_eq!(
+            tabular(unknown.clone()),
+            format!("{}\n", pretty_json(&unknown))
+        );
     }
 
     #[test]
@@ -688,13 +694,17 @@ mod tests {
             out.contains(" ADDRESS   | STRUCT<CITY VARCHAR(STRING)> "),
             "{out}"
         );
-        let out = tabular(json!({"@type": "variables", "variables": [{"name": "a", "value": "1"}]}));
+        let out =
+            tabular(json!({"@type": "variables", "variables": [{"name": "a", "value": "1"}]}));
         assert!(out.contains(" a             | 1     "), "{out}");
         let out = tabular(json!({"@type": "describe_function", "name": "ABS",
             "description": "Absolute value", "type": "SCALAR", "functions": [
                 {"arguments": [{"name": "x", "type": "INT", "description": ""}],
                  "returnType": "INT", "description": "abs of an int"}]}));
-        assert!(out.contains("Overview             : Absolute value\n"), "{out}");
+        assert!(
+            out.contains("Overview             : Absolute value\n"),
+            "{out}"
+        );
         assert!(out.contains("\tVariation   : ABS(x INT)\n"), "{out}");
         assert!(out.contains("\tReturns     : INT\n"), "{out}");
     }
@@ -708,8 +718,14 @@ mod tests {
             "sources": ["S"], "sinks": ["X"], "executionPlan": " > [ SINK ] X",
             "topology": "Topologies:\n  Sub-topology: 0\n", "state": "RUNNING"}}));
         assert!(out.contains("ID                   : CSAS_X_0\n"), "{out}");
-        assert!(out.contains("Sources that this query reads from: \n"), "{out}");
+        assert!(
+            out.contains("Sources that this query reads from: \n"),
+            "{out}"
+        );
         assert!(out.contains("\nS\n"), "{out}");
-        assert!(out.contains("Execution plan\n--------------\n > [ SINK ] X\n"), "{out}");
+        assert!(
+            out.contains("Execution plan\n--------------\n > [ SINK ] X\n"),
+            "{out}"
+        );
     }
 }
