@@ -466,3 +466,100 @@ fn headless_server_runs_its_file_and_continues_after_a_restart() {
     assert!(err.contains("line 3:"), "{err}");
     assert!(err.contains("NOPE"), "{err}");
 }
+
+#[test]
+fn servers_with_one_service_id_share_the_catalog_and_the_work() {
+    let data = tempfile::tempdir().unwrap();
+    let a = Server::start(&data.path().join("a"), &[]);
+    let bootstrap = a.kafka.clone();
+    // The second server runs only the SQL engine, on the first one's broker.
+    let b = Server::start(&data.path().join("b"), &["--bootstrap", &bootstrap]);
+    ok_ksql(
+        &a,
+        "CREATE STREAM S (K STRING KEY, V INT) WITH (KAFKA_TOPIC='s', VALUE_FORMAT='JSON', PARTITIONS=2); CREATE STREAM T AS SELECT * FROM S;",
+    );
+    // B learns the statements from the command topic.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let listed = ok_ksql(&b, "SHOW STREAMS;");
+        let names: Vec<String> = listed[0]["streams"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["name"].as_str().unwrap().to_string())
+            .collect();
+        if names.contains(&"T".to_string()) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "B never saw T: {names:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // Both servers are members of the query runtime's group, each with a partition.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let members = rt.block_on(async {
+            let admin = brook_client::Admin::connect(&bootstrap, Default::default())
+                .await
+                .unwrap();
+            let g = admin.describe_groups(&["_confluent-ksql-default_"]).await.unwrap();
+            match g.get("_confluent-ksql-default_") {
+                Some(Ok(d)) if d.state == "Stable" => d
+                    .members
+                    .iter()
+                    .map(|m| m.assignment.len())
+                    .collect::<Vec<_>>(),
+                _ => Vec::new(),
+            }
+        });
+        if members.len() == 2 && members.iter().all(|n| *n >= 1) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "members: {members:?}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    // Every record is processed once, whichever server has its partition.
+    let records: Vec<(String, String)> = (0..10)
+        .map(|i| (format!("k{i}"), format!("{{\"V\":{i}}}")))
+        .collect();
+    let refs: Vec<(&str, &str)> = records
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    produce(&bootstrap, "s", &refs);
+    let rt2 = tokio::runtime::Runtime::new().unwrap();
+    let seen = rt2.block_on(async {
+        let mut c = brook_client::Consumer::connect(brook_client::ConsumerConfig::new(
+            bootstrap.clone(),
+        ))
+        .await
+        .unwrap();
+        let tps = [
+            brook_client::TopicPartition::new("T", 0),
+            brook_client::TopicPartition::new("T", 1),
+        ];
+        c.assign(&tps);
+        c.seek_to_beginning(&tps).unwrap();
+        let mut out = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut quiet = None;
+        loop {
+            for r in c.poll(Duration::from_millis(200)).await.unwrap() {
+                out.push(String::from_utf8_lossy(&r.key.unwrap_or_default()).to_string());
+            }
+            if out.len() >= 10 && quiet.is_none() {
+                quiet = Some(Instant::now() + Duration::from_secs(2));
+            }
+            if quiet.is_some_and(|q| Instant::now() > q) || Instant::now() > deadline {
+                return out;
+            }
+        }
+    });
+    let mut seen = seen;
+    seen.sort();
+    let mut want: Vec<String> = records.iter().map(|(k, _)| k.clone()).collect();
+    want.sort();
+    assert_eq!(seen, want);
+    b.stop();
+    a.stop();
+}

@@ -857,45 +857,38 @@ fn window_literals(e: &Expr, scope: &Scope, ctx: &Context<'_>) -> Result<Expr> {
         let ExprKind::Literal(Literal::String(text)) = &x.kind else {
             return Ok(x.clone());
         };
-        let cast = Expr::new(
-            ExprKind::Cast {
-                expr: Box::new(x.clone()),
-                ty: ast::TypeExpr::Timestamp,
-            },
-            x.pos,
-        );
-        let parsed = |cast: &Expr| -> Result<Option<std::result::Result<Value, String>>> {
-            Ok(expr::compile(cast, scope, ctx)?.try_constant())
+        // Text through CAST(... AS TIMESTAMP): ksqlDB's partial timestamp parser.
+        let parse = |text: &str| -> Result<std::result::Result<i64, String>> {
+            let lit = Expr::new(ExprKind::Literal(Literal::String(text.to_owned())), x.pos);
+            let cast = Expr::new(
+                ExprKind::Cast {
+                    expr: Box::new(lit),
+                    ty: ast::TypeExpr::Timestamp,
+                },
+                x.pos,
+            );
+            let mut failures = Vec::new();
+            Ok(match expr::compile(&cast, scope, ctx)?.eval_logged(&[], &mut failures) {
+                Ok(Value::Timestamp(ms)) => Ok(ms),
+                Ok(_) => Err(failures.join("; ")),
+                Err(m) => Err(m),
+            })
         };
-        let mut result = parsed(&cast)?;
+        let mut result = parse(text)?;
         // Hour 24 is midnight of the next day (`'2020-02-24T24'`), as ksqlDB reads it.
-        if matches!(result, Some(Err(_))) {
+        if result.is_err() {
             if let Some(at) = text.find("T24") {
                 let next = format!("{}T00{}", &text[..at], &text[at + 3..]);
-                let lit = Expr::new(ExprKind::Literal(Literal::String(next)), x.pos);
-                let cast = Expr::new(
-                    ExprKind::Cast {
-                        expr: Box::new(lit),
-                        ty: ast::TypeExpr::Timestamp,
-                    },
-                    x.pos,
-                );
-                if let Some(Ok(Value::Timestamp(ms))) = parsed(&cast)? {
-                    result = Some(Ok(Value::Timestamp(ms + 86_400_000)));
+                if let Ok(ms) = parse(&next)? {
+                    result = Ok(ms + 86_400_000);
                 }
             }
         }
         match result {
-            Some(Ok(Value::Timestamp(ms))) => {
-                Ok(Expr::new(ExprKind::Literal(Literal::Integer(ms)), x.pos))
-            }
-            Some(Err(m)) => Err(SqlError::at(
+            Ok(ms) => Ok(Expr::new(ExprKind::Literal(Literal::Integer(ms)), x.pos)),
+            Err(m) => Err(SqlError::at(
                 x.pos,
                 format!("Failed to parse window bound '{text}': {m}"),
-            )),
-            _ => Err(SqlError::at(
-                x.pos,
-                format!("Failed to parse window bound '{text}'"),
             )),
         }
     };
@@ -2792,6 +2785,11 @@ mod tests {
             ]
         );
         assert_eq!(calls, vec!["sessions"]);
+        // Hour 24 is the next midnight; text that is no time is an error.
+        let (r, _) = run(&bed, "SELECT N FROM W WHERE ID = 'b' AND WINDOWSTART < '1970-01-01T24';");
+        assert_eq!(r.rows, vec![vec![Value::Bigint(1)]]);
+        assert!(error(&bed, "SELECT * FROM W WHERE WINDOWSTART = 'soon';")
+            .contains("Failed to parse window bound 'soon'"));
         assert!(error(&bed, "SELECT * FROM W WINDOW TUMBLING (SIZE 1 SECOND) WHERE ID = 'a';")
             .contains("Pull queries don't support WINDOW clauses."));
     }
@@ -2848,7 +2846,9 @@ mod tests {
     fn errors_are_ksqldb_s() {
         let bed = counts();
         for (sql, message) in [
-            ("SELECT * FROM COUNTS WHERE ID = '10';", "Cannot compare ID (INTEGER) to '10' (STRING) with EQUAL"),
+            ("SELECT * FROM COUNTS WHERE ID = '10';", "Error in WHERE expression: Cannot compare ID (INTEGER) to '10' (STRING) with EQUAL.\nStatement: (ID = '10')"),
+            ("SELECT * FROM COUNTS WHERE ID = NULL;", "Comparison with NULL not supported: INTEGER = NULL\nUse 'IS NULL' or 'IS NOT NULL' instead.\nStatement: (ID = null)"),
+            ("SELECT * FROM COUNTS WHERE LAST BETWEEN 1 AND 'x';", "Invalid expression: Cannot compare LAST (STRING) to 1 (INTEGER) with GREATER_THAN_OR_EQUAL"),
             ("SELECT * FROM COUNTS WHERE ID IN ('10', 8);", "'10' can not be converted to the type of the key column: ID INTEGER KEY"),
             ("SELECT * FROM COUNTS WHERE ID IN (NULL);", "Primary key columns can not be NULL: (ID = null)"),
             ("SELECT *, ROWPARTITION FROM COUNTS;", "Pull queries don't support the following columns in SELECT clauses: `ROWPARTITION`"),

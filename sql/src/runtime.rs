@@ -85,8 +85,14 @@ pub struct SqlRuntime {
     producer: Producer,
     engine: Engine,
     streams: Option<KafkaStreams>,
-    /// The key of the next command.
+    /// The key of the next command this server records.
     next_command: u64,
+    /// This server's part of command keys: servers sharing a service id write distinct keys.
+    instance: String,
+    /// The next command-topic offset to apply.
+    command_offset: i64,
+    /// Offsets of commands this server wrote and applied already.
+    own_commands: std::collections::BTreeSet<i64>,
     /// The query ids the running topology holds.
     running: Vec<String>,
 }
@@ -141,6 +147,16 @@ impl SqlRuntime {
             engine: Engine::new(BTreeMap::new()),
             streams: None,
             next_command: 0,
+            instance: format!(
+                "{:x}-{:x}",
+                std::process::id(),
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_nanos())
+                    .unwrap_or(0)
+            ),
+            command_offset: 0,
+            own_commands: Default::default(),
             running: Vec::new(),
         };
         if !runtime.config.headless {
@@ -148,22 +164,13 @@ impl SqlRuntime {
         }
         engine.set_processing_log(runtime.start_processing_log()?);
         runtime.sync_topics(&mut engine)?;
-        let commands = if runtime.config.headless {
-            Vec::new()
+        let (commands, end) = if runtime.config.headless {
+            (Vec::new(), 0)
         } else {
-            runtime.read_commands()?
+            runtime.read_commands(0)?
         };
-        for (i, c) in commands.into_iter().enumerate() {
-            runtime.next_command = i as u64 + 1;
-            engine.properties = runtime.config.properties.clone();
-            engine.properties.extend(c.properties.clone());
-            // A command that ran when it was recorded runs again; one that does not (its
-            // topic was deleted since) is skipped, as ksqlDB's command runner does.
-            if let Err(e) = engine.execute_sql(&c.statement) {
-                tracing::warn!(target: "brook_sql", "skipped command {:?}: {e}", c.statement);
-            }
-        }
-        engine.properties = runtime.config.properties.clone();
+        runtime.command_offset = end;
+        runtime.apply_commands(&mut engine, commands);
         runtime.engine = engine;
         runtime.restart_queries()?;
         Ok(runtime)
@@ -286,8 +293,48 @@ impl SqlRuntime {
         Ok(())
     }
 
-    /// Every command recorded so far, in order.
-    fn read_commands(&self) -> Result<Vec<Command>> {
+    /// Applies recorded commands to `engine`. A command that ran when it was recorded
+    /// runs again; one that does not (its topic was deleted since) is skipped, as ksqlDB's
+    /// command runner does.
+    fn apply_commands(&self, engine: &mut Engine, commands: Vec<(i64, Command)>) {
+        for (_, c) in commands {
+            engine.properties = self.config.properties.clone();
+            engine.properties.extend(c.properties.clone());
+            if let Err(e) = engine.execute_sql(&c.statement) {
+                tracing::warn!(target: "brook_sql", "skipped command {:?}: {e}", c.statement);
+            }
+        }
+        engine.properties = self.config.properties.clone();
+    }
+
+    /// Applies the commands other servers with the same service id recorded since this
+    /// one last looked, and runs their queries here too (the streams runtime spreads the
+    /// tasks over the servers). Returns whether anything changed.
+    pub fn catch_up(&mut self) -> Result<bool> {
+        if self.config.headless {
+            return Ok(false);
+        }
+        let (commands, end) = self.read_commands(self.command_offset)?;
+        self.command_offset = self.command_offset.max(end);
+        let theirs: Vec<(i64, Command)> = commands
+            .into_iter()
+            .filter(|(o, _)| !self.own_commands.contains(o))
+            .collect();
+        let next = self.command_offset;
+        self.own_commands.retain(|o| *o >= next);
+        if theirs.is_empty() {
+            return Ok(false);
+        }
+        let mut engine = self.engine.clone();
+        self.sync_topics(&mut engine)?;
+        self.apply_commands(&mut engine, theirs);
+        self.engine = engine;
+        self.restart_queries()?;
+        Ok(true)
+    }
+
+    /// The commands recorded from offset `from` on, with their offsets, and the end offset.
+    fn read_commands(&self, from: i64) -> Result<(Vec<(i64, Command)>, i64)> {
         self.rt.block_on(async {
             let mut c = Consumer::connect(ConsumerConfig::new(self.config.bootstrap_servers.clone()))
                 .await
@@ -300,14 +347,17 @@ impl SqlRuntime {
                 .get(&tp)
                 .copied()
                 .unwrap_or(0);
+            if end <= from {
+                return Ok((Vec::new(), end));
+            }
             c.assign(std::slice::from_ref(&tp));
-            c.seek_to_beginning(std::slice::from_ref(&tp))
+            c.seek(&tp, from)
                 .map_err(|e| client_error("cannot read the command topic", e))?;
             let mut out = Vec::new();
             // The consumer's position, not the last record's offset, says when the end is
             // reached (compaction leaves gaps); a topic that stops answering is an error.
             let mut last_progress = std::time::Instant::now();
-            let mut position = 0i64;
+            let mut position = from;
             while position < end {
                 let records = c
                     .poll(Duration::from_millis(500))
@@ -329,20 +379,21 @@ impl SqlRuntime {
                 for r in records {
                     let Some(v) = r.value else { continue };
                     match serde_json::from_slice::<Command>(&v) {
-                        Ok(cmd) => out.push(cmd),
+                        Ok(cmd) => out.push((r.offset, cmd)),
                         Err(e) => {
                             tracing::warn!(target: "brook_sql", "skipped a damaged command at offset {}: {e}", r.offset)
                         }
                     }
                 }
             }
-            Ok(out)
+            Ok((out, end))
         })
     }
 
     /// Runs a script. Each statement that changes the catalog is tried on a copy of the
     /// engine, recorded, then applied; `INSERT ... VALUES` records are produced.
     pub fn execute(&mut self, sql: &str) -> Result<Vec<StatementResult>> {
+        self.catch_up()?;
         let mut out = Vec::new();
         for s in parser::parse(sql)? {
             let stmt = self.engine.substituted(s)?;
@@ -409,8 +460,8 @@ impl SqlRuntime {
         };
         let value =
             serde_json::to_vec(&cmd).map_err(|e| client_error("cannot encode a command", e))?;
-        let key = format!("{:020}", self.next_command);
-        self.rt.block_on(async {
+        let key = format!("{}-{:020}", self.instance, self.next_command);
+        let meta = self.rt.block_on(async {
             self.producer
                 .send(
                     ProducerRecord::new(COMMAND_TOPIC, Bytes::from(value))
@@ -420,6 +471,11 @@ impl SqlRuntime {
                 .await
                 .map_err(|e| client_error("cannot record the command", e))
         })?;
+        if meta.offset == self.command_offset {
+            self.command_offset += 1;
+        } else if meta.offset > self.command_offset {
+            self.own_commands.insert(meta.offset);
+        }
         self.next_command += 1;
         Ok(())
     }

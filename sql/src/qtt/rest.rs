@@ -1102,7 +1102,7 @@ mod tests {
         assert_eq!(
             reason(a),
             "response 0 (`CREATE STREAM INPUT (ID STRING KEY, V INT) WITH (kafka_topic='t', \
-             value_format='J...`): @type: expected \"currentStatus\", got \"streams\""
+             value_format='...`): @type: expected \"currentStatus\", got \"streams\""
         );
         let mut a = pull_actual(json!([]));
         a.responses.truncate(1);

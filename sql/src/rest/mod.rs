@@ -282,9 +282,24 @@ pub async fn serve(
     service: Arc<SqlService>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(service))
+    // Commands other servers with the same service id record reach this one within
+    // about a second.
+    let s = service.clone();
+    let tail = tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            let s = s.clone();
+            let r = tokio::task::spawn_blocking(move || s.with_runtime(|rt| rt.catch_up())).await;
+            if let Ok(Err(e)) = r {
+                tracing::warn!(target: "brook_sql", "cannot read the command topic: {e}");
+            }
+        }
+    });
+    let r = axum::serve(listener, router(service))
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+    tail.abort();
+    r
 }
 
 struct ApiError(StatusCode, JsonValue);

@@ -16,7 +16,7 @@
 //! A few statements are the shell's own:
 //!
 //! - `SET 'auto.offset.reset'='earliest';` and `UNSET 'name';` keep properties in the
-//!   session; they are sent with every request (`brook sql --property` sets them at start).
+//!   session (not on the server); they are sent with every request as `streamsProperties`.
 //! - `DEFINE name = 'value';`, `UNDEFINE name;` and `SHOW VARIABLES;` manage the session's
 //!   variables, sent with every request for `${name}` substitution.
 //! - `OUTPUT JSON;` / `OUTPUT TABULAR;` switch between raw JSON and tables.
@@ -311,6 +311,25 @@ fn local_statement(statement: &str) -> Option<Local> {
     None
 }
 
+/// `statement` with each `${name}` of a defined variable replaced by its value (the
+/// variables are also sent to the server as `sessionVariables`; an undefined one is left for
+/// the server to report).
+fn substitute(statement: &str, variables: &BTreeMap<String, String>) -> String {
+    if variables.is_empty() || !statement.contains("${") {
+        return statement.to_string();
+    }
+    static VARIABLE: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}").expect("regex"));
+    VARIABLE
+        .replace_all(statement, |c: &regex::Captures<'_>| {
+            variables
+                .get(&c[1])
+                .cloned()
+                .unwrap_or_else(|| c[0].to_string())
+        })
+        .into_owned()
+}
+
 fn set_message(name: &str, old: Option<&str>, new: &str) -> String {
     match old {
         Some(old) => {
@@ -334,6 +353,14 @@ impl Session {
         if statement.is_empty() {
             return Outcome::Ok;
         }
+        let keyword = first_keyword(statement);
+        let substituted;
+        let statement = if keyword == "DEFINE" || keyword == "UNDEFINE" {
+            statement
+        } else {
+            substituted = substitute(statement, &self.variables);
+            substituted.as_str()
+        };
         if let Some(local) = local_statement(statement) {
             return self.execute_local(local);
         }
@@ -689,6 +716,20 @@ mod tests {
         assert_eq!(local_statement("SHOW PROPERTIES"), None);
         assert_eq!(local_statement("SET x = 1"), None);
         assert_eq!(local_statement("SELECT * FROM OUTPUT"), None);
+    }
+
+    #[test]
+    fn variables_are_substituted() {
+        let mut variables = BTreeMap::new();
+        variables.insert("src".to_string(), "pageviews".to_string());
+        assert_eq!(
+            substitute(
+                "SELECT * FROM ${src} WHERE x = '${src}' AND ${other}",
+                &variables
+            ),
+            "SELECT * FROM pageviews WHERE x = 'pageviews' AND ${other}"
+        );
+        assert_eq!(substitute("SHOW STREAMS", &variables), "SHOW STREAMS");
     }
 
     #[test]
