@@ -102,7 +102,11 @@ struct ServerArgs {
 #[derive(clap::Args)]
 struct SqlArgs {
     /// The Brook (or ksqlDB) server's REST address.
-    #[arg(long, default_value = "http://localhost:8088", conflicts_with = "embedded")]
+    #[arg(
+        long,
+        default_value = "http://localhost:8088",
+        conflicts_with = "embedded"
+    )]
     server: String,
     /// Start a server in this process (broker and SQL engine) on a data directory.
     #[arg(long)]
@@ -283,7 +287,9 @@ fn run_sql(args: SqlArgs) -> anyhow::Result<()> {
             .build()?;
         let node_options = brook::node::NodeOptions::embedded(&args.data_dir);
         let node = runtime.block_on(brook::node::Node::start(node_options))?;
-        let addr = node.http_addr().context("the embedded node runs no SQL engine")?;
+        let addr = node
+            .http_addr()
+            .context("the embedded node runs no SQL engine")?;
         options.server = format!("http://{addr}");
         let result = brook_sql::shell::run(options);
         runtime.block_on(node.stop())?;

@@ -249,7 +249,10 @@ fn rest_api_runs_statements_and_queries_over_http() {
         "SELECT PAGE, N FROM PAGE_COUNTS WHERE PAGE = 'home';",
         |rows| rows == [json!(["home", 2])],
     );
-    assert_eq!(items[0]["header"]["schema"], "`PAGE` STRING KEY, `N` BIGINT");
+    assert_eq!(
+        items[0]["header"]["schema"],
+        "`PAGE` STRING KEY, `N` BIGINT"
+    );
 
     // /query-stream, delimited: a push query without LIMIT runs until /close-query.
     let r = c
@@ -303,6 +306,20 @@ fn rest_api_runs_statements_and_queries_over_http() {
     let batches: Vec<arrow_array::RecordBatch> = reader.map(Result::unwrap).collect();
     let total: usize = batches.iter().map(|b| b.num_rows()).sum();
     assert_eq!(total, 2);
+
+    // PRINT streams the topic's records as text.
+    let printed = c
+        .post(format!("{}/query", server.http))
+        .json(&json!({"ksql": "PRINT 'pageviews' FROM BEGINNING LIMIT 2;"}))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let lines: Vec<&str> = printed.lines().collect();
+    assert_eq!(lines.len(), 2, "{printed}");
+    assert!(lines[0].contains("key: u1"), "{printed}");
+    assert!(lines[0].contains(r#"value: {"PAGE":"home"}"#), "{printed}");
+    assert!(lines[1].contains("key: u2"), "{printed}");
 
     // Listings as ksqlDB's entities.
     let streams = ok_ksql(&server, "SHOW STREAMS;");
@@ -372,11 +389,10 @@ fn produce(kafka: &str, topic: &str, records: &[(&str, &str)]) {
 fn consume(kafka: &str, topic: &str, n: usize) -> Vec<String> {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let mut c = brook_client::Consumer::connect(brook_client::ConsumerConfig::new(
-            kafka.to_string(),
-        ))
-        .await
-        .unwrap();
+        let mut c =
+            brook_client::Consumer::connect(brook_client::ConsumerConfig::new(kafka.to_string()))
+                .await
+                .unwrap();
         let tp = brook_client::TopicPartition::new(topic, 0);
         c.assign(std::slice::from_ref(&tp));
         c.seek_to_beginning(std::slice::from_ref(&tp)).unwrap();
@@ -428,7 +444,11 @@ fn headless_server_runs_its_file_and_continues_after_a_restart() {
     assert_eq!(info.status().as_u16(), 200);
 
     let click = r#"{"PAGE":"home"}"#;
-    produce(&server.kafka, "clicks", &[("u1", click), ("u1", click), ("u1", click)]);
+    produce(
+        &server.kafka,
+        "clicks",
+        &[("u1", click), ("u1", click), ("u1", click)],
+    );
     let counts = consume(&server.kafka, "CLICK_COUNTS", 3);
     assert_eq!(counts, [r#"{"N":1}"#, r#"{"N":2}"#, r#"{"N":3}"#]);
     server.stop();
@@ -502,7 +522,10 @@ fn servers_with_one_service_id_share_the_catalog_and_the_work() {
             let admin = brook_client::Admin::connect(&bootstrap, Default::default())
                 .await
                 .unwrap();
-            let g = admin.describe_groups(&["_confluent-ksql-default_"]).await.unwrap();
+            let g = admin
+                .describe_groups(&["_confluent-ksql-default_"])
+                .await
+                .unwrap();
             match g.get("_confluent-ksql-default_") {
                 Some(Ok(d)) if d.state == "Stable" => d
                     .members
@@ -529,11 +552,10 @@ fn servers_with_one_service_id_share_the_catalog_and_the_work() {
     produce(&bootstrap, "s", &refs);
     let rt2 = tokio::runtime::Runtime::new().unwrap();
     let seen = rt2.block_on(async {
-        let mut c = brook_client::Consumer::connect(brook_client::ConsumerConfig::new(
-            bootstrap.clone(),
-        ))
-        .await
-        .unwrap();
+        let mut c =
+            brook_client::Consumer::connect(brook_client::ConsumerConfig::new(bootstrap.clone()))
+                .await
+                .unwrap();
         let tps = [
             brook_client::TopicPartition::new("T", 0),
             brook_client::TopicPartition::new("T", 1),

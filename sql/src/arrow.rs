@@ -166,8 +166,9 @@ pub fn data_type(ty: &SqlType) -> Result<DataType> {
         SqlType::Bigint => DataType::Int64,
         SqlType::Double => DataType::Float64,
         SqlType::Decimal(p, s) => {
-            let scale = i8::try_from(*s)
-                .map_err(|_| SqlError::Record(format!("DECIMAL scale {s} is too large for Arrow")))?;
+            let scale = i8::try_from(*s).map_err(|_| {
+                SqlError::Record(format!("DECIMAL scale {s} is too large for Arrow"))
+            })?;
             if *p <= DECIMAL128_MAX_PRECISION {
                 DataType::Decimal128(*p, scale)
             } else if *p <= DECIMAL256_MAX_PRECISION {
@@ -304,15 +305,21 @@ fn build(ty: &SqlType, values: &[Option<&Value>]) -> Built {
             let decimal = |v: &Value| -> std::result::Result<BigDecimal, String> {
                 match v {
                     Value::Decimal(d) => Ok(d.clone()),
-                    Value::Int(_) | Value::Bigint(_) => v.as_decimal().ok_or_else(|| mismatch(v, ty)),
+                    Value::Int(_) | Value::Bigint(_) => {
+                        v.as_decimal().ok_or_else(|| mismatch(v, ty))
+                    }
                     _ => Err(mismatch(v, ty)),
                 }
             };
             if *p <= DECIMAL128_MAX_PRECISION {
                 let unscaled = each!(|v: &Value| {
-                    let (digits, _) = decimal(v)?.with_scale(i64::from(*s)).into_bigint_and_exponent();
+                    let (digits, _) = decimal(v)?
+                        .with_scale(i64::from(*s))
+                        .into_bigint_and_exponent();
+                    let limit = 10i128.pow(u32::from(*p));
                     digits
                         .to_i128()
+                        .filter(|d| d.abs() < limit)
                         .ok_or_else(|| format!("{v:?} does not fit DECIMAL({p}, {s})"))
                 });
                 Arc::new(
@@ -323,8 +330,13 @@ fn build(ty: &SqlType, values: &[Option<&Value>]) -> Built {
             } else {
                 type I256 = <Decimal256Type as ArrowPrimitiveType>::Native;
                 let unscaled = each!(|v: &Value| {
-                    let (digits, _) = decimal(v)?.with_scale(i64::from(*s)).into_bigint_and_exponent();
-                    I256::from_string(&digits.to_string())
+                    let (digits, _) = decimal(v)?
+                        .with_scale(i64::from(*s))
+                        .into_bigint_and_exponent();
+                    let text = digits.to_string();
+                    let width = text.trim_start_matches('-').len();
+                    I256::from_string(&text)
+                        .filter(|_| width <= usize::from(*p))
                         .ok_or_else(|| format!("{v:?} does not fit DECIMAL({p}, {s})"))
                 });
                 Arc::new(
@@ -372,8 +384,13 @@ fn build(ty: &SqlType, values: &[Option<&Value>]) -> Built {
             let child = build(inner, &items)?;
             let nulls = nulls_of(values).and_then(|mut b| b.finish());
             Arc::new(
-                ListArray::try_new(item_field(inner).map_err(|e| e.to_string())?, offsets.finish(), child, nulls)
-                    .map_err(|e| e.to_string())?,
+                ListArray::try_new(
+                    item_field(inner).map_err(|e| e.to_string())?,
+                    offsets.finish(),
+                    child,
+                    nulls,
+                )
+                .map_err(|e| e.to_string())?,
             )
         }
         SqlType::Map(k, vt) => {
@@ -387,7 +404,9 @@ fn build(ty: &SqlType, values: &[Option<&Value>]) -> Built {
                         offsets.push_length(entries.len());
                         for (key, val) in entries {
                             if key.is_null() {
-                                return Err("a map has a NULL key, which Arrow maps cannot hold".into());
+                                return Err(
+                                    "a map has a NULL key, which Arrow maps cannot hold".into()
+                                );
                             }
                             keys.push(Some(key));
                             vals.push(present(val));
@@ -400,8 +419,9 @@ fn build(ty: &SqlType, values: &[Option<&Value>]) -> Built {
             let DataType::Struct(fields) = field.data_type().clone() else {
                 return Err("map entries are not a struct".into());
             };
-            let entries = StructArray::try_new(fields, vec![build(k, &keys)?, build(vt, &vals)?], None)
-                .map_err(|e| e.to_string())?;
+            let entries =
+                StructArray::try_new(fields, vec![build(k, &keys)?, build(vt, &vals)?], None)
+                    .map_err(|e| e.to_string())?;
             let nulls = nulls_of(values).and_then(|mut b| b.finish());
             Arc::new(
                 MapArray::try_new(field, offsets.finish(), entries, nulls, false)
@@ -443,11 +463,11 @@ fn build(ty: &SqlType, values: &[Option<&Value>]) -> Built {
 mod tests {
     use super::*;
     use arrow_array::cast::AsArray;
-    use arrow_array::Array;
     use arrow_array::types::{
         Date32Type, Decimal128Type, Float64Type, Int32Type, Int64Type, Time32MillisecondType,
         TimestampMillisecondType,
     };
+    use arrow_array::Array;
     use bytes::Bytes;
     use proptest::prelude::*;
 
@@ -467,7 +487,10 @@ mod tests {
             }
             SqlType::Decimal(_, s) => {
                 let raw = a.as_primitive::<Decimal256Type>().value(i);
-                Value::Decimal(BigDecimal::new(raw.to_string().parse().unwrap(), i64::from(*s)))
+                Value::Decimal(BigDecimal::new(
+                    raw.to_string().parse().unwrap(),
+                    i64::from(*s),
+                ))
             }
             SqlType::String => Value::String(a.as_string::<i32>().value(i).to_owned()),
             SqlType::Bytes => Value::Bytes(Bytes::copy_from_slice(a.as_binary::<i32>().value(i))),
@@ -475,12 +498,16 @@ mod tests {
                 Value::Timestamp(a.as_primitive::<TimestampMillisecondType>().value(i))
             }
             SqlType::Date => Value::Date(a.as_primitive::<Date32Type>().value(i)),
-            SqlType::Time => {
-                Value::Time(i64::from(a.as_primitive::<Time32MillisecondType>().value(i)))
-            }
+            SqlType::Time => Value::Time(i64::from(
+                a.as_primitive::<Time32MillisecondType>().value(i),
+            )),
             SqlType::Array(inner) => {
                 let items = a.as_list::<i32>().value(i);
-                Value::Array((0..items.len()).map(|j| value_at(&items, inner, j)).collect())
+                Value::Array(
+                    (0..items.len())
+                        .map(|j| value_at(&items, inner, j))
+                        .collect(),
+                )
             }
             SqlType::Map(k, v) => {
                 let entries = a.as_map().value(i);
@@ -537,7 +564,10 @@ mod tests {
 
     #[test]
     fn every_type_round_trips_with_nulls() {
-        let point = SqlType::Struct(vec![("X".into(), SqlType::Int), ("Y".into(), SqlType::String)]);
+        let point = SqlType::Struct(vec![
+            ("X".into(), SqlType::Int),
+            ("Y".into(), SqlType::String),
+        ]);
         let columns = vec![
             ResultColumn::new("B", SqlType::Boolean, true),
             ResultColumn::new("I", SqlType::Int, false),
@@ -577,10 +607,7 @@ mod tests {
                 (Value::String("a".into()), Value::Double(1.0)),
                 (Value::String("b".into()), Value::Null),
             ]),
-            Value::Struct(vec![
-                ("X".into(), Value::Int(1)),
-                ("Y".into(), Value::Null),
-            ]),
+            Value::Struct(vec![("X".into(), Value::Int(1)), ("Y".into(), Value::Null)]),
             Value::Array(vec![
                 Value::Null,
                 Value::Struct(vec![
@@ -603,7 +630,11 @@ mod tests {
         };
         let (schema, rows) = round_trip(
             &columns,
-            &[vec![full.clone(), nulls.clone()], vec![], vec![empties.clone()]],
+            &[
+                vec![full.clone(), nulls.clone()],
+                vec![],
+                vec![empties.clone()],
+            ],
         );
         assert_eq!(rows, vec![full, nulls, empties]);
         // Types and metadata.
@@ -614,12 +645,29 @@ mod tests {
             schema.field(8).data_type(),
             &DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into()))
         );
-        assert_eq!(schema.field(10).data_type(), &DataType::Time32(TimeUnit::Millisecond));
-        assert!(matches!(schema.field(12).data_type(), DataType::Map(_, false)));
-        assert_eq!(schema.field(0).metadata().get(KEY_METADATA).map(String::as_str), Some("true"));
+        assert_eq!(
+            schema.field(10).data_type(),
+            &DataType::Time32(TimeUnit::Millisecond)
+        );
+        assert!(matches!(
+            schema.field(12).data_type(),
+            DataType::Map(_, false)
+        ));
+        assert_eq!(
+            schema
+                .field(0)
+                .metadata()
+                .get(KEY_METADATA)
+                .map(String::as_str),
+            Some("true")
+        );
         assert_eq!(schema.field(1).metadata().get(KEY_METADATA), None);
         assert_eq!(
-            schema.field(4).metadata().get(SQL_TYPE_METADATA).map(String::as_str),
+            schema
+                .field(4)
+                .metadata()
+                .get(SQL_TYPE_METADATA)
+                .map(String::as_str),
             Some("DECIMAL(4, 2)")
         );
         assert!(schema.fields().iter().all(|f| f.is_nullable()));
@@ -636,7 +684,10 @@ mod tests {
             &columns,
             &[vec![vec![Value::Int(3), Value::Bigint(4), Value::Int(5)]]],
         );
-        assert_eq!(rows, vec![vec![Value::Bigint(3), Value::Double(4.0), dec("5.0")]]);
+        assert_eq!(
+            rows,
+            vec![vec![Value::Bigint(3), Value::Double(4.0), dec("5.0")]]
+        );
 
         let (mut e, _) = ArrowStreamEncoder::new(&columns).unwrap();
         let err = e
@@ -645,10 +696,14 @@ mod tests {
         assert!(err.to_string().contains("column L"), "{err}");
         let err = e.batch(&[vec![Value::Null]]).unwrap_err();
         assert!(err.to_string().contains("1 values for 3 columns"), "{err}");
-        let err = e.batch(&[vec![Value::Null, Value::Null, dec("123456.7")]]).unwrap_err();
+        let err = e
+            .batch(&[vec![Value::Null, Value::Null, dec("123456.7")]])
+            .unwrap_err();
         assert!(err.to_string().contains("column M"), "{err}");
         // A failed batch leaves the stream usable.
-        let ok = e.batch(&[vec![Value::Null, Value::Null, dec("1.5")]]).unwrap();
+        let ok = e
+            .batch(&[vec![Value::Null, Value::Null, dec("1.5")]])
+            .unwrap();
         assert!(!ok.is_empty());
     }
 

@@ -82,6 +82,9 @@ use crate::value::{encode_row, Row, Value};
 /// ksqlDB's property that allows pull queries that are not key lookups.
 pub const TABLE_SCAN_ENABLED: &str = "ksql.query.pull.table.scan.enabled";
 
+/// ksqlDB's property that allows pull queries on streams.
+pub const STREAM_PULL_ENABLED: &str = "ksql.query.pull.stream.enabled";
+
 /// ksqlDB's pointer after pull query errors.
 const SEE_QUERIES: &str = "See https://cnfl.io/queries for more info.\nAdd EMIT CHANGES if you intended to issue a push query.";
 
@@ -288,10 +291,12 @@ fn read_topic(servers: &str, topic: &str) -> impl Iterator<Item = Result<TopicRe
             "cannot start a thread to read a topic: {e}"
         )))
     });
-    failed.into_iter().chain(rx.into_iter().flat_map(|batch| match batch {
-        Ok(records) => records.into_iter().map(Ok).collect::<Vec<_>>(),
-        Err(e) => vec![Err(e)],
-    }))
+    failed
+        .into_iter()
+        .chain(rx.into_iter().flat_map(|batch| match batch {
+            Ok(records) => records.into_iter().map(Ok).collect::<Vec<_>>(),
+            Err(e) => vec![Err(e)],
+        }))
 }
 
 async fn read_topic_to(
@@ -299,7 +304,8 @@ async fn read_topic_to(
     topic: &str,
     tx: &mpsc::SyncSender<Result<Vec<TopicRecord>>>,
 ) -> Result<()> {
-    let fail = |e: brook_client::ClientError| SqlError::Streams(format!("cannot read {topic}: {e}"));
+    let fail =
+        |e: brook_client::ClientError| SqlError::Streams(format!("cannot read {topic}: {e}"));
     let mut c = Consumer::connect(ConsumerConfig::new(servers.to_owned()))
         .await
         .map_err(fail)?;
@@ -463,10 +469,17 @@ impl PullSource for TestDriverSource<'_> {
     }
 
     fn records(&self, topic: &str) -> Result<Records<'_>> {
-        let records = self.topics.get(topic).map(Vec::as_slice).unwrap_or_default();
+        let records = self
+            .topics
+            .get(topic)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
         Ok(Box::new(records.iter().cloned().map(Ok)))
     }
 }
+
+/// What a query writes to a topic, as bytes.
+type RawOutput = brook_streams::TestOutputTopic<Option<Bytes>, Option<Bytes>>;
 
 /// An engine's persistent queries on one [`TopologyTestDriver`], with every record piped
 /// in (and every record the queries write) kept per topic: pull queries without a
@@ -501,10 +514,7 @@ pub struct Testbed {
     /// The topics the queries read.
     read: HashSet<String>,
     /// The topics the queries write, to collect what they write.
-    outputs: Vec<(
-        String,
-        brook_streams::TestOutputTopic<Option<Bytes>, Option<Bytes>>,
-    )>,
+    outputs: Vec<(String, RawOutput)>,
     topics: BTreeMap<String, Vec<TopicRecord>>,
 }
 
@@ -526,8 +536,7 @@ impl Testbed {
                 bed.read.extend(q.plan.source_topics());
             }
             let mut config = brook_streams::StreamsConfig::new("pull-testbed", "dummy:9092");
-            config.deserialization_handler =
-                brook_streams::DeserializationHandler::LogAndContinue;
+            config.deserialization_handler = brook_streams::DeserializationHandler::LogAndContinue;
             let driver = TopologyTestDriver::with_config(tb.build()?, &config, false, 0)?;
             let sinks: HashSet<String> = bed
                 .engine
@@ -661,7 +670,11 @@ pub fn pull_with(engine: &Engine, source: &dyn PullSource, sql: &str) -> Result<
 }
 
 /// Runs a parsed pull query on `source`.
-pub fn pull_query(engine: &Engine, source: &dyn PullSource, query: &ast::Query) -> Result<QueryResult> {
+pub fn pull_query(
+    engine: &Engine,
+    source: &dyn PullSource,
+    query: &ast::Query,
+) -> Result<QueryResult> {
     let q = Prepared::new(engine, query)?;
     q.run(engine, source)
 }
@@ -868,11 +881,13 @@ fn window_literals(e: &Expr, scope: &Scope, ctx: &Context<'_>) -> Result<Expr> {
                 x.pos,
             );
             let mut failures = Vec::new();
-            Ok(match expr::compile(&cast, scope, ctx)?.eval_logged(&[], &mut failures) {
-                Ok(Value::Timestamp(ms)) => Ok(ms),
-                Ok(_) => Err(failures.join("; ")),
-                Err(m) => Err(m),
-            })
+            Ok(
+                match expr::compile(&cast, scope, ctx)?.eval_logged(&[], &mut failures) {
+                    Ok(Value::Timestamp(ms)) => Ok(ms),
+                    Ok(_) => Err(failures.join("; ")),
+                    Err(m) => Err(m),
+                },
+            )
         };
         let mut result = parse(text)?;
         // Hour 24 is midnight of the next day (`'2020-02-24T24'`), as ksqlDB reads it.
@@ -943,11 +958,7 @@ fn rewrite(e: &mut Expr, f: &mut dyn FnMut(&mut Expr) -> Result<()>) -> Result<(
 /// The operands of a chain of `op` (`a AND b AND c`).
 fn split(e: &Expr, op: BinaryOp) -> Vec<&Expr> {
     match &e.kind {
-        ExprKind::Binary {
-            op: o,
-            left,
-            right,
-        } if *o == op => {
+        ExprKind::Binary { op: o, left, right } if *o == op => {
             let mut v = split(left, op);
             v.extend(split(right, op));
             v
@@ -1153,7 +1164,10 @@ fn check_where(w: &Expr, table: &Source, scope: &Scope) -> Result<()> {
                         ExprKind::Literal(Literal::Null) => {
                             return Err(SqlError::at(
                                 item.pos,
-                                format!("Primary key columns can not be NULL: ({} = null)", col.name),
+                                format!(
+                                    "Primary key columns can not be NULL: ({} = null)",
+                                    col.name
+                                ),
                             ));
                         }
                         ExprKind::Literal(l) => {
@@ -1245,10 +1259,7 @@ fn strict_where(w: Option<&Expr>, table: &Source, scope: &Scope) -> Result<()> {
                     list,
                     negated: false,
                 } if key_of(x).is_some() => {
-                    if list
-                        .iter()
-                        .any(|i| !expr::referenced_columns(i).is_empty())
-                    {
+                    if list.iter().any(|i| !expr::referenced_columns(i).is_empty()) {
                         return Err(resolvable());
                     }
                     bounds.push((key_of(x).unwrap_or(0), None));
@@ -1258,7 +1269,10 @@ fn strict_where(w: Option<&Expr>, table: &Source, scope: &Scope) -> Result<()> {
                     bounds.push((key_of(x).unwrap_or(0), Some(BinaryOp::LtEq)));
                 }
                 ExprKind::Like { expr: x, .. } if column_index(x, scope).is_none() => {
-                    return Err(SqlError::at(c.pos, "Like condition must be between strings"));
+                    return Err(SqlError::at(
+                        c.pos,
+                        "Like condition must be between strings",
+                    ));
                 }
                 _ => {
                     if uses_key(c) {
@@ -1271,8 +1285,11 @@ fn strict_where(w: Option<&Expr>, table: &Source, scope: &Scope) -> Result<()> {
             }
         }
         for k in 0..keys.len() {
-            let on_k: Vec<&Option<BinaryOp>> =
-                bounds.iter().filter(|(i, _)| *i == k).map(|(_, o)| o).collect();
+            let on_k: Vec<&Option<BinaryOp>> = bounds
+                .iter()
+                .filter(|(i, _)| *i == k)
+                .map(|(_, o)| o)
+                .collect();
             if on_k.len() > 1 {
                 return Err(SqlError::at(
                     disjunct.pos,
@@ -1285,7 +1302,10 @@ fn strict_where(w: Option<&Expr>, table: &Source, scope: &Scope) -> Result<()> {
                         disjunct.pos,
                         format!(
                             "Bound on key columns '[{}]' must currently be '='. ",
-                            keys.iter().map(|c| key_text(c)).collect::<Vec<_>>().join(", ")
+                            keys.iter()
+                                .map(|c| key_text(c))
+                                .collect::<Vec<_>>()
+                                .join(", ")
                         ),
                     ));
                 }
@@ -1507,6 +1527,16 @@ fn not_queryable(table: &Source) -> SqlError {
 
 fn materialization<'a>(engine: &'a Engine, table: &Source) -> Result<Materialization<'a>> {
     if table.kind == SourceKind::Stream {
+        let enabled = engine
+            .properties
+            .get(STREAM_PULL_ENABLED)
+            .is_none_or(|v| !v.trim().eq_ignore_ascii_case("false"));
+        if !enabled {
+            return Err(SqlError::analysis(
+                None,
+                format!("Pull queries on streams are disabled. To create a push query on the stream, add EMIT CHANGES to the end. To enable pull queries on streams, set the {STREAM_PULL_ENABLED} config to 'true'."),
+            ));
+        }
         return Ok(Materialization::StreamTopic);
     }
     let writer = table
@@ -1528,7 +1558,10 @@ fn materialization<'a>(engine: &'a Engine, table: &Source) -> Result<Materializa
     }
     if plan.joins.is_empty()
         && plan.table_functions.is_empty()
-        && plan.sources.first().is_some_and(|s| s.source.kind == SourceKind::Table)
+        && plan
+            .sources
+            .first()
+            .is_some_and(|s| s.source.kind == SourceKind::Table)
     {
         return Ok(Materialization::Derived {
             query,
@@ -1838,7 +1871,10 @@ fn points_of(c: &Conj, keys: &[SqlType]) -> Option<Vec<Row>> {
         }
         let mut values = values.clone();
         // -0.0 and 0.0 are equal but encoded apart.
-        if let Some(z) = values.iter().find(|v| matches!(v, Value::Double(d) if *d == 0.0)) {
+        if let Some(z) = values
+            .iter()
+            .find(|v| matches!(v, Value::Double(d) if *d == 0.0))
+        {
             let Value::Double(d) = z else { unreachable!() };
             values.push(Value::Double(-d));
         }
@@ -2205,7 +2241,11 @@ impl Prepared<'_> {
                         }
                     }
                     let key: Row = plan.key.iter().map(|o| eval(&o.expr, src, &log)).collect();
-                    let value: Row = plan.value.iter().map(|o| eval(&o.expr, src, &log)).collect();
+                    let value: Row = plan
+                        .value
+                        .iter()
+                        .map(|o| eval(&o.expr, src, &log))
+                        .collect();
                     c.offer(&table_row(&key, value, Value::Bigint(ts), None))
                 })?;
             }
@@ -2595,7 +2635,12 @@ mod tests {
     fn counts() -> Testbed {
         let mut records = Vec::new();
         for (i, id) in [5, -3, 12, 5, 40, 12, 5, 0, -20].into_iter().enumerate() {
-            records.push(("input", json!(id), json!({"V": format!("v{i}")}), 1000 + i as i64));
+            records.push((
+                "input",
+                json!(id),
+                json!({"V": format!("v{i}")}),
+                1000 + i as i64,
+            ));
         }
         bed(COUNTS, &records)
     }
@@ -2607,7 +2652,10 @@ mod tests {
         assert_eq!(header(&r), "`ID` INTEGER KEY, `N` BIGINT, `LAST` STRING");
         assert_eq!(r.rows, vec![vec![Value::Int(5), Value::Bigint(3), s("v6")]]);
         assert_eq!(calls, vec!["get"]);
-        let (r, calls) = run(&bed, "SELECT ID, N FROM COUNTS WHERE ID IN (12, 99) OR ID = 2 + 3;");
+        let (r, calls) = run(
+            &bed,
+            "SELECT ID, N FROM COUNTS WHERE ID IN (12, 99) OR ID = 2 + 3;",
+        );
         assert_eq!(
             sorted(r.rows),
             vec![
@@ -2633,23 +2681,37 @@ mod tests {
     fn key_ranges_read_a_range_and_other_filters_scan() {
         let bed = counts();
         let (r, calls) = run(&bed, "SELECT ID FROM COUNTS WHERE ID > 0 AND ID <= 12;");
-        assert_eq!(sorted(r.rows), vec![vec![Value::Int(5)], vec![Value::Int(12)]]);
+        assert_eq!(
+            sorted(r.rows),
+            vec![vec![Value::Int(5)], vec![Value::Int(12)]]
+        );
         assert_eq!(calls, vec!["range"]);
         // A range across zero is two ranges (negative keys sort after the others).
         let (r, calls) = run(&bed, "SELECT ID FROM COUNTS WHERE ID BETWEEN -10 AND 5;");
         assert_eq!(
             sorted(r.rows),
-            vec![vec![Value::Int(-3)], vec![Value::Int(0)], vec![Value::Int(5)]]
+            vec![
+                vec![Value::Int(-3)],
+                vec![Value::Int(0)],
+                vec![Value::Int(5)]
+            ]
         );
         assert_eq!(calls, vec!["range", "range"]);
         let (r, calls) = run(&bed, "SELECT ID FROM COUNTS WHERE ID < 0 OR ID = 40;");
         assert_eq!(
             sorted(r.rows),
-            vec![vec![Value::Int(-20)], vec![Value::Int(-3)], vec![Value::Int(40)]]
+            vec![
+                vec![Value::Int(-20)],
+                vec![Value::Int(-3)],
+                vec![Value::Int(40)]
+            ]
         );
         assert_eq!(calls, vec!["range", "range"]);
         let (r, calls) = run(&bed, "SELECT ID FROM COUNTS WHERE N = 2 OR ID = 0;");
-        assert_eq!(sorted(r.rows), vec![vec![Value::Int(0)], vec![Value::Int(12)]]);
+        assert_eq!(
+            sorted(r.rows),
+            vec![vec![Value::Int(0)], vec![Value::Int(12)]]
+        );
         assert_eq!(calls, vec!["all"]);
         let (r, calls) = run(&bed, "SELECT ID FROM COUNTS WHERE ID + 1 = 6;");
         assert_eq!(r.rows, vec![vec![Value::Int(5)]]);
@@ -2661,7 +2723,10 @@ mod tests {
     #[test]
     fn order_by_and_limit() {
         let bed = counts();
-        let (r, _) = run(&bed, "SELECT ID, N FROM COUNTS ORDER BY N DESC, ID LIMIT 3;");
+        let (r, _) = run(
+            &bed,
+            "SELECT ID, N FROM COUNTS ORDER BY N DESC, ID LIMIT 3;",
+        );
         assert_eq!(
             r.rows,
             vec![
@@ -2694,15 +2759,24 @@ mod tests {
                 ("s", json!("c"), json!({"X": 1}), 0),
             ],
         );
-        let ks = |r: QueryResult| -> Vec<Value> { r.rows.into_iter().map(|r| r[0].clone()).collect() };
-        assert_eq!(ks(bed.pull("SELECT K FROM S ORDER BY X;").unwrap()), vec![s("b"), s("c"), s("a")]);
-        assert_eq!(ks(bed.pull("SELECT K FROM S ORDER BY X DESC;").unwrap()), vec![s("a"), s("c"), s("b")]);
+        let ks =
+            |r: QueryResult| -> Vec<Value> { r.rows.into_iter().map(|r| r[0].clone()).collect() };
+        assert_eq!(
+            ks(bed.pull("SELECT K FROM S ORDER BY X;").unwrap()),
+            vec![s("b"), s("c"), s("a")]
+        );
+        assert_eq!(
+            ks(bed.pull("SELECT K FROM S ORDER BY X DESC;").unwrap()),
+            vec![s("a"), s("c"), s("b")]
+        );
         assert_eq!(
             ks(bed.pull("SELECT K FROM S ORDER BY X NULLS LAST;").unwrap()),
             vec![s("c"), s("a"), s("b")]
         );
         assert_eq!(
-            ks(bed.pull("SELECT K FROM S ORDER BY X DESC NULLS FIRST;").unwrap()),
+            ks(bed
+                .pull("SELECT K FROM S ORDER BY X DESC NULLS FIRST;")
+                .unwrap()),
             vec![s("b"), s("a"), s("c")]
         );
     }
@@ -2718,7 +2792,10 @@ mod tests {
             .execute_sql("CREATE STREAM T AS SELECT * FROM S ORDER BY X;")
             .unwrap_err()
             .to_string();
-        assert!(e.contains("ORDER BY is only supported in pull queries"), "{e}");
+        assert!(
+            e.contains("ORDER BY is only supported in pull queries"),
+            "{e}"
+        );
         // ORDER is not taken for an alias, and the clause goes before LIMIT.
         let q = match parser::parse("SELECT * FROM S ORDER BY X DESC NULLS FIRST, K LIMIT 2;")
             .unwrap()
@@ -2743,11 +2820,20 @@ mod tests {
              CREATE TABLE W AS SELECT ID, COUNT(*) AS N FROM INPUT WINDOW TUMBLING (SIZE 1 SECOND) GROUP BY ID;
              CREATE TABLE SW AS SELECT ID, COUNT(*) AS N FROM INPUT WINDOW SESSION (5 SECONDS) GROUP BY ID;";
         let mut records = Vec::new();
-        for (id, ts) in [("a", 11_345), ("a", 12_345), ("a", 12_999), ("b", 12_100), ("a", 30_000)] {
+        for (id, ts) in [
+            ("a", 11_345),
+            ("a", 12_345),
+            ("a", 12_999),
+            ("b", 12_100),
+            ("a", 30_000),
+        ] {
             records.push(("input", json!(id), json!({"V": 1}), ts));
         }
         let bed = bed(sql, &records);
-        let (r, calls) = run(&bed, "SELECT * FROM W WHERE ID = 'a' AND WINDOWSTART >= 12000;");
+        let (r, calls) = run(
+            &bed,
+            "SELECT * FROM W WHERE ID = 'a' AND WINDOWSTART >= 12000;",
+        );
         assert_eq!(
             header(&r),
             "`ID` STRING KEY, `WINDOWSTART` BIGINT KEY, `WINDOWEND` BIGINT KEY, `N` BIGINT"
@@ -2755,8 +2841,18 @@ mod tests {
         assert_eq!(
             r.rows,
             vec![
-                vec![s("a"), Value::Bigint(12_000), Value::Bigint(13_000), Value::Bigint(2)],
-                vec![s("a"), Value::Bigint(30_000), Value::Bigint(31_000), Value::Bigint(1)],
+                vec![
+                    s("a"),
+                    Value::Bigint(12_000),
+                    Value::Bigint(13_000),
+                    Value::Bigint(2)
+                ],
+                vec![
+                    s("a"),
+                    Value::Bigint(30_000),
+                    Value::Bigint(31_000),
+                    Value::Bigint(1)
+                ],
             ]
         );
         assert_eq!(calls, vec!["windows of a key in a time range"]);
@@ -2767,31 +2863,58 @@ mod tests {
         );
         assert_eq!(
             sorted(r.rows),
-            vec![vec![s("a"), Value::Bigint(2)], vec![s("b"), Value::Bigint(1)]]
+            vec![
+                vec![s("a"), Value::Bigint(2)],
+                vec![s("b"), Value::Bigint(1)]
+            ]
         );
         assert_eq!(calls, vec!["windows in a time range"]);
         let (r, calls) = run(&bed, "SELECT * FROM W WHERE N > 1;");
         assert_eq!(r.rows.len(), 1);
         assert_eq!(calls, vec!["every window"]);
-        let (r, _) = run(&bed, "SELECT WINDOWSTART FROM W WHERE ID = 'a' ORDER BY WINDOWSTART DESC LIMIT 1;");
+        let (r, _) = run(
+            &bed,
+            "SELECT WINDOWSTART FROM W WHERE ID = 'a' ORDER BY WINDOWSTART DESC LIMIT 1;",
+        );
         assert_eq!(r.rows, vec![vec![Value::Bigint(30_000)]]);
         // Sessions: bounds and ROWTIME from the session.
-        let (r, calls) = run(&bed, "SELECT ID, WINDOWSTART, WINDOWEND, ROWTIME, N FROM SW WHERE ID = 'a';");
+        let (r, calls) = run(
+            &bed,
+            "SELECT ID, WINDOWSTART, WINDOWEND, ROWTIME, N FROM SW WHERE ID = 'a';",
+        );
         assert_eq!(
             r.rows,
             vec![
-                vec![s("a"), Value::Bigint(11_345), Value::Bigint(12_999), Value::Bigint(12_999), Value::Bigint(3)],
-                vec![s("a"), Value::Bigint(30_000), Value::Bigint(30_000), Value::Bigint(30_000), Value::Bigint(1)],
+                vec![
+                    s("a"),
+                    Value::Bigint(11_345),
+                    Value::Bigint(12_999),
+                    Value::Bigint(12_999),
+                    Value::Bigint(3)
+                ],
+                vec![
+                    s("a"),
+                    Value::Bigint(30_000),
+                    Value::Bigint(30_000),
+                    Value::Bigint(30_000),
+                    Value::Bigint(1)
+                ],
             ]
         );
         assert_eq!(calls, vec!["sessions"]);
         // Hour 24 is the next midnight; text that is no time is an error.
-        let (r, _) = run(&bed, "SELECT N FROM W WHERE ID = 'b' AND WINDOWSTART < '1970-01-01T24';");
+        let (r, _) = run(
+            &bed,
+            "SELECT N FROM W WHERE ID = 'b' AND WINDOWSTART < '1970-01-01T24';",
+        );
         assert_eq!(r.rows, vec![vec![Value::Bigint(1)]]);
         assert!(error(&bed, "SELECT * FROM W WHERE WINDOWSTART = 'soon';")
             .contains("Failed to parse window bound 'soon'"));
-        assert!(error(&bed, "SELECT * FROM W WINDOW TUMBLING (SIZE 1 SECOND) WHERE ID = 'a';")
-            .contains("Pull queries don't support WINDOW clauses."));
+        assert!(error(
+            &bed,
+            "SELECT * FROM W WINDOW TUMBLING (SIZE 1 SECOND) WHERE ID = 'a';"
+        )
+        .contains("Pull queries don't support WINDOW clauses."));
     }
 
     #[test]
@@ -2816,7 +2939,10 @@ mod tests {
         );
         let (r, calls) = run(&bed, "SELECT * FROM ADULTS WHERE ID = 2;");
         assert_eq!(header(&r), "`ID` BIGINT KEY, `NAME` STRING, `AGE` INTEGER");
-        assert_eq!(r.rows, vec![vec![Value::Bigint(2), s("BOB"), Value::Int(19)]]);
+        assert_eq!(
+            r.rows,
+            vec![vec![Value::Bigint(2), s("BOB"), Value::Int(19)]]
+        );
         assert_eq!(calls, vec!["get"]);
         let (r, _) = run(&bed, "SELECT ID FROM ADULTS ORDER BY ID;");
         assert_eq!(r.rows, vec![vec![Value::Bigint(1)], vec![Value::Bigint(2)]]);
@@ -2824,7 +2950,10 @@ mod tests {
         let (r, calls) = run(&bed, "SELECT * FROM SRC ORDER BY ID;");
         assert_eq!(
             r.rows,
-            vec![vec![Value::Bigint(1), s("ann")], vec![Value::Bigint(2), s("bob")]]
+            vec![
+                vec![Value::Bigint(1), s("ann")],
+                vec![Value::Bigint(2), s("bob")]
+            ]
         );
         assert_eq!(calls, vec!["records"]);
         // A plain CREATE TABLE is not queryable, as in ksqlDB.
@@ -2836,9 +2965,15 @@ mod tests {
         assert_eq!(header(&r), "`ID` BIGINT, `WHAT` STRING");
         assert_eq!(
             r.rows,
-            vec![vec![Value::Bigint(1), s("a")], vec![Value::Bigint(1), s("c")]]
+            vec![
+                vec![Value::Bigint(1), s("a")],
+                vec![Value::Bigint(1), s("c")]
+            ]
         );
-        let (r, _) = run(&bed, "SELECT WHAT, ROWTIME FROM BIG WHERE ROWTIME > 20 LIMIT 1;");
+        let (r, _) = run(
+            &bed,
+            "SELECT WHAT, ROWTIME FROM BIG WHERE ROWTIME > 20 LIMIT 1;",
+        );
         assert_eq!(r.rows, vec![vec![s("B"), Value::Bigint(21)]]);
     }
 
@@ -2906,7 +3041,10 @@ mod tests {
         );
         assert_eq!(
             key_access(
-                &Some(vec![c(vec![(0, Cons::Range(Bound::Excluded(v(-5)), Bound::Unbounded))])]),
+                &Some(vec![c(vec![(
+                    0,
+                    Cons::Range(Bound::Excluded(v(-5)), Bound::Unbounded)
+                )])]),
                 &int
             ),
             KeyAccess::Ranges(vec![
@@ -2917,7 +3055,10 @@ mod tests {
         // Strings are not kept in order by the encoding; decimals not found by lookups.
         assert_eq!(
             key_access(
-                &Some(vec![c(vec![(0, Cons::Range(Bound::Included(s("a")), Bound::Unbounded))])]),
+                &Some(vec![c(vec![(
+                    0,
+                    Cons::Range(Bound::Included(s("a")), Bound::Unbounded)
+                )])]),
                 &[SqlType::String]
             ),
             KeyAccess::Scan
@@ -2933,7 +3074,10 @@ mod tests {
         let two = [SqlType::String, SqlType::Int];
         assert_eq!(
             key_access(
-                &Some(vec![c(vec![(0, Cons::In(vec![s("a"), s("b")])), (1, Cons::In(vec![v(1)]))])]),
+                &Some(vec![c(vec![
+                    (0, Cons::In(vec![s("a"), s("b")])),
+                    (1, Cons::In(vec![v(1)]))
+                ])]),
                 &two
             ),
             KeyAccess::Points(vec![vec![s("a"), v(1)], vec![s("b"), v(1)]])
@@ -2944,13 +3088,22 @@ mod tests {
         );
         // Doubles: 0.0 and -0.0 are both looked up.
         assert_eq!(
-            key_access(&Some(vec![c(vec![(0, Cons::In(vec![Value::Double(0.0)]))])]), &[SqlType::Double]),
+            key_access(
+                &Some(vec![c(vec![(0, Cons::In(vec![Value::Double(0.0)]))])]),
+                &[SqlType::Double]
+            ),
             KeyAccess::Points(vec![vec![Value::Double(0.0)], vec![Value::Double(-0.0)]])
         );
         // Window starts from WINDOWSTART and WINDOWEND bounds.
         let conj = c(vec![
-            (3, Cons::Range(Bound::Included(Value::Bigint(100)), Bound::Unbounded)),
-            (4, Cons::Range(Bound::Unbounded, Bound::Excluded(Value::Bigint(2000)))),
+            (
+                3,
+                Cons::Range(Bound::Included(Value::Bigint(100)), Bound::Unbounded),
+            ),
+            (
+                4,
+                Cons::Range(Bound::Unbounded, Bound::Excluded(Value::Bigint(2000))),
+            ),
         ]);
         assert_eq!(start_range(&conj, 3, 4, Some(1000)), (100, 999));
         assert_eq!(start_range(&conj, 3, 4, None), (100, i64::MAX));

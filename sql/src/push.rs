@@ -171,10 +171,7 @@ impl PushQuery {
         let order = output_order(&plan);
         let sink: TransientSink = Arc::new(move |key: &Row, value: Option<&Row>, _window| {
             let tombstone = value.is_none();
-            let row: Vec<&Value> = key
-                .iter()
-                .chain(value.into_iter().flatten())
-                .collect();
+            let row: Vec<&Value> = key.iter().chain(value.into_iter().flatten()).collect();
             let values: Row = order
                 .iter()
                 .map(|(i, is_key)| {

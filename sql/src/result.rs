@@ -65,7 +65,10 @@ mod tests {
             ResultColumn::new("ID", SqlType::String, true),
             ResultColumn::new("COUNT", SqlType::Bigint, false),
         ];
-        assert_eq!(header_schema(&cols, true), "`ID` STRING KEY, `COUNT` BIGINT");
+        assert_eq!(
+            header_schema(&cols, true),
+            "`ID` STRING KEY, `COUNT` BIGINT"
+        );
         assert_eq!(header_schema(&cols, false), "`ID` STRING, `COUNT` BIGINT");
     }
 }

@@ -80,7 +80,12 @@ fn pull_queries_on_a_broker() {
         .unwrap();
     }
     let all = eventually(&sql, "SELECT * FROM TOTALS;", |r| {
-        r.rows.len() == 5 && r.rows.iter().map(|r| r[2].as_i64().unwrap_or(0)).sum::<i64>() == 6
+        r.rows.len() == 5
+            && r.rows
+                .iter()
+                .map(|r| r[2].as_i64().unwrap_or(0))
+                .sum::<i64>()
+                == 6
     });
     assert_eq!(
         header_schema(&all.columns, true),
@@ -88,19 +93,40 @@ fn pull_queries_on_a_broker() {
     );
 
     // Key lookup.
-    let r = sql.pull("SELECT ID, TOTAL, N FROM TOTALS WHERE ID = 1;").unwrap();
-    assert_eq!(r.rows, vec![vec![Value::Int(1), Value::Int(25), Value::Bigint(2)]]);
-    let r = sql.pull("SELECT ID FROM TOTALS WHERE ID IN (3, 4, 99);").unwrap();
-    assert_eq!(sorted(r.rows), vec![vec![Value::Int(3)], vec![Value::Int(4)]]);
-    // Key range (two ranges: negatives sort apart).
-    let r = sql.pull("SELECT ID FROM TOTALS WHERE ID >= -5 AND ID < 3;").unwrap();
+    let r = sql
+        .pull("SELECT ID, TOTAL, N FROM TOTALS WHERE ID = 1;")
+        .unwrap();
+    assert_eq!(
+        r.rows,
+        vec![vec![Value::Int(1), Value::Int(25), Value::Bigint(2)]]
+    );
+    let r = sql
+        .pull("SELECT ID FROM TOTALS WHERE ID IN (3, 4, 99);")
+        .unwrap();
     assert_eq!(
         sorted(r.rows),
-        vec![vec![Value::Int(-2)], vec![Value::Int(1)], vec![Value::Int(2)]]
+        vec![vec![Value::Int(3)], vec![Value::Int(4)]]
+    );
+    // Key range (two ranges: negatives sort apart).
+    let r = sql
+        .pull("SELECT ID FROM TOTALS WHERE ID >= -5 AND ID < 3;")
+        .unwrap();
+    assert_eq!(
+        sorted(r.rows),
+        vec![
+            vec![Value::Int(-2)],
+            vec![Value::Int(1)],
+            vec![Value::Int(2)]
+        ]
     );
     // Table scan with a WHERE on a value column.
-    let r = sql.pull("SELECT ID FROM TOTALS WHERE TOTAL > 100;").unwrap();
-    assert_eq!(sorted(r.rows), vec![vec![Value::Int(2)], vec![Value::Int(4)]]);
+    let r = sql
+        .pull("SELECT ID FROM TOTALS WHERE TOTAL > 100;")
+        .unwrap();
+    assert_eq!(
+        sorted(r.rows),
+        vec![vec![Value::Int(2)], vec![Value::Int(4)]]
+    );
     // ORDER BY and LIMIT.
     let r = sql
         .pull("SELECT ID, TOTAL FROM TOTALS ORDER BY TOTAL DESC LIMIT 2;")
@@ -112,7 +138,13 @@ fn pull_queries_on_a_broker() {
             vec![Value::Int(2), Value::Int(200)]
         ]
     );
-    assert_eq!(sql.pull("SELECT * FROM TOTALS LIMIT 3;").unwrap().rows.len(), 3);
+    assert_eq!(
+        sql.pull("SELECT * FROM TOTALS LIMIT 3;")
+            .unwrap()
+            .rows
+            .len(),
+        3
+    );
 
     // A windowed aggregation, with window bounds.
     let r = eventually(
@@ -127,8 +159,18 @@ fn pull_queries_on_a_broker() {
     assert_eq!(
         sorted(r.rows),
         vec![
-            vec![s("ann"), Value::Bigint(1000), Value::Bigint(2000), Value::Bigint(2)],
-            vec![s("ann"), Value::Bigint(2000), Value::Bigint(3000), Value::Bigint(1)],
+            vec![
+                s("ann"),
+                Value::Bigint(1000),
+                Value::Bigint(2000),
+                Value::Bigint(2)
+            ],
+            vec![
+                s("ann"),
+                Value::Bigint(2000),
+                Value::Bigint(3000),
+                Value::Bigint(1)
+            ],
         ]
     );
     let r = sql
@@ -140,7 +182,10 @@ fn pull_queries_on_a_broker() {
     let r = sql
         .pull("SELECT ID, AMOUNT FROM ORDERS WHERE USER = 'bob' ORDER BY AMOUNT;")
         .unwrap();
-    assert_eq!(header_schema(&r.columns, true), "`ID` INTEGER, `AMOUNT` INTEGER");
+    assert_eq!(
+        header_schema(&r.columns, true),
+        "`ID` INTEGER, `AMOUNT` INTEGER"
+    );
     assert_eq!(
         r.rows,
         vec![
@@ -148,7 +193,13 @@ fn pull_queries_on_a_broker() {
             vec![Value::Int(2), Value::Int(200)]
         ]
     );
-    assert_eq!(sql.pull("SELECT * FROM ORDERS LIMIT 4;").unwrap().rows.len(), 4);
+    assert_eq!(
+        sql.pull("SELECT * FROM ORDERS LIMIT 4;")
+            .unwrap()
+            .rows
+            .len(),
+        4
+    );
 
     // Errors.
     let off = BTreeMap::from([(TABLE_SCAN_ENABLED.to_owned(), "false".to_owned())]);
@@ -164,7 +215,9 @@ fn pull_queries_on_a_broker() {
         .pull_with("SELECT TOTAL FROM TOTALS WHERE ID = 4;", &off)
         .unwrap();
     assert_eq!(r.rows, vec![vec![Value::Int(400)]]);
-    let e = sql.pull("SELECT * FROM TOTALS WHERE ID = 'x';").unwrap_err();
+    let e = sql
+        .pull("SELECT * FROM TOTALS WHERE ID = 'x';")
+        .unwrap_err();
     assert!(e.to_string().contains("Cannot compare ID (INTEGER)"), "{e}");
     sql.close();
 }
@@ -340,13 +393,15 @@ fn run_case(case: &Json) -> Result<(), String> {
         } else {
             let mut left = got.clone();
             got.len() == want_rows.len()
-                && want_rows.iter().all(|w| match left.iter().position(|g| same(g, w)) {
-                    Some(p) => {
-                        left.remove(p);
-                        true
-                    }
-                    None => false,
-                })
+                && want_rows
+                    .iter()
+                    .all(|w| match left.iter().position(|g| same(g, w)) {
+                        Some(p) => {
+                            left.remove(p);
+                            true
+                        }
+                        None => false,
+                    })
         };
         if !matches {
             return Err(format!(

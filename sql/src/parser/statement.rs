@@ -5,8 +5,7 @@ use std::collections::BTreeMap;
 use crate::ast::{
     AliasedSource, ColumnConstraint, CreateAsSelect, CreateSource, DescribeTarget, Emit,
     ExplainTarget, Expr, Join, JoinKind, Literal, OrderBy, Pos, Properties, Query, Relation,
-    SelectItem,
-    ShowWhat, SourceKind, Statement, TableElement, WindowExpr, WithinExpr,
+    SelectItem, ShowWhat, SourceKind, Statement, TableElement, WindowExpr, WithinExpr,
 };
 use crate::error::{Result, SqlError};
 

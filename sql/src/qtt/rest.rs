@@ -332,7 +332,9 @@ fn expected_response(json: &Value) -> Result<ExpectedResponse, String> {
         };
         let parsed = QueryResponse::from_items(items);
         if let Some(other) = parsed.others.first() {
-            return Err(format!("query: an item that is no header, row or finalMessage: {other}"));
+            return Err(format!(
+                "query: an item that is no header, row or finalMessage: {other}"
+            ));
         }
         return Ok(ExpectedResponse::Query(parsed));
     }
@@ -435,10 +437,12 @@ pub fn admin_difference(expected: &Map<String, Value>, actual: &Value) -> Option
     let Some(fields) = actual.as_object() else {
         return Some(format!("expected an entity, got {}", show(actual)));
     };
-    expected.iter().find_map(|(name, e)| match fields.get(name) {
-        Some(a) => json_difference(e, a, name),
-        None => Some(format!("no field {name} in {}", show(actual))),
-    })
+    expected
+        .iter()
+        .find_map(|(name, e)| match fields.get(name) {
+            Some(a) => json_difference(e, a, name),
+            None => Some(format!("no field {name} in {}", show(actual))),
+        })
 }
 
 /// The first difference between an expected and an actual query answer: the header
@@ -992,7 +996,8 @@ mod tests {
     }
 
     fn pull_actual(rows: Value) -> ActualRun {
-        let mut items = vec![json!({"header": {"queryId": "q", "schema": "`ID` STRING KEY, `C` BIGINT"}})];
+        let mut items =
+            vec![json!({"header": {"queryId": "q", "schema": "`ID` STRING KEY, `C` BIGINT"}})];
         if let Value::Array(rows) = rows {
             items.extend(rows.into_iter().map(|c| json!({"row": {"columns": c}})));
         }
@@ -1068,7 +1073,10 @@ mod tests {
     #[test]
     fn a_matching_pull_answer_passes_in_any_row_order() {
         let r = pull_run();
-        let v = judge(&r, Ok(pull_actual(json!([["11", 2.5000000001], ["10", 1]]))));
+        let v = judge(
+            &r,
+            Ok(pull_actual(json!([["11", 2.5000000001], ["10", 1]]))),
+        );
         assert_eq!(v.outcome, Outcome::Passed);
     }
 
@@ -1088,7 +1096,10 @@ mod tests {
             "response 2 (`SELECT * FROM AGG WHERE ID='10';`): missing row [\"11\",2.5]; unexpected row [\"11\",3]"
         );
         let mut a = pull_actual(json!([]));
-        a.responses[2] = query(2, json!([{"header": {"schema": "`ID` STRING, `C` BIGINT"}}]));
+        a.responses[2] = query(
+            2,
+            json!([{"header": {"schema": "`ID` STRING, `C` BIGINT"}}]),
+        );
         assert_eq!(
             reason(a),
             "response 2 (`SELECT * FROM AGG WHERE ID='10';`): header schema: expected \
@@ -1178,7 +1189,8 @@ mod tests {
         );
         // A final message that is not expected is not checked.
         let pull = QueryResponse::from_items(&[json!({"header": {"schema": "`K` INT"}})]);
-        let completed = actual(json!([{"header": {"schema": "`K` INT"}}, {"finalMessage": "Query Completed"}]));
+        let completed =
+            actual(json!([{"header": {"schema": "`K` INT"}}, {"finalMessage": "Query Completed"}]));
         assert_eq!(query_difference(&pull, &completed, false), None);
         // Struct columns match by upper-cased names.
         let e = QueryResponse::from_items(&[json!({"row": {"columns": [{"a": 1}]}})]);
@@ -1204,7 +1216,10 @@ mod tests {
             ..ActualRun::default()
         };
         assert_eq!(
-            judge(&r, Ok(error(400, "Pull queries don't support GROUP BY clauses"))),
+            judge(
+                &r,
+                Ok(error(400, "Pull queries don't support GROUP BY clauses"))
+            ),
             Verdict {
                 outcome: Outcome::Passed,
                 note: None
@@ -1240,7 +1255,14 @@ mod tests {
             }
         );
         assert_eq!(
-            judge(&r, Ok(ActualRun { responses: vec![admin(0)], ..ActualRun::default() })).outcome,
+            judge(
+                &r,
+                Ok(ActualRun {
+                    responses: vec![admin(0)],
+                    ..ActualRun::default()
+                })
+            )
+            .outcome,
             Outcome::Failed {
                 reason: "expected an error (status 400: GROUP BY), got success".into(),
                 unsupported: false
@@ -1396,7 +1418,9 @@ mod tests {
     #[test]
     fn rest_files_are_recognised() {
         assert!(is_rest_file(&FILE.replace("PULL", PULL)));
-        assert!(!is_rest_file(r#"{"tests": [{"name": "q", "statements": []}]}"#));
+        assert!(!is_rest_file(
+            r#"{"tests": [{"name": "q", "statements": []}]}"#
+        ));
         assert!(!is_rest_file("{"));
     }
 }

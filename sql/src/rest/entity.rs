@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value as Json};
 
+use crate::ast::SourceKind;
 use crate::catalog::{Catalog, Source, WindowKind};
 use crate::engine::PersistentQuery;
-use crate::ast::SourceKind;
 use crate::result::ResultColumn;
 use crate::types::{Namespace, SqlType};
 use crate::value::{Row, Value};
@@ -276,11 +276,11 @@ pub fn value_json(v: &Value) -> Json {
         Value::Timestamp(ms) => json!(chrono::DateTime::from_timestamp_millis(*ms)
             .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3f").to_string())
             .unwrap_or_else(|| ms.to_string())),
-        Value::Date(days) => json!(chrono::NaiveDate::from_num_days_from_ce_opt(
-            719_163 + *days
-        )
-        .map(|d| d.format("%Y-%m-%d").to_string())
-        .unwrap_or_else(|| days.to_string())),
+        Value::Date(days) => json!(
+            chrono::NaiveDate::from_num_days_from_ce_opt(719_163 + *days)
+                .map(|d| d.format("%Y-%m-%d").to_string())
+                .unwrap_or_else(|| days.to_string())
+        ),
         Value::Time(ms) => json!(chrono::NaiveTime::from_num_seconds_from_midnight_opt(
             (*ms / 1000) as u32,
             ((*ms % 1000) * 1_000_000) as u32
@@ -339,7 +339,10 @@ mod tests {
         assert_eq!(value_json(&Value::Date(1)), json!("1970-01-02"));
         assert_eq!(value_json(&Value::Time(61_005)), json!("00:01:01.005"));
         assert_eq!(
-            value_json(&Value::Map(vec![(Value::Int(1), Value::String("a".into()))])),
+            value_json(&Value::Map(vec![(
+                Value::Int(1),
+                Value::String("a".into())
+            )])),
             json!({"1": "a"})
         );
         assert_eq!(
@@ -354,6 +357,9 @@ mod tests {
         let e = statement_error("boom", "SELECT 1;", &[]);
         assert_eq!(e["error_code"], json!(40001));
         assert_eq!(e["@type"], json!("statement_error"));
-        assert_eq!(generic_error(ERROR_FORBIDDEN, "no")["error_code"], json!(40301));
+        assert_eq!(
+            generic_error(ERROR_FORBIDDEN, "no")["error_code"],
+            json!(40301)
+        );
     }
 }

@@ -110,7 +110,10 @@ mod tests {
 
     #[test]
     fn json_values_become_literals_of_the_column_type() {
-        assert_eq!(literal(&json!("it's"), &SqlType::String).unwrap(), "'it''s'");
+        assert_eq!(
+            literal(&json!("it's"), &SqlType::String).unwrap(),
+            "'it''s'"
+        );
         assert_eq!(literal(&json!(3), &SqlType::Int).unwrap(), "3");
         assert_eq!(
             literal(&json!([1, 2]), &SqlType::Array(Box::new(SqlType::Int))).unwrap(),

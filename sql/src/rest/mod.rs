@@ -37,10 +37,10 @@ use serde_json::{json, Value as JsonValue};
 use tokio::sync::{mpsc, Notify};
 use tokio_stream::wrappers::ReceiverStream;
 
+use crate::ast::SourceKind;
 use crate::ast::{DescribeTarget, ParsedStatement, ShowWhat, Statement};
 use crate::engine::StatementResult;
 use crate::error::SqlError;
-use crate::ast::SourceKind;
 use crate::push::{PushConfig, PushQuery};
 use crate::result::{header_schema, QueryResult, ResultColumn};
 use crate::runtime::SqlRuntime;
@@ -125,8 +125,12 @@ impl SqlService {
         sql: &str,
         properties: &BTreeMap<String, String>,
     ) -> Result<Vec<JsonValue>, (StatusCode, JsonValue)> {
-        let statements = crate::parser::parse(sql)
-            .map_err(|e| (StatusCode::BAD_REQUEST, statement_error(&e.to_string(), sql, &[])))?;
+        let statements = crate::parser::parse(sql).map_err(|e| {
+            (
+                StatusCode::BAD_REQUEST,
+                statement_error(&e.to_string(), sql, &[]),
+            )
+        })?;
         let mut entities = Vec::new();
         for s in statements {
             match self.run_statement(&s, properties) {
@@ -361,7 +365,9 @@ struct KsqlRequest {
     session_variables: BTreeMap<String, JsonValue>,
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f).await.map_err(|e| {
         ApiError(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -486,7 +492,12 @@ impl Writer {
         }
     }
 
-    fn header(&mut self, id: &str, columns: &[ResultColumn], pull: bool) -> Result<Bytes, SqlError> {
+    fn header(
+        &mut self,
+        id: &str,
+        columns: &[ResultColumn],
+        pull: bool,
+    ) -> Result<Bytes, SqlError> {
         let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
         let text = match self.shape {
             Shape::Ksql => format!(
@@ -600,7 +611,11 @@ async fn query_stream(
 
 type Chunks = mpsc::Sender<Result<Bytes, Infallible>>;
 
-async fn run_query(service: Arc<SqlService>, body: Bytes, shape: Shape) -> Result<Response, ApiError> {
+async fn run_query(
+    service: Arc<SqlService>,
+    body: Bytes,
+    shape: Shape,
+) -> Result<Response, ApiError> {
     headless_check(&service)?;
     let req: QueryRequest = parse_body(&body)?;
     let props = text_properties(&req.properties);

@@ -330,6 +330,13 @@ fn substitute(statement: &str, variables: &BTreeMap<String, String>) -> String {
         .into_owned()
 }
 
+/// Whether an entity answers a `DEFINE` the server made of the `sessionVariables` rather
+/// than the statement that was sent.
+fn is_variable_echo(entity: &Value, statement: &str) -> bool {
+    let answered = entity["statementText"].as_str().unwrap_or("");
+    first_keyword(answered) == "DEFINE" && first_keyword(statement) != "DEFINE"
+}
+
 fn set_message(name: &str, old: Option<&str>, new: &str) -> String {
     match old {
         Some(old) => {
@@ -423,7 +430,7 @@ impl Session {
     fn run_ksql(&mut self, statement: &str) -> Outcome {
         match self.client.ksql(statement, &self.context()) {
             Ok(entities) => {
-                for entity in &entities {
+                for entity in entities.iter().filter(|e| !is_variable_echo(e, statement)) {
                     out(&render_entity(entity, self.output));
                 }
                 if self.interactive
@@ -537,8 +544,15 @@ impl Session {
         let mut buffer = String::new();
         for line in input.lines() {
             let line = line?;
-            if buffer.trim().is_empty() && bare_command(&line) == Some("exit") {
-                return Ok(true);
+            if buffer.trim().is_empty() {
+                match bare_command(&line) {
+                    Some("exit") => return Ok(true),
+                    Some(_) => {
+                        out(HELP);
+                        continue;
+                    }
+                    None => {}
+                }
             }
             buffer.push_str(&line);
             buffer.push('\n');
@@ -730,6 +744,15 @@ mod tests {
             "SELECT * FROM pageviews WHERE x = 'pageviews' AND ${other}"
         );
         assert_eq!(substitute("SHOW STREAMS", &variables), "SHOW STREAMS");
+    }
+
+    #[test]
+    fn entities_for_session_variables_are_not_printed() {
+        let echo = json!({"@type": "currentStatus", "statementText": "DEFINE src = 'x'"});
+        assert!(is_variable_echo(&echo, "DESCRIBE x"));
+        assert!(!is_variable_echo(&echo, "DEFINE src = 'x'"));
+        let own = json!({"@type": "sourceDescription", "statementText": "DESCRIBE x"});
+        assert!(!is_variable_echo(&own, "DESCRIBE x"));
     }
 
     #[test]

@@ -26,15 +26,15 @@ use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
 use brook_client::{
-    Admin, AdminConfig, ClientError, Consumer, ConsumerConfig, ConsumerRecord, ErrorCode,
-    NewTopic, Producer, ProducerConfig, ProducerRecord, TopicPartition,
+    Admin, AdminConfig, ClientError, Consumer, ConsumerConfig, ConsumerRecord, ErrorCode, NewTopic,
+    Producer, ProducerConfig, ProducerRecord, TopicPartition,
 };
 use regex::Regex;
 use serde_json::{json, Map, Value};
 
 use super::{
-    is_push_query, is_query, query_difference, ActualBody, ActualError, ActualResponse,
-    ActualRun, ExecError, QueryResponse, RestRun,
+    is_push_query, is_query, query_difference, ActualBody, ActualError, ActualResponse, ActualRun,
+    ExecError, QueryResponse, RestRun,
 };
 use crate::engine::Engine;
 use crate::qtt::exec::{decode_output, encode_input, named_topics, RawRecord, TestRecord};
@@ -230,7 +230,8 @@ fn declares_source(statement: &str) -> bool {
         return false;
     }
     let kind = rest.find(|w| !matches!(*w, "OR" | "REPLACE" | "SOURCE"));
-    matches!(kind, Some("STREAM" | "TABLE")) && !words.windows(2).any(|p| p[0] == "AS" && p[1] == "SELECT")
+    matches!(kind, Some("STREAM" | "TABLE"))
+        && !words.windows(2).any(|p| p[0] == "AS" && p[1] == "SELECT")
 }
 
 /// The topics a run needs before its statements, with their partition counts: its
@@ -280,27 +281,31 @@ fn create_topics(
     if topics.is_empty() {
         return Ok(());
     }
-    rt.block_on(within(options.request_timeout, "creating the topics", async {
-        let admin = Admin::connect(&node.bootstrap, AdminConfig::default())
-            .await
-            .map_err(client_error("connecting to the broker"))?;
-        let new: Vec<NewTopic> = topics
-            .iter()
-            .map(|(name, partitions)| NewTopic::new(name.clone(), *partitions, 1))
-            .collect();
-        let results = admin
-            .create_topics(&new, false)
-            .await
-            .map_err(client_error("creating the topics"))?;
-        for (name, result) in results {
-            if let Err(e) = result {
-                if e.code != ErrorCode::TOPIC_ALREADY_EXISTS {
-                    return Err(ExecError::new(format!("creating topic {name}: {e}")));
+    rt.block_on(within(
+        options.request_timeout,
+        "creating the topics",
+        async {
+            let admin = Admin::connect(&node.bootstrap, AdminConfig::default())
+                .await
+                .map_err(client_error("connecting to the broker"))?;
+            let new: Vec<NewTopic> = topics
+                .iter()
+                .map(|(name, partitions)| NewTopic::new(name.clone(), *partitions, 1))
+                .collect();
+            let results = admin
+                .create_topics(&new, false)
+                .await
+                .map_err(client_error("creating the topics"))?;
+            for (name, result) in results {
+                if let Err(e) = result {
+                    if e.code != ErrorCode::TOPIC_ALREADY_EXISTS {
+                        return Err(ExecError::new(format!("creating topic {name}: {e}")));
+                    }
                 }
             }
-        }
-        Ok(())
-    }))
+            Ok(())
+        },
+    ))
 }
 
 /// The inputs of a run, produced once.
