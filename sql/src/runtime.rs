@@ -196,17 +196,19 @@ impl SqlRuntime {
     }
 
     /// Runs a script with request properties (a REST request's `streamsProperties`) on
-    /// top of the engine's; the statements' `SET`s last only for the script, as in a
-    /// ksqlDB request.
+    /// top of the engine's; the statements' `SET`s and `DEFINE`s last only for the
+    /// script, as in a ksqlDB request.
     pub fn execute_with(
         &mut self,
         sql: &str,
         properties: &BTreeMap<String, String>,
     ) -> Result<Vec<StatementResult>> {
         let saved = self.engine.properties.clone();
+        let variables = self.engine.variables.clone();
         self.engine.properties.extend(properties.clone());
         let r = self.execute(sql);
         self.engine.properties = saved;
+        self.engine.variables = variables;
         r
     }
 

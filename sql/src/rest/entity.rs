@@ -204,7 +204,7 @@ pub fn source_description(
     let read: Vec<Json> = catalog
         .queries
         .values()
-        .filter(|q| q.sources.iter().any(|n| *n == s.name))
+        .filter(|q| q.sources.contains(&s.name))
         .map(query_ref)
         .collect();
     let write: Vec<Json> = catalog

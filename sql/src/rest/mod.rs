@@ -166,7 +166,21 @@ impl SqlService {
                     Some(queries(text, &engine.queries, &engine.catalog))
                 }
                 Statement::Show(ShowWhat::Properties) => {
-                    let mut p = engine.properties.clone();
+                    let c = rt.config();
+                    let mut p: BTreeMap<String, String> = [
+                        ("ksql.service.id", c.service_id.clone()),
+                        ("ksql.streams.bootstrap.servers", c.bootstrap_servers.clone()),
+                        ("ksql.streams.state.dir", c.state_dir.display().to_string()),
+                        ("ksql.streams.num.stream.threads", c.num_stream_threads.to_string()),
+                        ("ksql.streams.cache.max.bytes.buffering", "10485760".into()),
+                        ("ksql.streams.auto.offset.reset", "earliest".into()),
+                        ("ksql.query.pull.table.scan.enabled", "true".into()),
+                        ("ksql.headless", c.headless.to_string()),
+                    ]
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v))
+                    .collect();
+                    p.extend(engine.properties.clone());
                     p.extend(properties.clone());
                     Some(entity::properties(text, &p))
                 }
@@ -216,7 +230,13 @@ impl SqlService {
                 StatementResult::QueryStarted { message, .. } => message.clone(),
                 StatementResult::Text(t) => return Ok(Some(entity::text(text, t))),
             };
-            if matches!(s.statement, Statement::InsertValues { .. }) {
+            // ksqlDB answers these with no entity.
+            if matches!(
+                s.statement,
+                Statement::InsertValues { .. }
+                    | Statement::Define { .. }
+                    | Statement::Undefine { .. }
+            ) {
                 return Ok(None);
             }
             let query_id = match &result {
@@ -402,7 +422,7 @@ fn with_variables(sql: &str, vars: &BTreeMap<String, String>) -> String {
 /// A query to run: pull (answered at once) or push (streamed).
 enum Running {
     Pull(String, QueryResult),
-    Push(PushQuery),
+    Push(Box<PushQuery>),
     Print(crate::rest::print::Print),
 }
 
@@ -428,7 +448,7 @@ fn start_query(
             let mut props = engine.properties.clone();
             props.extend(properties.clone());
             let pq = PushQuery::start(&engine, &service.push_config, &stmt.text, &props)?;
-            Ok(Running::Push(pq))
+            Ok(Running::Push(Box::new(pq)))
         }
         Statement::Query(_) => {
             let id = format!(
@@ -678,7 +698,7 @@ async fn run_query(
             let svc = service.clone();
             tokio::spawn(async move {
                 let id = pq.id.clone();
-                stream_push(pq, writer, tx, stop).await;
+                stream_push(*pq, writer, tx, stop).await;
                 svc.push_queries
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
