@@ -14,7 +14,13 @@
 //! A plain `CREATE TABLE ... WITH (kafka_topic=...)` is not queryable, as in ksqlDB: derive
 //! one with `CREATE TABLE QUERYABLE_X AS SELECT * FROM X`, or declare it
 //! `CREATE SOURCE TABLE`. Stores are read on the server that runs the query (its local
-//! tasks); topic reads need the cluster (see [`pull_on_cluster`]).
+//! tasks); topic reads need the cluster (see [`pull_on_cluster`]) and hold what they read
+//! in memory (a table: its latest rows; a stream: only what `LIMIT` keeps, unless
+//! `ORDER BY` needs every matching row). `ksql.query.pull.stream.enabled=false` refuses
+//! pull queries on streams, as in ksqlDB.
+//!
+//! Pull queries take no `JOIN`, `WINDOW`, `GROUP BY`, `PARTITION BY` or `HAVING` clause
+//! and no aggregate or table function, and fail with ksqlDB's messages when given one.
 //!
 //! # WHERE, and how rows are found
 //!
@@ -46,7 +52,9 @@
 //! never marked. `ROWTIME` may be selected and filtered on (for a table: the timestamp of
 //! the row's last update; for a session: its end); `ROWPARTITION` and `ROWOFFSET` may not,
 //! as in ksqlDB. Windowed rows read from a time-window store have no `ROWTIME` (NULL) until
-//! the streams layer exposes the stored window timestamps.
+//! the streams layer exposes the stored window timestamps. Rows read from a topic take
+//! `ROWTIME` from the source's `TIMESTAMP` column when it is a `BIGINT` or `TIMESTAMP`
+//! (with `TIMESTAMP_FORMAT`, from the record's timestamp).
 //!
 //! # ORDER BY and LIMIT
 //!
@@ -56,6 +64,13 @@
 //! or any expression over the source's columns. NULLs sort as the smallest values unless
 //! `NULLS FIRST`/`NULLS LAST` says otherwise. With `ORDER BY`, every matching row is read
 //! and sorted before the limit applies. Push and persistent queries refuse `ORDER BY`.
+//!
+//! # API
+//!
+//! [`SqlRuntime::pull`](crate::runtime::SqlRuntime::pull) runs pull queries on a server.
+//! Underneath, [`pull_with`] runs one on any [`PullSource`]: [`ClusterSource`] (a streams
+//! runtime's stores and a cluster's topics) or, without a broker, [`TestDriverSource`]
+//! through a [`Testbed`] (an engine's queries on one `TopologyTestDriver`).
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -2255,7 +2270,7 @@ impl Prepared<'_> {
                 let mut latest: Vec<Option<Row>> = Vec::new();
                 for r in source.records(&self.table.topic)? {
                     let r = r?;
-                    let Some((identity, row)) = decoder.decode(&r, &log) else {
+                    let Some(Decoded { identity, row, .. }) = decoder.decode(&r, &log) else {
                         continue;
                     };
                     if identity.iter().take(nkeys).all(Value::is_null) && nkeys > 0 {
@@ -2285,10 +2300,14 @@ impl Prepared<'_> {
                 if !c.full() {
                     for r in source.records(&self.table.topic)? {
                         let r = r?;
-                        let Some((_, row)) = decoder.decode(&r, &log) else {
+                        let Some(d) = decoder.decode(&r, &log) else {
                             continue;
                         };
-                        let row = row.unwrap_or_else(|| decoder.null_value_row(&r));
+                        // A record without a value: its value columns are NULL.
+                        let row = d.row.unwrap_or_else(|| {
+                            let nulls = vec![Value::Null; self.table.value_columns().count()];
+                            decoder.row(&d.key, nulls, &r, d.window)
+                        });
                         if !c.offer(&row) {
                             break;
                         }
@@ -2347,6 +2366,16 @@ fn read_kv(
     Ok(())
 }
 
+/// A record, decoded.
+struct Decoded {
+    /// Its key columns, and window bounds: what a table keeps one row of.
+    identity: Row,
+    key: Row,
+    window: Option<(i64, i64)>,
+    /// `None` for a record without a value (a table's tombstone).
+    row: Option<Row>,
+}
+
 /// Decodes a source's records into its rows.
 struct Decoder<'a> {
     source: &'a Source,
@@ -2380,10 +2409,8 @@ impl<'a> Decoder<'a> {
         })
     }
 
-    /// The record's key identity (key columns, and window bounds) and its row (`None`
-    /// for a null value); `None` if it does not match the schema (logged).
-    #[allow(clippy::type_complexity)]
-    fn decode(&self, r: &TopicRecord, log: &ProcessingLog) -> Option<(Row, Option<Row>)> {
+    /// A record's key and row; `None` if it does not match the schema (logged).
+    fn decode(&self, r: &TopicRecord, log: &ProcessingLog) -> Option<Decoded> {
         let topic = self.source.topic.as_str();
         let skip = |what: &str, e: &dyn std::fmt::Display| {
             log(&format!(
@@ -2391,7 +2418,7 @@ impl<'a> Decoder<'a> {
                 self.source.name
             ));
         };
-        let (key, window) = match &self.windowed_keys {
+        let (mut key, window) = match &self.windowed_keys {
             Some(serde) => match r.key.as_deref() {
                 None => (Vec::new(), None),
                 Some(b) => match serde.deserialize(topic, Some(b)) {
@@ -2417,16 +2444,19 @@ impl<'a> Decoder<'a> {
                 return None;
             }
         };
-        let nkeys = self.source.key_columns().count();
-        let mut key = key;
-        key.resize(nkeys, Value::Null);
+        key.resize(self.source.key_columns().count(), Value::Null);
         let mut identity = key.clone();
         if let Some((s, e)) = window {
             identity.push(Value::Bigint(s));
             identity.push(Value::Bigint(e));
         }
         let row = value.map(|v| self.row(&key, v, r, window));
-        Some((identity, row))
+        Some(Decoded {
+            identity,
+            key,
+            window,
+            row,
+        })
     }
 
     fn row(&self, key: &Row, value: Row, r: &TopicRecord, window: Option<(i64, i64)>) -> Row {
@@ -2488,18 +2518,6 @@ impl<'a> Decoder<'a> {
             None => {}
         }
         row
-    }
-
-    /// The row of a stream record without a value: its value columns are NULL.
-    fn null_value_row(&self, r: &TopicRecord) -> Row {
-        let width = self.source.value_columns().count();
-        let key = self
-            .keys
-            .deserialize(&self.source.topic, r.key.as_deref())
-            .unwrap_or_default();
-        let mut key = key;
-        key.resize(self.source.key_columns().count(), Value::Null);
-        self.row(&key, vec![Value::Null; width], r, None)
     }
 }
 
@@ -2975,6 +2993,57 @@ mod tests {
             "SELECT WHAT, ROWTIME FROM BIG WHERE ROWTIME > 20 LIMIT 1;",
         );
         assert_eq!(r.rows, vec![vec![s("B"), Value::Bigint(21)]]);
+    }
+
+    #[test]
+    fn joins_and_header_columns() {
+        let sql = "CREATE TABLE L (ID INT PRIMARY KEY, A STRING) WITH (kafka_topic='l', value_format='JSON');
+             CREATE TABLE R (ID INT PRIMARY KEY, B STRING) WITH (kafka_topic='r', value_format='JSON');
+             CREATE TABLE J AS SELECT L.ID AS ID, A, B FROM L JOIN R ON L.ID = R.ID WHERE B <> 'skip';
+             CREATE STREAM H (K STRING KEY, V INT, TRACE BYTES HEADER('trace')) WITH (kafka_topic='h', value_format='JSON');";
+        let mut bed = bed(
+            sql,
+            &[
+                ("l", json!(1), json!({"A": "a1"}), 1),
+                ("l", json!(2), json!({"A": "a2"}), 2),
+                ("r", json!(1), json!({"B": "b1"}), 3),
+                ("r", json!(2), json!({"B": "skip"}), 4),
+                ("l", json!(3), json!({"A": "a3"}), 5),
+                ("r", json!(3), json!({"B": "b3"}), 6),
+            ],
+        );
+        let (r, calls) = run(&bed, "SELECT * FROM J WHERE ID IN (1, 2, 3);");
+        assert_eq!(header(&r), "`ID` INTEGER KEY, `A` STRING, `B` STRING");
+        assert_eq!(
+            sorted(r.rows),
+            vec![
+                vec![Value::Int(1), s("a1"), s("b1")],
+                vec![Value::Int(3), s("a3"), s("b3")]
+            ]
+        );
+        assert_eq!(calls, vec!["get", "get", "get"]);
+        // Header columns of a stream come from the records' headers.
+        bed.topics.insert(
+            "h".into(),
+            vec![TopicRecord {
+                partition: 0,
+                offset: 0,
+                timestamp: 7,
+                key: Some(Bytes::from_static(b"k")),
+                value: Some(Bytes::from_static(br#"{"V": 1}"#)),
+                headers: vec![("trace".into(), Some(Bytes::from_static(b"t1")))],
+            }],
+        );
+        let (r, _) = run(&bed, "SELECT * FROM H;");
+        assert_eq!(header(&r), "`K` STRING, `V` INTEGER, `TRACE` BYTES");
+        assert_eq!(
+            r.rows,
+            vec![vec![
+                s("k"),
+                Value::Int(1),
+                Value::Bytes(Bytes::from_static(b"t1"))
+            ]]
+        );
     }
 
     #[test]

@@ -62,7 +62,8 @@ fn pull_queries_on_a_broker() {
     sql.execute(
         "CREATE STREAM ORDERS (ID INT KEY, USER STRING, AMOUNT INT) WITH (KAFKA_TOPIC='orders', VALUE_FORMAT='JSON');
          CREATE TABLE TOTALS AS SELECT ID, SUM(AMOUNT) AS TOTAL, COUNT(*) AS N FROM ORDERS GROUP BY ID;
-         CREATE TABLE PER_SECOND AS SELECT USER, COUNT(*) AS N FROM ORDERS WINDOW TUMBLING (SIZE 1 SECOND) GROUP BY USER;",
+         CREATE TABLE PER_SECOND AS SELECT USER, COUNT(*) AS N FROM ORDERS WINDOW TUMBLING (SIZE 1 SECOND) GROUP BY USER;
+         CREATE TABLE VISITS AS SELECT USER, COUNT(*) AS N FROM ORDERS WINDOW SESSION (600 MILLISECONDS) GROUP BY USER;",
     )
     .unwrap();
     let orders = [
@@ -177,6 +178,52 @@ fn pull_queries_on_a_broker() {
         .pull("SELECT USER, N FROM PER_SECOND WHERE WINDOWSTART = 3000;")
         .unwrap();
     assert_eq!(r.rows, vec![vec![s("bob"), Value::Bigint(1)]]);
+
+    // Sessions, of a key and of every key.
+    let r = eventually(
+        &sql,
+        "SELECT USER, WINDOWSTART, WINDOWEND, N FROM VISITS;",
+        |r| r.rows.len() == 5,
+    );
+    assert_eq!(
+        sorted(r.rows),
+        vec![
+            vec![
+                s("ann"),
+                Value::Bigint(1_100),
+                Value::Bigint(1_100),
+                Value::Bigint(1)
+            ],
+            vec![
+                s("ann"),
+                Value::Bigint(1_900),
+                Value::Bigint(2_100),
+                Value::Bigint(2)
+            ],
+            vec![
+                s("bob"),
+                Value::Bigint(1_200),
+                Value::Bigint(1_200),
+                Value::Bigint(1)
+            ],
+            vec![
+                s("bob"),
+                Value::Bigint(3_000),
+                Value::Bigint(3_000),
+                Value::Bigint(1)
+            ],
+            vec![
+                s("cy"),
+                Value::Bigint(2_500),
+                Value::Bigint(2_500),
+                Value::Bigint(1)
+            ],
+        ]
+    );
+    let r = sql
+        .pull("SELECT ROWTIME, N FROM VISITS WHERE USER = 'ann' AND WINDOWSTART > 1500;")
+        .unwrap();
+    assert_eq!(r.rows, vec![vec![Value::Bigint(2_100), Value::Bigint(2)]]);
 
     // A stream: its topic (both partitions) read to the end.
     let r = sql
