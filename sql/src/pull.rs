@@ -218,22 +218,22 @@ impl PullSource for ClusterSource<'_> {
         let s = self
             .streams()?
             .window_store::<Row, Row>(StoreQueryParameters::from_name(store))?;
-        let raw: Vec<(Row, i64, Row)> = match key {
+        let raw: Vec<(Row, i64, Row, i64)> = match key {
             Some(k) => s
-                .fetch_range(k, from, to)?
+                .fetch_range_timestamped(k, from, to)?
                 .into_iter()
-                .map(|(start, v)| (k.clone(), start, v))
+                .map(|(start, v, ts)| (k.clone(), start, v, ts))
                 .collect(),
-            None => s.fetch_all(from, to)?,
+            None => s.fetch_all_timestamped(from, to)?,
         };
         Ok(raw
             .into_iter()
-            .map(|(key, start, value)| StoredWindow {
+            .map(|(key, start, value, ts)| StoredWindow {
                 key,
                 start,
                 end: None,
                 value,
-                timestamp: None,
+                timestamp: (ts >= 0).then_some(ts),
             })
             .collect())
     }
@@ -443,22 +443,22 @@ impl PullSource for TestDriverSource<'_> {
         to: i64,
     ) -> Result<Vec<StoredWindow>> {
         let s = self.driver()?.window_store::<Row, Row>(store)?;
-        let raw: Vec<(Row, i64, Row)> = match key {
+        let raw: Vec<(Row, i64, Row, i64)> = match key {
             Some(k) => s
-                .fetch_range(k, from, to)?
+                .fetch_range_timestamped(k, from, to)?
                 .into_iter()
-                .map(|(start, v)| (k.clone(), start, v))
+                .map(|(start, v, ts)| (k.clone(), start, v, ts))
                 .collect(),
-            None => s.fetch_all(from, to)?,
+            None => s.fetch_all_timestamped(from, to)?,
         };
         Ok(raw
             .into_iter()
-            .map(|(key, start, value)| StoredWindow {
+            .map(|(key, start, value, ts)| StoredWindow {
                 key,
                 start,
                 end: None,
                 value,
-                timestamp: None,
+                timestamp: (ts >= 0).then_some(ts),
             })
             .collect())
     }

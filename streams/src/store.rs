@@ -654,6 +654,51 @@ impl<K: Data, V: Data> WindowStoreHandle<K, V> {
     pub fn all(&self) -> Result<Vec<(K, i64, V)>> {
         self.fetch_all(i64::MIN, i64::MAX)
     }
+
+    /// As [`fetch_range`](Self::fetch_range), with each window's timestamp: the latest
+    /// record's, which a windowed aggregation's store keeps before the value (`-1` when a
+    /// value is too short to hold one).
+    pub fn fetch_range_timestamped(
+        &self,
+        key: &K,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<(i64, V, i64)>> {
+        let k = self.key(key)?;
+        let s = lock(&self.store);
+        let raw = s
+            .fetch_key_range(&k, from, to, false)?
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        drop(s);
+        raw.into_iter()
+            .map(|e| Ok((e.start, self.value(&e.value)?, window_timestamp(&e.value))))
+            .collect()
+    }
+
+    /// As [`fetch_all`](Self::fetch_all), with each window's timestamp (see
+    /// [`fetch_range_timestamped`](Self::fetch_range_timestamped)).
+    pub fn fetch_all_timestamped(&self, from: i64, to: i64) -> Result<Vec<(K, i64, V, i64)>> {
+        let s = lock(&self.store);
+        let raw = s
+            .fetch_all(from, to)?
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        drop(s);
+        raw.into_iter()
+            .map(|e| {
+                Ok((
+                    de(&self.keys, &self.topic, &self.name, "key", &e.key)?,
+                    e.start,
+                    self.value(&e.value)?,
+                    window_timestamp(&e.value),
+                ))
+            })
+            .collect()
+    }
+}
+
+/// The timestamp a windowed aggregation stores before each window's value.
+pub(crate) fn window_timestamp(stored: &[u8]) -> i64 {
+    crate::dsl::windowed::split_timestamped(stored).map_or(-1, |(ts, _)| ts)
 }
 
 /// A typed session store (Kafka Streams' `SessionStore<K, V>`).

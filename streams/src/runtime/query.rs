@@ -1090,6 +1090,72 @@ impl<K: Data, V: Data> ReadOnlyWindowStore<K, V> {
     pub fn all(&self) -> Result<Vec<(K, i64, V)>> {
         self.fetch_all(i64::MIN, i64::MAX)
     }
+
+    /// As [`fetch_range`](Self::fetch_range), with each window's timestamp: the latest
+    /// record's, which a windowed aggregation's store keeps before the value (`-1` when a
+    /// value is too short to hold one).
+    pub fn fetch_range_timestamped(
+        &self,
+        key: &K,
+        time_from: i64,
+        time_to: i64,
+    ) -> Result<Vec<(i64, V, i64)>> {
+        if time_from > time_to {
+            return Ok(Vec::new());
+        }
+        let k = self.key(key)?;
+        let mut raw: Vec<brook_state::WindowedEntry> = self
+            .q
+            .each_window(|s| {
+                s.fetch_key_range(&k, time_from, time_to, false)?
+                    .collect::<StoreResult<Vec<_>>>()
+            })?
+            .into_iter()
+            .flatten()
+            .collect();
+        raw.sort_by_key(|e| e.start);
+        raw.into_iter()
+            .map(|e| {
+                Ok((
+                    e.start,
+                    self.q.codec.de(&self.values, "value", &e.value)?,
+                    crate::store::window_timestamp(&e.value),
+                ))
+            })
+            .collect()
+    }
+
+    /// As [`fetch_all`](Self::fetch_all), with each window's timestamp (see
+    /// [`fetch_range_timestamped`](Self::fetch_range_timestamped)).
+    pub fn fetch_all_timestamped(
+        &self,
+        time_from: i64,
+        time_to: i64,
+    ) -> Result<Vec<(K, i64, V, i64)>> {
+        if time_from > time_to {
+            return Ok(Vec::new());
+        }
+        let mut raw: Vec<brook_state::WindowedEntry> = self
+            .q
+            .each_window(|s| {
+                s.fetch_all(time_from, time_to)?
+                    .collect::<StoreResult<Vec<_>>>()
+            })?
+            .into_iter()
+            .flatten()
+            .collect();
+        raw.sort_by(|a, b| (a.start, &a.key).cmp(&(b.start, &b.key)));
+        raw.into_iter()
+            .map(|e| {
+                Ok((
+                    self.q.codec.de(&self.keys, "key", &e.key)?,
+                    e.start,
+                    self.q.codec.de(&self.values, "value", &e.value)?,
+                    crate::store::window_timestamp(&e.value),
+                ))
+            })
+            .collect()
+    }
 }
 
 /// A read-only view of a session store over every local task that has it (Kafka Streams'
