@@ -414,7 +414,29 @@ impl Planner<'_> {
                         if !query.partition_by.is_empty() {
                             cols.sort_by_key(|c| c.namespace == Namespace::Key);
                         }
-                        for c in cols {
+                        // A transient query on a windowed source shows each row's
+                        // window after the key, as ksqlDB does.
+                        let window_after_key = self.sink_name.is_none()
+                            && single
+                            && s.source.window.is_some()
+                            && query.partition_by.is_empty();
+                        let keys = cols
+                            .iter()
+                            .filter(|c| c.namespace == Namespace::Key)
+                            .count();
+                        for (i, c) in cols.iter().enumerate() {
+                            if window_after_key && i == keys {
+                                for w in [WINDOWSTART, WINDOWEND] {
+                                    let e = Expr::new(
+                                        ExprKind::Column {
+                                            qualifier: Some(ast::Ident::new(s.alias.clone())),
+                                            name: ast::Ident::new(w.to_owned()),
+                                        },
+                                        *pos,
+                                    );
+                                    items.push((e, w.to_owned(), true));
+                                }
+                            }
                             let name = if single {
                                 c.name.clone()
                             } else {
@@ -475,7 +497,8 @@ impl Planner<'_> {
                             }
                         },
                     };
-                    if alias.is_none() {
+                    // A transient query may select the pseudo-columns by name.
+                    if alias.is_none() && self.sink_name.is_some() {
                         if let ExprKind::Column { name, .. } = &expr.kind {
                             if RESERVED.contains(&name.name.as_str()) {
                                 return Err(SqlError::at(
@@ -491,9 +514,9 @@ impl Planner<'_> {
                     items.push((expr.clone(), name, false));
                 }
             }
-        } // Output columns cannot take the pseudo-columns' names.
+        } // Output columns cannot take the pseudo-columns' names (in a sink).
         for (e, n, _) in &items {
-            if RESERVED.contains(&n.as_str()) {
+            if self.sink_name.is_some() && RESERVED.contains(&n.as_str()) {
                 return Err(SqlError::at(
                     e.pos,
                     format!(
@@ -729,7 +752,22 @@ impl Planner<'_> {
                 });
             }
             for (i, slot) in key_slots.iter_mut().enumerate() {
-                if slot.is_none() {
+                if slot.is_none() && self.sink_name.is_none() {
+                    // A transient query need not show its grouping key: the key column
+                    // is kept, under its internal name, but not returned.
+                    let g = Expr::new(
+                        ExprKind::Column {
+                            qualifier: None,
+                            name: ast::Ident::new(group_column(i)),
+                        },
+                        query.group_by[i].pos,
+                    );
+                    *slot = Some(OutputColumn {
+                        name: group_column(i),
+                        ty: group_by[i].ty.clone().unwrap_or(SqlType::String),
+                        expr: compile_or_non_aggregate(&g, &g, &agg_scope, &ctx)?,
+                    });
+                } else if slot.is_none() {
                     let g = &query.group_by[i];
                     let sink = self.sink_name.unwrap_or("the result");
                     return Err(SqlError::at(
@@ -1132,7 +1170,7 @@ impl Planner<'_> {
                 }
             }
         }
-        if value.is_empty() {
+        if value.is_empty() && self.sink_name.is_some() {
             return Err(SqlError::at(
                 query.pos,
                 "The projection contains no value columns.",

@@ -107,8 +107,8 @@ pub fn plan_transient(engine: &Engine, query: &Query) -> Result<(QueryPlan, Vec<
 }
 
 /// For each output column in `SELECT` order, its index in the plan's key-then-value row
-/// and whether it is a key column. Columns the projection does not name (none, unless the
-/// planner adds some) follow in the plan's order.
+/// and whether it is a key column. Columns the projection does not name (a grouping key
+/// the query does not select) are not returned.
 fn output_order(plan: &QueryPlan) -> Vec<(usize, bool)> {
     let names: Vec<&str> = plan
         .key
@@ -124,10 +124,8 @@ fn output_order(plan: &QueryPlan) -> Vec<(usize, bool)> {
             }
         }
     }
-    for i in 0..names.len() {
-        if !order.iter().any(|(j, _)| *j == i) {
-            order.push((i, i < plan.key.len()));
-        }
+    if order.is_empty() {
+        return (0..names.len()).map(|i| (i, i < plan.key.len())).collect();
     }
     order
 }

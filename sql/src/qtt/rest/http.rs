@@ -9,8 +9,9 @@
 //!
 //! - A pull query answers from state that lags the inputs: it is retried every
 //!   [`RETRY_EVERY`] until its answer matches the expected one, the answer's header differs
-//!   (a retry cannot fix that) or [`HttpOptions::pull_timeout`] has passed since the first
-//!   pull query of the run; the last answer counts.
+//!   (a retry cannot fix that), the answer stayed the same for [`HttpOptions::pull_settle`]
+//!   or [`HttpOptions::pull_timeout`] has passed since the first pull query of the run;
+//!   the last answer counts.
 //! - A push query is read line by line until its `finalMessage`, until it sent as many
 //!   rows as expected (when no final message is expected), or until
 //!   [`HttpOptions::push_timeout`]; then the connection is dropped. With
@@ -20,7 +21,7 @@
 //! on a small tokio runtime of their own, entered with `block_on` only.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
+use std::io::Read;
 use std::net::SocketAddr;
 use std::sync::LazyLock;
 use std::time::{Duration, Instant};
@@ -56,6 +57,9 @@ pub struct Endpoints {
 pub struct HttpOptions {
     /// How long pull queries are retried until they match, from the first one of a run.
     pub pull_timeout: Duration,
+    /// A pull query whose answer did not change for this long is not retried any more
+    /// (the state it reads has caught up; a match comes within a few hundred milliseconds).
+    pub pull_settle: Duration,
     /// How long a push query is read at most.
     pub push_timeout: Duration,
     /// How long the expected output records are waited for.
@@ -68,6 +72,7 @@ impl Default for HttpOptions {
     fn default() -> HttpOptions {
         HttpOptions {
             pull_timeout: Duration::from_secs(10),
+            pull_settle: Duration::from_secs(3),
             push_timeout: Duration::from_secs(10),
             output_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(30),
@@ -110,6 +115,7 @@ pub fn execute(
         base: format!("http://{}", node.http),
         properties: &run.properties,
         timeout: options.request_timeout,
+        settle: options.pull_settle,
     };
     let mut actual = ActualRun::default();
     let mut inputs = Inputs {
@@ -385,6 +391,7 @@ struct Http<'a> {
     base: String,
     properties: &'a BTreeMap<String, String>,
     timeout: Duration,
+    settle: Duration,
 }
 
 impl Http<'_> {
@@ -453,6 +460,9 @@ impl Http<'_> {
         verify_order: bool,
         deadline: Instant,
     ) -> Result<Answer<Vec<Value>>, ExecError> {
+        // The last answer (by its parts: a query id differs every time) and since when it
+        // has not changed.
+        let mut last: Option<(Result<QueryResponse, String>, Instant)> = None;
         loop {
             let answer = match self.send("/query", &self.query_body(statement), self.timeout)? {
                 Ok(response) => {
@@ -463,16 +473,27 @@ impl Http<'_> {
                 }
                 Err((status, message)) => Answer::Error { status, message },
             };
-            let retry = match (&answer, expected) {
-                (Answer::Error { status, .. }, _) => *status >= 500,
+            let (retry, parts) = match (&answer, expected) {
+                (Answer::Error { status, message }, _) => {
+                    (*status >= 500, Err(format!("{status} {message}")))
+                }
                 (Answer::Ok(items), Some(e)) => {
                     let got = QueryResponse::from_items(items);
-                    (e.schema.is_none() || e.schema == got.schema)
-                        && query_difference(e, &got, verify_order).is_some()
+                    let retry = (e.schema.is_none() || e.schema == got.schema)
+                        && query_difference(e, &got, verify_order).is_some();
+                    (retry, Ok(got))
                 }
-                (Answer::Ok(_), None) => false,
+                (Answer::Ok(_), None) => (false, Ok(QueryResponse::default())),
             };
-            if !retry || Instant::now() + RETRY_EVERY > deadline {
+            let now = Instant::now();
+            let settled = match &last {
+                Some((previous, since)) if *previous == parts => now - *since >= self.settle,
+                _ => {
+                    last = Some((parts, now));
+                    false
+                }
+            };
+            if !retry || settled || now + RETRY_EVERY > deadline {
                 return Ok(answer);
             }
             std::thread::sleep(RETRY_EVERY);
@@ -494,18 +515,18 @@ impl Http<'_> {
         };
         let wanted_rows = expected.map(|e| e.rows.len());
         let wants_final = expected.is_some_and(|e| e.final_message.is_some());
-        let mut reader = BufReader::new(response);
+        let mut response = response;
+        let mut parser = ItemParser::default();
         let mut items = Vec::new();
         let (mut rows, mut header) = (0, false);
-        let mut line = String::new();
+        let mut chunk = vec![0u8; 16 * 1024];
         loop {
-            line.clear();
             // A read error is the time limit (or the server leaving): what came counts.
-            match reader.read_line(&mut line) {
+            let n = match response.read(&mut chunk) {
                 Ok(0) | Err(_) => break,
-                Ok(_) => {}
-            }
-            for item in parse_line(&line) {
+                Ok(n) => n,
+            };
+            for item in parser.feed(&chunk[..n]) {
                 let (is_header, is_row, is_final) = (
                     item.get("header").is_some(),
                     item.get("row").is_some(),
@@ -525,48 +546,126 @@ impl Http<'_> {
                 break;
             }
         }
+        items.extend(parser.finish());
         Ok(Answer::Ok(items))
     }
 }
 
 /// The items of a whole `/query` answer: a JSON array, or (when it is not one, e.g. cut
-/// short) its lines read one by one.
+/// short) what [`ItemParser`] finds in it.
 pub fn parse_items(text: &str) -> Vec<Value> {
     if let Ok(Value::Array(items)) = serde_json::from_str(text) {
         return items;
     }
-    text.lines().flat_map(parse_line).collect()
+    let mut parser = ItemParser::default();
+    let mut items = parser.feed(text.as_bytes());
+    items.extend(parser.finish());
+    items
 }
 
-/// The items of one line of a streamed `/query` answer: `[{"header":..},`, `{"row":..},`,
-/// `{"finalMessage":..}]`, or a whole array on one line. A line that is not JSON (`PRINT`
-/// output) is one string item; a blank line or a lone bracket none.
-pub fn parse_line(line: &str) -> Vec<Value> {
-    let trimmed = line.trim();
-    if trimmed.is_empty() {
-        return Vec::new();
+/// Splits a streamed `/query` answer into its items as the bytes arrive, whatever the
+/// line breaks: the answer is one JSON array (`[{"header":..},\n{"row":..},\n...]`), and an
+/// item is complete once its closing brace came, before any separator after it. An answer
+/// that does not start with `[` (`PRINT`'s text) is split into lines, each a string item.
+#[derive(Debug, Default)]
+pub struct ItemParser {
+    mode: Mode,
+    /// The bytes of the item (or text line) being read.
+    current: Vec<u8>,
+    /// Nesting inside the current item.
+    depth: usize,
+    in_string: bool,
+    escaped: bool,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    #[default]
+    Start,
+    Array,
+    Done,
+    Text,
+}
+
+impl ItemParser {
+    /// The items completed by `bytes`.
+    pub fn feed(&mut self, bytes: &[u8]) -> Vec<Value> {
+        let mut out = Vec::new();
+        for &b in bytes {
+            match self.mode {
+                Mode::Start => match b {
+                    b'[' => self.mode = Mode::Array,
+                    b if b.is_ascii_whitespace() => {}
+                    _ => {
+                        self.mode = Mode::Text;
+                        self.text_byte(b, &mut out);
+                    }
+                },
+                Mode::Text => self.text_byte(b, &mut out),
+                Mode::Done => {}
+                Mode::Array => self.array_byte(b, &mut out),
+            }
+        }
+        out
     }
-    if let Ok(v) = serde_json::from_str::<Value>(trimmed) {
-        return match v {
-            Value::Array(items) => items,
-            other => vec![other],
-        };
-    }
-    let mut inner = trimmed;
-    inner = inner.strip_prefix('[').unwrap_or(inner).trim_start();
-    inner = inner.strip_suffix(',').unwrap_or(inner).trim_end();
-    if let Some(s) = inner.strip_suffix(']') {
-        if serde_json::from_str::<Value>(inner).is_err() {
-            inner = s.trim_end();
+
+    /// What is left at the end of the answer: a last line of text, or an item cut short
+    /// (as a string, so that it shows in a difference).
+    pub fn finish(&mut self) -> Vec<Value> {
+        let rest = std::mem::take(&mut self.current);
+        let text = String::from_utf8_lossy(&rest).trim().to_string();
+        if text.is_empty() {
+            Vec::new()
+        } else {
+            vec![Value::String(text)]
         }
     }
-    inner = inner.strip_suffix(',').unwrap_or(inner).trim_end();
-    if inner.is_empty() {
-        return Vec::new();
+
+    fn text_byte(&mut self, b: u8, out: &mut Vec<Value>) {
+        if b == b'\n' {
+            out.extend(self.finish());
+        } else {
+            self.current.push(b);
+        }
     }
-    match serde_json::from_str::<Value>(inner) {
-        Ok(v) => vec![v],
-        Err(_) => vec![Value::String(trimmed.to_string())],
+
+    fn array_byte(&mut self, b: u8, out: &mut Vec<Value>) {
+        if self.depth == 0 {
+            match b {
+                b'{' | b'[' => {
+                    self.depth = 1;
+                    self.current.push(b);
+                }
+                b']' => self.mode = Mode::Done,
+                // Separators, and scalar items (none are expected), are skipped.
+                _ => {}
+            }
+            return;
+        }
+        self.current.push(b);
+        if self.in_string {
+            match (self.escaped, b) {
+                (true, _) => self.escaped = false,
+                (false, b'\\') => self.escaped = true,
+                (false, b'"') => self.in_string = false,
+                _ => {}
+            }
+            return;
+        }
+        match b {
+            b'"' => self.in_string = true,
+            b'{' | b'[' => self.depth += 1,
+            b'}' | b']' => {
+                self.depth -= 1;
+                if self.depth == 0 {
+                    let bytes = std::mem::take(&mut self.current);
+                    out.push(serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+                        Value::String(String::from_utf8_lossy(&bytes).into_owned())
+                    }));
+                }
+            }
+            _ => {}
+        }
     }
 }
 
@@ -718,38 +817,47 @@ mod tests {
     }
 
     #[test]
-    fn streamed_lines() {
+    fn streamed_items() {
+        let whole = "[{\"header\":{\"queryId\":\"q\",\"schema\":\"`K` INT\"}},\n\
+                     {\"row\":{\"columns\":[\"a]}\\\"\",[2]]}},\n{\"finalMessage\":\"Limit Reached\"}]";
+        let expected = [
+            json!({"header": {"queryId": "q", "schema": "`K` INT"}}),
+            json!({"row": {"columns": ["a]}\"", [2]]}}),
+            json!({"finalMessage": "Limit Reached"}),
+        ];
+        assert_eq!(parse_items(whole), expected);
+        // Byte by byte: each item as soon as it closed, before its separator.
+        let mut parser = ItemParser::default();
+        let mut got = Vec::new();
+        let mut after_header = None;
+        for (i, b) in whole.bytes().enumerate() {
+            let items = parser.feed(&[b]);
+            if !items.is_empty() && after_header.is_none() {
+                after_header = Some(i);
+            }
+            got.extend(items);
+        }
+        assert_eq!(got, expected);
+        assert_eq!(whole.as_bytes()[after_header.expect("an item")], b'}');
+        assert!(parser.finish().is_empty());
+        // Separators before items (the server's style), a stream cut short.
         assert_eq!(
-            parse_line("[{\"header\":{\"queryId\":\"q\",\"schema\":\"`K` INT\"}},\n"),
-            [json!({"header": {"queryId": "q", "schema": "`K` INT"}})]
+            parse_items("[{\"header\":{}}\n,{\"row\":{\"columns\":[1]}}\n,{\"row\":"),
+            [
+                json!({"header": {}}),
+                json!({"row": {"columns": [1]}}),
+                json!("{\"row\":")
+            ]
         );
+        // PRINT's text.
         assert_eq!(
-            parse_line("{\"row\":{\"columns\":[1,[2]]}},"),
-            [json!({"row": {"columns": [1, [2]]}})]
+            parse_items("Key format: KAFKA_STRING\nrowtime: 1, key: a, value: b\n"),
+            [
+                json!("Key format: KAFKA_STRING"),
+                json!("rowtime: 1, key: a, value: b")
+            ]
         );
-        assert_eq!(
-            parse_line("{\"finalMessage\":\"Limit Reached\"}]"),
-            [json!({"finalMessage": "Limit Reached"})]
-        );
-        assert_eq!(
-            parse_line("{\"row\":{\"columns\":[\"]\"]}}]"),
-            [json!({"row": {"columns": ["]"]}})]
-        );
-        assert_eq!(
-            parse_line("[{\"header\":{}},{\"row\":{\"columns\":[]}}]"),
-            [json!({"header": {}}), json!({"row": {"columns": []}})]
-        );
-        assert!(parse_line("]").is_empty());
-        assert!(parse_line("[").is_empty());
-        assert!(parse_line("  \r\n").is_empty());
-        assert_eq!(
-            parse_line("rowtime: 1, key: a, value: b"),
-            [json!("rowtime: 1, key: a, value: b")]
-        );
-        assert_eq!(
-            parse_items("[{\"header\":{}},\n{\"row\":{\"columns\":[1]}},\n"),
-            [json!({"header": {}}), json!({"row": {"columns": [1]}})]
-        );
-        assert_eq!(parse_items("[{\"header\":{}}]"), [json!({"header": {}})]);
+        assert!(parse_items("").is_empty());
+        assert!(parse_items("[]").is_empty());
     }
 }
