@@ -8,7 +8,7 @@
 //! use std::path::PathBuf;
 //! let summary = brook::rest_qtt::run_paths(
 //!     &[PathBuf::from("../shared/conformance/rest-qtt")],
-//!     &brook_sql::qtt::rest::RestOptions { verbose: false, threads: 3 },
+//!     &brook_sql::qtt::rest::RestOptions { verbose: false, threads: 4 },
 //! );
 //! println!("{summary}");
 //! ```

@@ -4,7 +4,7 @@
 //! `sql/rest-conformance-floor.txt` says. Raise the floor as the server grows; never lower
 //! it to make a change pass.
 //!
-//! `BROOK_REST_QTT_THREADS` sets how many runs execute at once (default 3).
+//! `BROOK_REST_QTT_THREADS` sets how many runs execute at once (default 4).
 
 use std::path::Path;
 use std::time::Instant;
@@ -37,7 +37,7 @@ fn rest_qtt_passes_at_least_the_floor() {
     let threads = std::env::var("BROOK_REST_QTT_THREADS")
         .ok()
         .and_then(|t| t.parse().ok())
-        .unwrap_or(3);
+        .unwrap_or(4);
     let started = Instant::now();
     let summary = brook::rest_qtt::run_paths(
         &[cases],

@@ -314,6 +314,21 @@ impl Planner<'_> {
     /// Plans `query`. `sink_kind` is what a CREATE ... AS asks for (None for INSERT INTO
     /// and transient queries, where the query decides).
     pub fn plan(&self, query: &ast::Query, sink_kind: Option<SourceKind>) -> Result<QueryPlan> {
+        // A transient query may aggregate a whole stream without GROUP BY (ksqlDB groups
+        // it by a constant, one group that is not shown).
+        if self.sink_name.is_none()
+            && query.group_by.is_empty()
+            && query.select.iter().any(|i| {
+                matches!(i, SelectItem::Expr { expr, .. } if contains_aggregate(expr, self.functions))
+            })
+        {
+            let mut grouped = query.clone();
+            grouped.group_by = vec![Expr::new(
+                ExprKind::Literal(ast::Literal::Integer(1)),
+                query.pos,
+            )];
+            return self.plan(&grouped, sink_kind);
+        }
         if let Some(o) = query.order_by.first() {
             return Err(SqlError::at(
                 o.expr.pos,

@@ -23,7 +23,7 @@ pub struct SqlTestArgs {
     #[arg(long, value_name = "N")]
     pub min_pass: Option<usize>,
     /// How many REST runs execute at once (each on its own node).
-    #[arg(long, value_name = "N", default_value_t = 3)]
+    #[arg(long, value_name = "N", default_value_t = 4)]
     pub threads: usize,
 }
 
