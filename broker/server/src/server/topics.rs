@@ -87,6 +87,9 @@ pub struct Topics {
     logs: Arc<LogManager>,
     defaults: LogConfig,
     topics: RwLock<BTreeMap<String, TopicMeta>>,
+    /// One writer of `topics.json` at a time: two topics created at once used to race
+    /// on the one temporary file (the second rename found it gone: KAFKA_STORAGE_ERROR).
+    persisting: std::sync::Mutex<()>,
 }
 
 impl Topics {
@@ -123,6 +126,7 @@ impl Topics {
             logs,
             defaults,
             topics: RwLock::new(topics),
+            persisting: std::sync::Mutex::new(()),
         };
         for meta in registry.all() {
             let config = registry
@@ -161,6 +165,8 @@ impl Topics {
     }
 
     fn persist(&self) -> Result<(), TopicError> {
+        // The list is read under the lock, so the last writer writes the latest state.
+        let _writing = self.persisting.lock().unwrap_or_else(|e| e.into_inner());
         let list: Vec<TopicMeta> = self.all();
         let json = serde_json::to_vec_pretty(&list)
             .map_err(|e| TopicError::new(ErrorCode::UnknownServerError, e.to_string()))?;
@@ -396,5 +402,38 @@ impl Topics {
     /// The broker-level defaults topics start from.
     pub fn defaults(&self) -> &LogConfig {
         &self.defaults
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topics_created_at_once_are_all_persisted() {
+        let dir = tempfile::tempdir().unwrap();
+        let logs = Arc::new(LogManager::open(dir.path(), LogConfig::default()).unwrap());
+        let topics = Arc::new(Topics::open(logs, LogConfig::default()).unwrap());
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let topics = topics.clone();
+                std::thread::spawn(move || {
+                    for i in 0..5 {
+                        topics
+                            .create(&format!("t{t}-{i}"), 1, -1, &[], 1, false)
+                            .unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        // Every create succeeded (none hit a vanished temporary file), and the registry
+        // on disk lists every topic (reopening would adopt unlisted directories, so the
+        // file itself is read).
+        let text = std::fs::read(dir.path().join("topics.json")).unwrap();
+        let listed: Vec<TopicMeta> = serde_json::from_slice(&text).unwrap();
+        assert_eq!(listed.len(), 40);
     }
 }
