@@ -80,7 +80,7 @@ fn run_on_node(
     options: &HttpOptions,
 ) -> Result<ActualRun, ExecError> {
     let node = runtime
-        .block_on(Node::start(NodeOptions::embedded(dir)))
+        .block_on(Node::start(rest_qtt_node(dir)))
         .map_err(|e| ExecError::new(format!("cannot start a node: {e:#}")))?;
     let endpoints = node.http_addr().map(|http| Endpoints {
         bootstrap: node.bootstrap(),
@@ -107,4 +107,14 @@ fn run_on_node(
             "the node did not stop within {STOP_TIMEOUT:?}"
         )))),
     }
+}
+
+/// A node as ksqlDB's REST tests configure their server: no record cache, so every update
+/// reaches the materialized stores at once.
+fn rest_qtt_node(dir: &Path) -> NodeOptions {
+    let mut options = NodeOptions::embedded(dir);
+    options
+        .sql_properties
+        .insert("ksql.streams.cache.max.bytes.buffering".into(), "0".into());
+    options
 }

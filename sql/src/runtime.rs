@@ -526,6 +526,9 @@ impl SqlRuntime {
         );
         config.state_dir = self.config.state_dir.clone();
         config.num_stream_threads = self.config.num_stream_threads.max(1);
+        // ksqlDB's default (Kafka Streams' is 30 s): materialized state, which pull
+        // queries read, is at most this far behind the record cache.
+        config.commit_interval = Duration::from_millis(2000);
         config.deserialization_handler = DeserializationHandler::LogAndContinue;
         // ksqlDB's name for the record cache, with or without its `ksql.streams.` prefix.
         let cache = self
@@ -540,6 +543,16 @@ impl SqlRuntime {
                     format!("cache.max.bytes.buffering is not a size: {bytes}"),
                 )
             })?;
+        }
+        if let Some(ms) = self
+            .config
+            .properties
+            .get("ksql.streams.commit.interval.ms")
+            .or_else(|| self.config.properties.get("commit.interval.ms"))
+        {
+            config.commit_interval = Duration::from_millis(ms.parse().map_err(|_| {
+                SqlError::analysis(None, format!("commit.interval.ms is not a number: {ms}"))
+            })?);
         }
         let streams = KafkaStreams::new(topology, config)?;
         streams.start()?;

@@ -421,7 +421,9 @@ fn with_variables(sql: &str, vars: &BTreeMap<String, String>) -> String {
 
 /// A query to run: pull (answered at once) or push (streamed).
 enum Running {
-    Pull(String, QueryResult),
+    /// The query id, the rows, and whether the query read a stream (ksqlDB ends those
+    /// with "Query Completed").
+    Pull(String, QueryResult, bool),
     Push(Box<PushQuery>),
     Print(crate::rest::print::Print),
 }
@@ -450,7 +452,8 @@ fn start_query(
             let pq = PushQuery::start(&engine, &service.push_config, &stmt.text, &props)?;
             Ok(Running::Push(Box::new(pq)))
         }
-        Statement::Query(_) => {
+        Statement::Query(q) => {
+            let source = q.from.source.name.name.clone();
             let id = format!(
                 "query_{}",
                 std::time::SystemTime::now()
@@ -458,8 +461,15 @@ fn start_query(
                     .map(|d| d.as_millis())
                     .unwrap_or(0)
             );
-            let r = service.with_runtime(|rt| rt.pull_with(&stmt.text, properties))?;
-            Ok(Running::Pull(id, r))
+            let (r, stream) = service.with_runtime(|rt| {
+                let stream = rt
+                    .engine()
+                    .catalog
+                    .source(&source)
+                    .is_some_and(|s| s.kind == SourceKind::Stream);
+                Ok((rt.pull_with(&stmt.text, properties)?, stream))
+            })?;
+            Ok(Running::Pull(id, r, stream))
         }
         Statement::Print {
             topic,
@@ -664,12 +674,12 @@ async fn run_query(
     let (tx, rx) = mpsc::channel::<Result<Bytes, Infallible>>(64);
     let query_id;
     match running {
-        Running::Pull(id, result) => {
+        Running::Pull(id, result, stream) => {
             query_id = id.clone();
             let mut chunks = vec![writer.header(&id, &result.columns, true)];
             let rows: Vec<(Row, bool)> = result.rows.into_iter().map(|r| (r, false)).collect();
             chunks.push(writer.rows(&rows));
-            chunks.push(writer.finish(None));
+            chunks.push(writer.finish(stream.then_some("Query Completed")));
             let mut out = Vec::new();
             for c in chunks {
                 out.extend_from_slice(&c.map_err(|e| ApiError::bad(e, &req.ksql))?);
