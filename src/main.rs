@@ -50,8 +50,9 @@ enum Command {
         #[command(subcommand)]
         command: cli::perf::PerfCommand,
     },
-    /// Run ksqlDB query-validation-test (QTT) files against Brook's SQL engine: one `FAIL`
-    /// line per failing run, then `N passed, N failed, N skipped`.
+    /// Run ksqlDB's conformance cases against Brook's SQL engine: query-validation-test
+    /// (QTT) files on test drivers, REST (rest-qtt) files over HTTP on fresh in-process
+    /// nodes; one `FAIL` line per failing run, then `N passed, N failed, N skipped`.
     SqlTest(cli::sql_test::SqlTestArgs),
     /// The SQL shell (like the ksql CLI): statements and queries against a Brook server's
     /// REST API, or an embedded one.
