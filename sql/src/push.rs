@@ -167,9 +167,18 @@ impl PushQuery {
         );
         let (tx, rx) = mpsc::channel(BUFFERED_ROWS);
         let order = output_order(&plan);
+        let key_width = plan.key.len();
+        let null = Value::Null;
         let sink: TransientSink = Arc::new(move |key: &Row, value: Option<&Row>, _window| {
             let tombstone = value.is_none();
-            let row: Vec<&Value> = key.iter().chain(value.into_iter().flatten()).collect();
+            // A record without a key (a stream's null key) has no key values: its key
+            // columns are null.
+            let row: Vec<&Value> = key
+                .iter()
+                .chain(std::iter::repeat(&null))
+                .take(key_width.max(key.len()))
+                .chain(value.into_iter().flatten())
+                .collect();
             let values: Row = order
                 .iter()
                 .map(|(i, is_key)| {
