@@ -621,33 +621,20 @@ impl<K: Data, V: Data> WindowStoreHandle<K, V> {
 
     /// `key`'s windows starting within `from..=to`, by start.
     pub fn fetch_range(&self, key: &K, from: i64, to: i64) -> Result<Vec<(i64, V)>> {
-        let k = self.key(key)?;
-        let s = lock(&self.store);
-        let raw = s
-            .fetch_key_range(&k, from, to, false)?
-            .collect::<std::result::Result<Vec<_>, _>>()?;
-        drop(s);
-        raw.into_iter()
-            .map(|e| Ok((e.start, self.value(&e.value)?)))
-            .collect()
+        Ok(self
+            .fetch_range_timestamped(key, from, to)?
+            .into_iter()
+            .map(|(start, v, _)| (start, v))
+            .collect())
     }
 
     /// Every window starting within `from..=to`, by start then key.
     pub fn fetch_all(&self, from: i64, to: i64) -> Result<Vec<(K, i64, V)>> {
-        let s = lock(&self.store);
-        let raw = s
-            .fetch_all(from, to)?
-            .collect::<std::result::Result<Vec<_>, _>>()?;
-        drop(s);
-        raw.into_iter()
-            .map(|e| {
-                Ok((
-                    de(&self.keys, &self.topic, &self.name, "key", &e.key)?,
-                    e.start,
-                    self.value(&e.value)?,
-                ))
-            })
-            .collect()
+        Ok(self
+            .fetch_all_timestamped(from, to)?
+            .into_iter()
+            .map(|(k, start, v, _)| (k, start, v))
+            .collect())
     }
 
     /// Every live window.

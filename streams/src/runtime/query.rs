@@ -1025,23 +1025,11 @@ impl<K: Data, V: Data> ReadOnlyWindowStore<K, V> {
     /// `key`'s windows starting within `time_from..=time_to`, by start; empty if the range
     /// is inverted.
     pub fn fetch_range(&self, key: &K, time_from: i64, time_to: i64) -> Result<Vec<(i64, V)>> {
-        if time_from > time_to {
-            return Ok(Vec::new());
-        }
-        let k = self.key(key)?;
-        let mut raw: Vec<brook_state::WindowedEntry> = self
-            .q
-            .each_window(|s| {
-                s.fetch_key_range(&k, time_from, time_to, false)?
-                    .collect::<StoreResult<Vec<_>>>()
-            })?
+        Ok(self
+            .fetch_range_timestamped(key, time_from, time_to)?
             .into_iter()
-            .flatten()
-            .collect();
-        raw.sort_by_key(|e| e.start);
-        raw.into_iter()
-            .map(|e| Ok((e.start, self.q.codec.de(&self.values, "value", &e.value)?)))
-            .collect()
+            .map(|(start, v, _)| (start, v))
+            .collect())
     }
 
     /// The windows of the keys from `key_from` to `key_to` (both included, by serialized
@@ -1071,19 +1059,11 @@ impl<K: Data, V: Data> ReadOnlyWindowStore<K, V> {
 
     /// Every window starting within `time_from..=time_to`, by start, then key.
     pub fn fetch_all(&self, time_from: i64, time_to: i64) -> Result<Vec<(K, i64, V)>> {
-        if time_from > time_to {
-            return Ok(Vec::new());
-        }
-        let raw = self
-            .q
-            .each_window(|s| {
-                s.fetch_all(time_from, time_to)?
-                    .collect::<StoreResult<Vec<_>>>()
-            })?
+        Ok(self
+            .fetch_all_timestamped(time_from, time_to)?
             .into_iter()
-            .flatten()
-            .collect();
-        self.triples(raw)
+            .map(|(k, start, v, _)| (k, start, v))
+            .collect())
     }
 
     /// Every live window, by start, then key.
