@@ -13,6 +13,7 @@
 //! closed once the requests before it are answered, as Kafka does; other connections are
 //! not affected.
 
+pub mod assignment;
 pub mod config;
 mod connection;
 pub mod errors;
