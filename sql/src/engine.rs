@@ -224,13 +224,7 @@ impl Engine {
             Statement::Query(q) => {
                 // Transient queries are planned (so errors are reported) but run by the
                 // server.
-                let planner = Planner {
-                    catalog: &self.catalog,
-                    functions: &self.functions,
-                    sink_name: None,
-                    keyless_projection: self.new_planner(),
-                };
-                let plan = planner.plan(q, None)?;
+                let (plan, _) = crate::push::plan_transient(self, q)?;
                 Ok(StatementResult::Text(plan.text))
             }
             Statement::Show(w) => Ok(StatementResult::Text(self.show(w))),

@@ -188,11 +188,9 @@ impl SqlRuntime {
 
     /// The cluster's topics with their partition counts, as they are now.
     pub fn topics(&mut self) -> Result<BTreeMap<String, i32>> {
-        let mut engine = std::mem::replace(&mut self.engine, Engine::new(BTreeMap::new()));
-        let r = self.sync_topics(&mut engine);
-        self.engine = engine;
-        r?;
-        Ok(self.engine.catalog.topics.clone())
+        let topics = self.cluster_topics()?;
+        self.engine.catalog.topics = topics.clone();
+        Ok(topics)
     }
 
     /// Runs a script with request properties (a REST request's `streamsProperties`) on
@@ -271,6 +269,12 @@ impl SqlRuntime {
 
     /// Tells the engine which topics exist, with their partition counts.
     fn sync_topics(&self, engine: &mut Engine) -> Result<()> {
+        engine.catalog.topics = self.cluster_topics()?;
+        Ok(())
+    }
+
+    /// The cluster's topics (internal ones excepted) with their partition counts.
+    fn cluster_topics(&self) -> Result<BTreeMap<String, i32>> {
         let described = self.rt.block_on(async {
             let names = self
                 .admin
@@ -283,16 +287,10 @@ impl SqlRuntime {
                 .await
                 .map_err(|e| client_error("cannot describe topics", e))
         })?;
-        engine.catalog.topics.clear();
-        for (name, t) in described {
-            if let Ok(t) = t {
-                engine
-                    .catalog
-                    .topics
-                    .insert(name, t.partitions.len() as i32);
-            }
-        }
-        Ok(())
+        Ok(described
+            .into_iter()
+            .filter_map(|(name, t)| t.ok().map(|t| (name, t.partitions.len() as i32)))
+            .collect())
     }
 
     /// Applies recorded commands to `engine`. A command that ran when it was recorded
@@ -395,11 +393,17 @@ impl SqlRuntime {
     /// Runs a script. Each statement that changes the catalog is tried on a copy of the
     /// engine, recorded, then applied; `INSERT ... VALUES` records are produced.
     pub fn execute(&mut self, sql: &str) -> Result<Vec<StatementResult>> {
-        self.catch_up()?;
         let mut out = Vec::new();
+        let mut caught_up = false;
         for s in parser::parse(sql)? {
             let stmt = self.engine.substituted(s)?;
             if is_command(&stmt.statement) {
+                // Other servers' commands first, once per script (not per INSERT VALUES:
+                // each look at the command topic is a consumer connection).
+                if !caught_up {
+                    self.catch_up()?;
+                    caught_up = true;
+                }
                 let mut trial = self.engine.clone();
                 self.sync_topics(&mut trial)?;
                 let before = trial.catalog.topics.clone();

@@ -4,6 +4,7 @@
 use serde_json::{json, Value as Json};
 
 use super::SqlService;
+use crate::error::SqlError;
 use crate::types::SqlType;
 
 /// A JSON value as a SQL literal of type `ty`.
@@ -69,37 +70,46 @@ fn insert_one(service: &SqlService, target: &str, line: &str) -> Result<(), Stri
     let Json::Object(fields) = row else {
         return Err("A row is a JSON object of column names and values".into());
     };
-    let columns = service
-        .with_runtime(|rt| {
-            let src = rt.engine().catalog.source(&target.to_uppercase()).cloned();
-            Ok(src)
-        })
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("Cannot insert values into an unknown stream/table: {target}"))?
-        .columns;
-    let mut names = Vec::new();
-    let mut values = Vec::new();
-    for (k, v) in &fields {
-        let ty = if k.eq_ignore_ascii_case("ROWTIME") {
-            SqlType::Bigint
-        } else {
-            columns
-                .iter()
-                .find(|c| c.name.eq_ignore_ascii_case(k))
-                .map(|c| c.ty.clone())
-                .ok_or_else(|| format!("Column name {} does not exist.", k.to_uppercase()))?
-        };
-        names.push(format!("`{}`", k.to_uppercase()));
-        values.push(literal(v, &ty)?);
-    }
-    let sql = format!(
-        "INSERT INTO `{}` ({}) VALUES ({});",
-        target.to_uppercase(),
-        names.join(", "),
-        values.join(", ")
-    );
+    let target = target.to_uppercase();
+    // One turn on the engine: the target's columns, the statement, its run.
     service
-        .with_runtime(|rt| rt.execute(&sql))
+        .with_runtime(|rt| {
+            let sql = {
+                let source = rt.engine().catalog.source(&target).ok_or_else(|| {
+                    SqlError::analysis(
+                        None,
+                        format!("Cannot insert values into an unknown stream/table: {target}"),
+                    )
+                })?;
+                let mut names = Vec::new();
+                let mut values = Vec::new();
+                for (k, v) in &fields {
+                    let ty = if k.eq_ignore_ascii_case("ROWTIME") {
+                        SqlType::Bigint
+                    } else {
+                        source
+                            .columns
+                            .iter()
+                            .find(|c| c.name.eq_ignore_ascii_case(k))
+                            .map(|c| c.ty.clone())
+                            .ok_or_else(|| {
+                                SqlError::analysis(
+                                    None,
+                                    format!("Column name {} does not exist.", k.to_uppercase()),
+                                )
+                            })?
+                    };
+                    names.push(format!("`{}`", k.to_uppercase()));
+                    values.push(literal(v, &ty).map_err(|m| SqlError::analysis(None, m))?);
+                }
+                format!(
+                    "INSERT INTO `{target}` ({}) VALUES ({});",
+                    names.join(", "),
+                    values.join(", ")
+                )
+            };
+            rt.execute(&sql)
+        })
         .map(|_| ())
         .map_err(|e| e.to_string())
 }

@@ -509,17 +509,12 @@ enum Shape {
 
 struct Writer {
     shape: Shape,
-    first: bool,
     arrow: Option<crate::arrow::ArrowStreamEncoder>,
 }
 
 impl Writer {
     fn new(shape: Shape) -> Writer {
-        Writer {
-            shape,
-            first: true,
-            arrow: None,
-        }
+        Writer { shape, arrow: None }
     }
 
     fn header(
@@ -583,7 +578,6 @@ impl Writer {
                 Shape::Arrow => {}
             }
         }
-        self.first = false;
         Ok(Bytes::from(out))
     }
 
@@ -659,7 +653,7 @@ async fn run_query(
             // Variables apply to the query only.
             let mut engine_vars = s.with_runtime(|rt| Ok(rt.engine().variables.clone()))?;
             engine_vars.extend(vars);
-            substitute(&sql, &engine_vars)
+            crate::parser::substitute_variables(&sql, &engine_vars)?
         };
         start_query(&s, &sql, &props)
     })
@@ -729,14 +723,6 @@ async fn run_query(
         body,
     )
         .into_response())
-}
-
-fn substitute(sql: &str, vars: &BTreeMap<String, String>) -> String {
-    let mut out = sql.to_string();
-    for (k, v) in vars {
-        out = out.replace(&format!("${{{k}}}"), v);
-    }
-    out
 }
 
 /// Streams a push query's rows to its client until its LIMIT, `/close-query`, or the
@@ -825,7 +811,7 @@ async fn inserts_stream(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     headless_check(&service)?;
-    let text = String::from_utf8_lossy(&body).to_string();
+    let text = String::from_utf8_lossy(&body);
     let mut lines = text.lines().filter(|l| !l.trim().is_empty());
     let first = lines.next().unwrap_or("");
     #[derive(Deserialize)]
