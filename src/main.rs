@@ -74,6 +74,17 @@ struct ServerArgs {
     /// The host:port clients are told to connect to; by default the listener's address.
     #[arg(long, value_name = "HOST:PORT")]
     advertised_listener: Option<String>,
+    /// `node.id`: this node's id in the cluster (default 1).
+    #[arg(long, value_name = "N")]
+    node_id: Option<i32>,
+    /// `controller.quorum.voters`: the controller quorum, `id@host:port,...` (the port is
+    /// the controller listener of that node). Without it the node is a one-voter quorum of
+    /// itself.
+    #[arg(long, value_name = "ID@HOST:PORT,...")]
+    controller_voters: Option<String>,
+    /// `broker.rack`: replicas of a partition spread over racks.
+    #[arg(long, value_name = "RACK")]
+    rack: Option<String>,
     /// A broker setting `key=value` with Kafka's name, e.g. `num.partitions=3`,
     /// `log.retention.ms=3600000` or `auto.create.topics.enable=false`. May be repeated.
     #[arg(long = "set", value_name = "KEY=VALUE")]
@@ -203,6 +214,15 @@ fn server_config(args: &ServerArgs) -> anyhow::Result<BrokerConfig> {
     }
     if let Some(adv) = &args.advertised_listener {
         config.set("advertised.listeners", adv)?;
+    }
+    if let Some(id) = args.node_id {
+        config.set("node.id", &id.to_string())?;
+    }
+    if let Some(voters) = &args.controller_voters {
+        config.set("controller.quorum.voters", voters)?;
+    }
+    if let Some(rack) = &args.rack {
+        config.set("broker.rack", rack)?;
     }
     Ok(config)
 }

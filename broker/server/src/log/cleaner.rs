@@ -66,6 +66,20 @@ impl Log {
         }
         let _clean = lock(&self.inner.clean_lock);
         self.check_online()?;
+        // A truncation meanwhile (it may delete or cut the segments being read) ends the
+        // pass: nothing more is swapped in, and its errors are not the log's.
+        let generation = self.state().generation;
+        match self.compact_pass(&config, generation) {
+            Err(_) if self.state().generation != generation => Ok(None),
+            r => r,
+        }
+    }
+
+    fn compact_pass(
+        &self,
+        config: &super::LogConfig,
+        generation: u64,
+    ) -> Result<Option<CleanStats>, LogError> {
         let now = self.inner.clock.now_ms();
         let (closed, first_dirty) = {
             let st = self.state();
@@ -134,7 +148,9 @@ impl Log {
             stats.bytes_before += seg.size();
             stats.bytes_after += cleaned.size();
             stats.segments_cleaned += 1;
-            self.swap_in(seg, cleaned)?;
+            if !self.swap_in(seg, cleaned, generation)? {
+                return Ok(Some(stats));
+            }
         }
         let dir = self.inner.dir.clone();
         self.inner
@@ -142,7 +158,9 @@ impl Log {
             .sync_dir(&dir)
             .map_err(LogError::io(&dir))?;
         let mut st = self.state_mut();
-        st.first_dirty_offset = st.first_dirty_offset.max(clean_end);
+        if st.generation == generation {
+            st.first_dirty_offset = st.first_dirty_offset.max(clean_end);
+        }
         Ok(Some(stats))
     }
 
@@ -242,17 +260,32 @@ impl Log {
         Ok(cleaned)
     }
 
-    /// Replaces `old` with `cleaned` unless retention removed `old` meanwhile.
-    fn swap_in(&self, old: &Arc<Segment>, cleaned: Segment) -> Result<(), LogError> {
+    /// Replaces `old` with `cleaned` unless retention removed `old` meanwhile. Returns
+    /// false, swapping nothing, if the log was truncated since the pass began (at
+    /// `generation`): `cleaned` may hold records the log no longer has.
+    fn swap_in(
+        &self,
+        old: &Arc<Segment>,
+        cleaned: Segment,
+        generation: u64,
+    ) -> Result<bool, LogError> {
         let _append = lock(&self.inner.append_lock);
         let _flush = lock(&self.inner.flush_lock);
-        let still_there = self
-            .state()
-            .segments
-            .get(&old.base_offset)
-            .is_some_and(|s| Arc::ptr_eq(s, old));
+        let (still_there, truncated) = {
+            let st = self.state();
+            (
+                st.segments
+                    .get(&old.base_offset)
+                    .is_some_and(|s| Arc::ptr_eq(s, old)),
+                st.generation != generation,
+            )
+        };
+        if truncated {
+            cleaned.delete_files()?;
+            return Ok(false);
+        }
         if !still_there || self.check_online().is_err() {
-            return cleaned.delete_files();
+            return cleaned.delete_files().map(|()| true);
         }
         if cleaned.size() == 0 {
             cleaned.delete_files()?;
@@ -264,7 +297,7 @@ impl Log {
                 .segments
                 .insert(old.base_offset, Arc::new(cleaned));
         }
-        Ok(())
+        Ok(true)
     }
 }
 

@@ -24,6 +24,17 @@
 //!   anywhere else is reported as [`LogError::Corrupt`] and the log is not opened, so
 //!   nothing is silently dropped.
 //!
+//! - **Replication** (Kafka's leader/follower log API): [`Log::append_with_epoch`] stamps
+//!   the leader epoch into every batch and keeps the leader-epoch cache (`epoch`,
+//!   `leader-epoch-checkpoint`) that answers [`Log::end_offset_for_epoch`];
+//!   [`Log::append_as_follower`] appends batches whose offsets the leader assigned;
+//!   [`Log::truncate_to`] and [`Log::truncate_fully_and_start_at`] cut the log back when it
+//!   diverged from the leader's. Truncation is crash-safe: the recovery point is lowered
+//!   and the checkpoints rewritten before any segment file changes, so a crash part-way
+//!   reopens to a prefix of the log whose cut-off tail is recovered (re-read) on open.
+//!   Readers never return truncated data: each truncation bumps a generation that a read
+//!   checks after reading, and a read that overlapped one is retried.
+//!
 //! All file access goes through [`io::Storage`] so tests can inject torn writes and I/O
 //! errors; time comes from a [`clock::Clock`].
 
@@ -31,27 +42,29 @@ mod cleaner;
 pub mod clock;
 pub mod config;
 pub mod dump;
+pub mod epoch;
 pub mod index;
 pub mod io;
 mod manager;
 pub mod producer;
 mod segment;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::thread::JoinHandle;
 
 use brook_protocol::record::{
-    check_records, set_base_offset, set_max_timestamp, verify_crc, BatchHeader, RecordBatch,
-    RecordError, TimestampType,
+    check_records, set_base_offset, set_max_timestamp, set_partition_leader_epoch, verify_crc,
+    BatchHeader, RecordBatch, RecordError, TimestampType,
 };
 use bytes::Bytes;
 
 pub use cleaner::CleanStats;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{topic_key_for_broker_key, CleanupPolicy, ConfigError, LogConfig};
+pub use epoch::{LeaderEpochCache, LEADER_EPOCH_CHECKPOINT_FILE};
 pub use io::{FaultyStorage, OsStorage, Storage, StorageFile};
 pub use manager::{valid_topic_name, LogManager, Maintenance, MaintenanceReport, TopicPartition};
 pub use segment::segment_file_name;
@@ -67,6 +80,9 @@ pub const RECOVERY_POINT_FILE: &str = "recovery-point";
 pub const LOG_START_OFFSET_FILE: &str = "log-start-offset";
 /// The file holding the producer-state snapshot.
 pub const PRODUCER_STATE_FILE: &str = "producer-state";
+
+/// How many producer-state snapshots taken at segment rolls are kept in memory.
+const ROLL_SNAPSHOTS: usize = 2;
 
 /// Everything that can go wrong in the log. Each variant names what and where.
 #[derive(Debug, thiserror::Error)]
@@ -139,6 +155,31 @@ impl LogError {
             source,
         }
     }
+
+    /// A follower append whose batch at byte `position` does not start at the offset the
+    /// log expects. It is an [`InvalidRecords`](LogError::InvalidRecords): a variant of its
+    /// own would need a new arm in `server::errors`, which maps every variant to a wire
+    /// code. The caller knows what it expected ([`Log::log_end_offset`]).
+    fn offset_mismatch(position: usize, expected: i64, got: i64) -> LogError {
+        LogError::InvalidRecords {
+            position,
+            reason: format!(
+                "offset mismatch: the batch starts at offset {got}, the log expects {expected}"
+            ),
+        }
+    }
+
+    /// A leader epoch older than the latest one in the log (an
+    /// [`InvalidRecords`](LogError::InvalidRecords), for the reason given at
+    /// [`offset_mismatch`](Self::offset_mismatch)).
+    fn stale_leader_epoch(position: usize, epoch: i32, latest: i32) -> LogError {
+        LogError::InvalidRecords {
+            position,
+            reason: format!(
+                "stale leader epoch: {epoch} is older than the log's latest leader epoch {latest}"
+            ),
+        }
+    }
 }
 
 /// The outcome of an append.
@@ -182,6 +223,9 @@ struct LogState {
     last_flush_ms: i64,
     /// The cleaner has compacted everything below this offset.
     first_dirty_offset: i64,
+    /// Bumped by every truncation, before any file changes: a reader that saw another value
+    /// before reading may have read truncated bytes and reads again.
+    generation: u64,
 }
 
 impl LogState {
@@ -237,6 +281,13 @@ struct LogInner {
     background_flush: Mutex<BackgroundFlush>,
     /// Idempotent producers' sequences; changed only under `append_lock`.
     producers: Mutex<ProducerState>,
+    /// The producer state as of the base offsets of the last [`ROLL_SNAPSHOTS`] segments
+    /// (taken when they were rolled), so a truncation into them replays little. Changed
+    /// only under `append_lock`.
+    roll_snapshots: Mutex<VecDeque<ProducerState>>,
+    /// The leader-epoch cache; changed only under `append_lock`, each change persisted
+    /// before the log end offset moves past it. Lock order: `state`, then this.
+    epochs: Mutex<LeaderEpochCache>,
     open_report: OpenReport,
     closed: AtomicBool,
 }
@@ -313,6 +364,9 @@ impl Log {
             ..OpenReport::default()
         };
         let mut segments = BTreeMap::new();
+        // Segments re-read by recovery: their batches' leader epochs are applied to the
+        // epoch cache again (the checkpoint may predate them).
+        let mut recovered = Vec::new();
         let mut prev_next: i64 = 0;
         let now = clock.now_ms();
         for (i, &base) in bases.iter().enumerate() {
@@ -330,6 +384,7 @@ impl Log {
             let trusted = flushed && seg.load_indexes(now)?;
             if !trusted {
                 report.segments_recovered += 1;
+                recovered.push(base);
                 match seg.recover(prev_next, config.index_interval_bytes, now)? {
                     ScanEnd::Complete => {}
                     // A bad tail of the last segment is an interrupted write (even after a
@@ -351,9 +406,19 @@ impl Log {
             prev_next = seg.next_offset();
             segments.insert(base, Arc::new(seg));
         }
+        let start_path = dir.join(LOG_START_OFFSET_FILE);
+        let persisted_start = storage
+            .read_file(&start_path)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .and_then(|s| s.trim().parse::<i64>().ok())
+            .unwrap_or(0);
         if segments.is_empty() {
-            let seg = Segment::create(&storage, &dir, 0, false)?;
-            segments.insert(0, Arc::new(seg));
+            // A new log, or one a full truncation crashed in after deleting its segments:
+            // it starts where the persisted start says (0 for a new log).
+            let base = persisted_start.max(0);
+            let seg = Segment::create(&storage, &dir, base, false)?;
+            segments.insert(base, Arc::new(seg));
         }
         // DeleteRecords may have raised the start inside the first segment.
         let log_end = segments
@@ -361,14 +426,15 @@ impl Log {
             .next_back()
             .map(|s| s.next_offset())
             .unwrap_or(0);
-        let persisted_start = storage
-            .read_file(&dir.join(LOG_START_OFFSET_FILE))
-            .ok()
-            .and_then(|b| String::from_utf8(b).ok())
-            .and_then(|s| s.trim().parse::<i64>().ok())
-            .unwrap_or(0);
         let log_start_offset =
             (*segments.keys().next().unwrap_or(&0)).max(persisted_start.min(log_end));
+        if persisted_start > log_end {
+            // Left by a truncation below it that crashed before rewriting it: it would hide
+            // records appended later.
+            storage
+                .write_file_atomic(&start_path, log_start_offset.to_string().as_bytes())
+                .map_err(LogError::io(&start_path))?;
+        }
         let log_end_offset = segments
             .values()
             .next_back()
@@ -387,8 +453,10 @@ impl Log {
             unflushed_messages: 0,
             last_flush_ms: now,
             first_dirty_offset: log_start_offset,
+            generation: 0,
         };
         let producers = Self::rebuild_producers(&storage, &dir, &state)?;
+        let epochs = Self::load_epochs(&storage, &dir, &state, &recovered)?;
         Ok(Log {
             inner: Arc::new(LogInner {
                 dir,
@@ -402,6 +470,8 @@ impl Log {
                 offline: Mutex::new(None),
                 background_flush: Mutex::new(BackgroundFlush::default()),
                 producers: Mutex::new(producers),
+                roll_snapshots: Mutex::new(VecDeque::new()),
+                epochs: Mutex::new(epochs),
                 open_report: report,
                 closed: AtomicBool::new(false),
             }),
@@ -427,6 +497,57 @@ impl Log {
             seg.visit_headers_from(from, |h| producers.apply(h))?;
         }
         Ok(producers)
+    }
+
+    /// The leader-epoch cache: the checkpoint if it is valid, cut back to the log end and
+    /// extended by the epochs of the segments recovery re-read; otherwise rebuilt from the
+    /// batch headers of the whole log. Written back if that changed it.
+    fn load_epochs(
+        storage: &Arc<dyn Storage>,
+        dir: &Path,
+        state: &LogState,
+        recovered: &[i64],
+    ) -> Result<LeaderEpochCache, LogError> {
+        let path = dir.join(LEADER_EPOCH_CHECKPOINT_FILE);
+        let stored = storage.read_file(&path).ok();
+        let mut cache = match stored.as_deref().map(LeaderEpochCache::decode) {
+            Some(Some(mut cache)) => {
+                cache.truncate_from_end(state.log_end_offset);
+                for base in recovered {
+                    if let Some(seg) = state.segments.get(base) {
+                        seg.visit_headers_from(seg.base_offset, |h| {
+                            cache.assign(h.partition_leader_epoch, h.base_offset);
+                        })?;
+                    }
+                }
+                cache
+            }
+            found => {
+                if found.is_some() {
+                    tracing::warn!(
+                        dir = %dir.display(),
+                        "invalid leader-epoch checkpoint: rebuilding it from the log"
+                    );
+                }
+                let mut cache = LeaderEpochCache::default();
+                for seg in state.segments.values() {
+                    seg.visit_headers_from(seg.base_offset, |h| {
+                        cache.assign(h.partition_leader_epoch, h.base_offset);
+                    })?;
+                }
+                cache
+            }
+        };
+        cache.truncate_from_start(state.log_start_offset);
+        let encoded = cache.encode();
+        // An empty log has nothing to scan: no need to write its (empty) checkpoint.
+        let nothing_to_keep = stored.is_none() && state.segments.values().all(|s| s.size() == 0);
+        if stored.as_deref() != Some(&encoded[..]) && !nothing_to_keep {
+            storage
+                .write_file_atomic(&path, &encoded)
+                .map_err(LogError::io(&path))?;
+        }
+        Ok(cache)
     }
 
     fn state(&self) -> RwLockReadGuard<'_, LogState> {
@@ -530,10 +651,15 @@ impl Log {
     }
 
     /// Validates the batches in `records` and returns what the appender needs to know.
+    /// For batches a `follower` fetched, `max.message.bytes` and the keys of a compacted
+    /// log are not checked (as Kafka's follower append does not): the leader accepted
+    /// them, perhaps under another configuration, and refusing them would stop
+    /// replication for good.
     fn validate(
         &self,
         records: &[u8],
         config: &LogConfig,
+        follower: bool,
     ) -> Result<(Vec<BatchMeta>, i64), LogError> {
         if records.is_empty() {
             return Err(LogError::InvalidRecords {
@@ -551,7 +677,7 @@ impl Log {
                 source,
             })?;
             let len = h.total_len();
-            if len as u64 > config.max_message_bytes {
+            if len as u64 > config.max_message_bytes && !follower {
                 return Err(LogError::RecordTooLarge {
                     size: len,
                     limit: config.max_message_bytes,
@@ -612,7 +738,8 @@ impl Log {
                     },
                 )?;
                 let unkeyed = summary.first_unkeyed;
-                if let Some(record) = unkeyed.filter(|_| config.cleanup_policy.compact) {
+                if let Some(record) = unkeyed.filter(|_| config.cleanup_policy.compact && !follower)
+                {
                     return Err(LogError::MissingKey {
                         position: pos,
                         record,
@@ -634,11 +761,51 @@ impl Log {
     /// Appends one or more record batches (format v2, as a producer sends them). The base
     /// offset of each batch is written in place; the rest of the bytes are stored as given.
     /// Either every batch is appended or none is.
+    ///
+    /// Leader epochs: in a log that has one (its epoch cache is not empty) every batch is
+    /// stamped with the latest epoch, as [`append_with_epoch`](Self::append_with_epoch)
+    /// with that epoch would; in a log that never had one the `partitionLeaderEpoch` field
+    /// is stored as the producer sent it (-1 from Kafka clients), as before epochs existed.
     pub fn append(&self, records: &mut [u8]) -> Result<AppendInfo, LogError> {
+        self.append_as_leader(records, None)
+    }
+
+    /// Appends as the partition leader in `leader_epoch`: as [`append`](Self::append) does,
+    /// and writes `leader_epoch` into every batch's `partitionLeaderEpoch` (bytes 12..16,
+    /// which the CRC does not cover). An epoch newer than the log's latest is recorded in
+    /// the epoch cache as starting at the first offset appended, and persisted before the
+    /// append returns. An epoch older than the latest (a deposed leader) or negative is
+    /// refused with [`LogError::InvalidRecords`]. A retried idempotent batch (a duplicate)
+    /// writes and records nothing.
+    pub fn append_with_epoch(
+        &self,
+        records: &mut [u8],
+        leader_epoch: i32,
+    ) -> Result<AppendInfo, LogError> {
+        if leader_epoch < 0 {
+            return Err(LogError::InvalidRecords {
+                position: 0,
+                reason: format!("leader epoch {leader_epoch} is negative"),
+            });
+        }
+        self.append_as_leader(records, Some(leader_epoch))
+    }
+
+    fn append_as_leader(
+        &self,
+        records: &mut [u8],
+        leader_epoch: Option<i32>,
+    ) -> Result<AppendInfo, LogError> {
         let config = self.config();
-        let (mut metas, count) = self.validate(records, &config)?;
+        let (mut metas, count) = self.validate(records, &config, false)?;
         let _append = lock(&self.inner.append_lock);
         self.check_online()?;
+        let latest = lock(&self.inner.epochs).latest_epoch();
+        let epoch = match (leader_epoch, latest) {
+            (Some(e), Some(l)) if e < l => return Err(LogError::stale_leader_epoch(0, e, l)),
+            (Some(e), _) => Some(e),
+            (None, l) => l,
+        };
         let now = self.inner.clock.now_ms();
         let first_offset = self.log_end_offset();
         let mut next = first_offset;
@@ -656,6 +823,9 @@ impl Log {
                 m.max_timestamp = now;
             }
             set_base_offset(&mut records[m.pos..], next);
+            if let Some(e) = epoch {
+                set_partition_leader_epoch(&mut records[m.pos..], e);
+            }
             m.last_offset += next; // last_offset held the delta until now
             next = m.last_offset + 1;
             max_timestamp = max_timestamp.max(m.max_timestamp);
@@ -690,6 +860,15 @@ impl Log {
                 });
             }
         }
+        // A new epoch is persisted before its first batch is written (so before the log
+        // end, and with it any flush, can pass that batch).
+        let mut epochs = None;
+        if let Some(e) = epoch.filter(|&e| latest.is_none_or(|l| e > l)) {
+            let mut cache = lock(&self.inner.epochs).clone();
+            cache.assign(e, first_offset);
+            self.persist_epochs(&cache)?;
+            epochs = Some(cache);
+        }
         let r = active.append(records, &metas, config.index_interval_bytes, now);
         self.offline_on_err(r)?;
         for m in &metas {
@@ -698,15 +877,10 @@ impl Log {
             }
         }
         drop(producers);
-        let (log_start_offset, flush_now) = {
-            let mut st = self.state_mut();
-            st.log_end_offset = next;
-            st.unflushed_messages += count;
-            (
-                st.log_start_offset,
-                st.unflushed_messages >= config.flush_messages,
-            )
-        };
+        if let Some(cache) = epochs {
+            *lock(&self.inner.epochs) = cache;
+        }
+        let (log_start_offset, flush_now) = self.publish_append(next, count, &config);
         if flush_now {
             self.flush_up_to(next)?;
         }
@@ -718,6 +892,188 @@ impl Log {
             log_start_offset,
             duplicate: false,
         })
+    }
+
+    /// Appends batches fetched from the leader, whose offsets the leader assigned: they are
+    /// validated as [`append`](Self::append) validates (framing, magic, lengths, CRC,
+    /// records; not `max.message.bytes` or keys, see `validate`) and stored unchanged.
+    ///
+    /// - The first batch must start at the log end offset and each next one right after
+    ///   the one before, else [`LogError::InvalidRecords`] ("offset mismatch") and nothing
+    ///   is written. In a compacted log (`cleanup.policy` with `compact`) batches may also
+    ///   start later (never earlier): the leader's compaction leaves gaps where it removed
+    ///   whole batches, and fetches return what follows them.
+    /// - No sequence is checked, but every idempotent batch is applied to the producer
+    ///   state, so that this replica detects retries once it leads.
+    /// - Each batch's `partitionLeaderEpoch` feeds the epoch cache (an epoch newer than the
+    ///   latest starts at the batch's base offset; a negative one is ignored; an older one
+    ///   is refused as a stale leader epoch: the log diverges and must be truncated first).
+    /// - The high watermark does not move (the caller sets it from the leader's).
+    /// - An empty `records` appends nothing: the result has `first_offset` = log end offset
+    ///   and `last_offset` one below it.
+    pub fn append_as_follower(&self, records: &mut [u8]) -> Result<AppendInfo, LogError> {
+        if records.is_empty() {
+            let st = self.state();
+            return Ok(AppendInfo {
+                first_offset: st.log_end_offset,
+                last_offset: st.log_end_offset - 1,
+                append_time_ms: self.inner.clock.now_ms(),
+                max_timestamp: NO_TIMESTAMP,
+                log_start_offset: st.log_start_offset,
+                duplicate: false,
+            });
+        }
+        let config = self.config();
+        let (mut metas, count) = self.validate(records, &config, true)?;
+        let mut headers = Vec::with_capacity(metas.len());
+        for m in &mut metas {
+            let h =
+                BatchHeader::parse(&records[m.pos..]).map_err(|source| LogError::InvalidBatch {
+                    position: m.pos,
+                    source,
+                })?;
+            let last = h.base_offset.checked_add(i64::from(h.last_offset_delta));
+            if h.base_offset < 0 || last.is_none_or(|l| l == i64::MAX) {
+                return Err(LogError::InvalidRecords {
+                    position: m.pos,
+                    reason: format!(
+                        "batch offsets {} + {} are out of range",
+                        h.base_offset, h.last_offset_delta
+                    ),
+                });
+            }
+            m.last_offset = h.last_offset();
+            headers.push(h);
+        }
+        let _append = lock(&self.inner.append_lock);
+        self.check_online()?;
+        let now = self.inner.clock.now_ms();
+        let log_end = self.log_end_offset();
+        let gaps = config.cleanup_policy.compact;
+        let mut next = log_end;
+        let mut max_timestamp = NO_TIMESTAMP;
+        for (m, h) in metas.iter().zip(&headers) {
+            if h.base_offset < next || (h.base_offset != next && !gaps) {
+                return Err(LogError::offset_mismatch(m.pos, next, h.base_offset));
+            }
+            next = h.last_offset() + 1;
+            max_timestamp = max_timestamp.max(h.max_timestamp);
+        }
+        if next - 1 - log_end > i64::from(i32::MAX) {
+            // More than one segment's relative offsets, even in a new segment.
+            return Err(LogError::InvalidRecords {
+                position: 0,
+                reason: format!(
+                    "the batches span offsets {log_end}..{next}, too many for one segment"
+                ),
+            });
+        }
+        // Usually every batch is of the latest epoch: the cache is copied only if not.
+        let mut latest = lock(&self.inner.epochs).latest_epoch();
+        let mut epochs: Option<LeaderEpochCache> = None;
+        for (m, h) in metas.iter().zip(&headers) {
+            let e = h.partition_leader_epoch;
+            match latest {
+                _ if e < 0 => {}
+                Some(l) if e < l => return Err(LogError::stale_leader_epoch(m.pos, e, l)),
+                Some(l) if e == l => {}
+                _ => {
+                    epochs
+                        .get_or_insert_with(|| lock(&self.inner.epochs).clone())
+                        .assign(e, h.base_offset);
+                    latest = Some(e);
+                }
+            }
+        }
+        let active = self.maybe_roll(records.len(), next, now, &config)?;
+        let mut producers = lock(&self.inner.producers);
+        if let Some(cache) = &epochs {
+            self.persist_epochs(cache)?;
+        }
+        let r = active.append(records, &metas, config.index_interval_bytes, now);
+        self.offline_on_err(r)?;
+        for h in &headers {
+            producers.apply(h);
+        }
+        drop(producers);
+        if let Some(cache) = epochs {
+            *lock(&self.inner.epochs) = cache;
+        }
+        let (log_start_offset, flush_now) = self.publish_append(next, count, &config);
+        if flush_now {
+            self.flush_up_to(next)?;
+        }
+        Ok(AppendInfo {
+            first_offset: headers[0].base_offset,
+            last_offset: next - 1,
+            append_time_ms: now,
+            max_timestamp,
+            log_start_offset,
+            duplicate: false,
+        })
+    }
+
+    /// Publishes appended offsets; returns the log start offset and whether
+    /// `flush.messages` asks for a flush now.
+    fn publish_append(&self, next: i64, count: i64, config: &LogConfig) -> (i64, bool) {
+        let mut st = self.state_mut();
+        st.log_end_offset = next;
+        st.unflushed_messages += count;
+        (
+            st.log_start_offset,
+            st.unflushed_messages >= config.flush_messages,
+        )
+    }
+
+    /// Writes the leader-epoch checkpoint (atomically, and the directory entry durably:
+    /// a recovery point written after it must not survive a crash without it). Called under
+    /// the append lock; an I/O error takes the log offline.
+    fn persist_epochs(&self, cache: &LeaderEpochCache) -> Result<(), LogError> {
+        let path = self.inner.dir.join(LEADER_EPOCH_CHECKPOINT_FILE);
+        let r = self
+            .inner
+            .storage
+            .write_file_atomic(&path, &cache.encode())
+            .and_then(|()| self.inner.storage.sync_dir(&self.inner.dir))
+            .map_err(LogError::io(&path));
+        self.offline_on_err(r)
+    }
+
+    /// Records that the leader epoch `epoch` starts at the log end offset (Kafka's
+    /// `maybeAssignEpochStartOffset`, called when this replica becomes leader), so that
+    /// OffsetForLeaderEpoch answers for the previous epochs before the first append, and
+    /// [`append`](Self::append) stamps `epoch`. Persisted before it returns. Returns
+    /// whether it was recorded: an epoch not newer than the latest changes nothing.
+    pub fn assign_leader_epoch(&self, epoch: i32) -> Result<bool, LogError> {
+        let _append = lock(&self.inner.append_lock);
+        self.check_online()?;
+        let mut cache = lock(&self.inner.epochs).clone();
+        if !cache.assign(epoch, self.log_end_offset()) {
+            return Ok(false);
+        }
+        self.persist_epochs(&cache)?;
+        *lock(&self.inner.epochs) = cache;
+        Ok(true)
+    }
+
+    /// The latest leader epoch in the epoch cache.
+    pub fn latest_epoch(&self) -> Option<i32> {
+        lock(&self.inner.epochs).latest_epoch()
+    }
+
+    /// The epoch cache: `(epoch, start offset)`, strictly increasing in both.
+    pub fn epoch_entries(&self) -> Vec<(i32, i64)> {
+        lock(&self.inner.epochs).entries().to_vec()
+    }
+
+    /// OffsetForLeaderEpoch: the largest epoch `<= epoch` in the cache and its end offset
+    /// (the start of the next epoch in the cache, or the log end offset for the latest).
+    /// `None` for an empty cache or an epoch below the first one: the caller answers with
+    /// the undefined epoch and offset (-1). See [`LeaderEpochCache::end_offset_for`].
+    pub fn end_offset_for_epoch(&self, epoch: i32) -> Option<(i32, i64)> {
+        let st = self.state();
+        let end = lock(&self.inner.epochs).end_offset_for(epoch, st.log_end_offset);
+        end
     }
 
     /// Rolls to a new segment when the active one is full, too old, or would overflow its
@@ -760,6 +1116,15 @@ impl Log {
         let r = Segment::create(&self.inner.storage, &self.inner.dir, base, false);
         let seg = Arc::new(self.offline_on_err(r)?);
         active.seal();
+        // Under the append lock every batch below `base` is applied: the state as of `base`.
+        let snapshot = lock(&self.inner.producers).clone();
+        {
+            let mut snapshots = lock(&self.inner.roll_snapshots);
+            if snapshots.len() == ROLL_SNAPSHOTS {
+                snapshots.pop_front();
+            }
+            snapshots.push_back(snapshot);
+        }
         self.state_mut().segments.insert(base, seg.clone());
         self.flush_in_background(base)?;
         Ok(seg)
@@ -929,14 +1294,34 @@ impl Log {
         buf: &mut Vec<u8>,
         at: usize,
     ) -> Result<std::ops::Range<usize>, LogError> {
-        let (mut seg, end) = {
+        loop {
+            let (r, generation) = self.read_once(offset, max_bytes, max_offset, buf, at);
+            // A truncation during the read may have cut what was read: read again.
+            if self.state().generation == generation {
+                return r;
+            }
+        }
+    }
+
+    /// One attempt of [`read_into_at`](Self::read_into_at), and the truncation generation
+    /// it started in.
+    fn read_once(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        max_offset: i64,
+        buf: &mut Vec<u8>,
+        at: usize,
+    ) -> (Result<std::ops::Range<usize>, LogError>, u64) {
+        let (seg, end, generation) = {
             let st = self.state();
             if offset < st.log_start_offset || offset > st.log_end_offset {
-                return Err(LogError::OffsetOutOfRange {
+                let e = LogError::OffsetOutOfRange {
                     offset,
                     log_start: st.log_start_offset,
                     log_end: st.log_end_offset,
-                });
+                };
+                return (Err(e), st.generation);
             }
             let seg = st
                 .segments
@@ -944,9 +1329,23 @@ impl Log {
                 .next_back()
                 .or_else(|| st.segments.iter().next())
                 .map(|(_, s)| s.clone());
-            (seg, st.log_end_offset)
+            (seg, st.log_end_offset, st.generation)
         };
-        let max_offset = max_offset.min(end);
+        (
+            self.read_segments(seg, offset, max_bytes, max_offset.min(end), buf, at),
+            generation,
+        )
+    }
+
+    fn read_segments(
+        &self,
+        mut seg: Option<Arc<Segment>>,
+        offset: i64,
+        max_bytes: usize,
+        max_offset: i64,
+        buf: &mut Vec<u8>,
+        at: usize,
+    ) -> Result<std::ops::Range<usize>, LogError> {
         // Segment by segment (the lock is not held while reading): usually the first one
         // has the batch; the next one only if `offset` is the end of the first.
         while let Some(s) = seg {
@@ -1004,6 +1403,24 @@ impl Log {
     /// The offset and timestamp of the first record whose timestamp is `>= timestamp`, or
     /// `None` if there is none (Kafka's ListOffsets by time).
     pub fn offset_for_timestamp(&self, timestamp: i64) -> Result<Option<(i64, i64)>, LogError> {
+        self.retry_on_truncation(|| self.offset_for_timestamp_once(timestamp))
+    }
+
+    /// Runs the read `f` until no truncation overlapped it.
+    fn retry_on_truncation<T>(
+        &self,
+        mut f: impl FnMut() -> Result<T, LogError>,
+    ) -> Result<T, LogError> {
+        loop {
+            let generation = self.state().generation;
+            let r = f();
+            if self.state().generation == generation {
+                return r;
+            }
+        }
+    }
+
+    fn offset_for_timestamp_once(&self, timestamp: i64) -> Result<Option<(i64, i64)>, LogError> {
         let (segments, start, end) = {
             let st = self.state();
             (
@@ -1059,6 +1476,10 @@ impl Log {
     /// The offset and timestamp of the first record carrying the largest timestamp in the
     /// log (ListOffsets' MAX_TIMESTAMP), or `None` for an empty log.
     pub fn offset_of_max_timestamp(&self) -> Result<Option<(i64, i64)>, LogError> {
+        self.retry_on_truncation(|| self.offset_of_max_timestamp_once())
+    }
+
+    fn offset_of_max_timestamp_once(&self) -> Result<Option<(i64, i64)>, LogError> {
         let (segments, start, end) = {
             let st = self.state();
             (
@@ -1176,7 +1597,21 @@ impl Log {
             let r = s.delete_files();
             self.offline_on_err(r)?;
         }
+        self.trim_epochs_to_start()?;
         Ok(doomed)
+    }
+
+    /// After the log start moved up: the epoch-cache entries at or below it give way to one
+    /// at the log start (Kafka's `truncateFromStart`), persisted. Called under the append
+    /// lock.
+    fn trim_epochs_to_start(&self) -> Result<(), LogError> {
+        let start = self.log_start_offset();
+        let mut cache = lock(&self.inner.epochs).clone();
+        if cache.truncate_from_start(start) {
+            self.persist_epochs(&cache)?;
+            *lock(&self.inner.epochs) = cache;
+        }
+        Ok(())
     }
 
     /// Raises the log start offset to `offset` (Kafka's DeleteRecords; `-1` means the high
@@ -1207,13 +1642,261 @@ impl Log {
                     .write_file_atomic(&path, target.to_string().as_bytes())
                     .map_err(LogError::io(&path));
                 self.offline_on_err(r)?;
-                let mut st = self.state_mut();
-                st.log_start_offset = target;
-                st.first_dirty_offset = st.first_dirty_offset.max(target);
+                {
+                    let mut st = self.state_mut();
+                    st.log_start_offset = target;
+                    st.first_dirty_offset = st.first_dirty_offset.max(target);
+                }
+                self.trim_epochs_to_start()?;
             }
         }
         self.delete_old_segments()?;
         Ok(self.log_start_offset())
+    }
+
+    /// Truncates the log to end before `offset` (a follower whose log diverged from its
+    /// leader's, found with [`end_offset_for_epoch`](Self::end_offset_for_epoch)): every
+    /// batch whose base offset is `>= offset` goes. Kafka truncates at batch boundaries, so
+    /// a batch holding `offset` goes whole and the log then ends at that batch's base
+    /// offset (the log end offset is always one past the last batch kept). Segments wholly
+    /// above go, the one holding `offset` is cut and its indexes rebuilt; the epoch cache
+    /// loses the epochs starting at or after the new end; the producer state becomes that
+    /// of the batches kept; the high watermark, the recovery point, the cleaner's progress
+    /// and (if it was above) the log start offset come down to the new end.
+    ///
+    /// An `offset` at or past the log end offset changes nothing; one below the first
+    /// segment is [`truncate_fully_and_start_at`](Self::truncate_fully_and_start_at); a
+    /// negative one is [`LogError::OffsetOutOfRange`].
+    ///
+    /// Crash safety: the recovery point is lowered to the new end and the epoch and
+    /// producer checkpoints rewritten before any segment file changes; then the segments
+    /// above go newest first and the cut one is cut (and fsynced). A crash at any point
+    /// reopens to a prefix of the old log at least as long as the truncated one, with its
+    /// cut-off part re-read by recovery (which restores its epochs). Reads that overlap the
+    /// truncation are retried, so no read returns truncated data once this returns.
+    /// Compaction running meanwhile gives up its pass.
+    pub fn truncate_to(&self, offset: i64) -> Result<(), LogError> {
+        let config = self.config();
+        let _append = lock(&self.inner.append_lock);
+        let _flush = lock(&self.inner.flush_lock);
+        self.check_online()?;
+        let (floor, above, start, recovery_point) = {
+            let st = self.state();
+            if offset < 0 {
+                return Err(LogError::OffsetOutOfRange {
+                    offset,
+                    log_start: st.log_start_offset,
+                    log_end: st.log_end_offset,
+                });
+            }
+            if offset >= st.log_end_offset {
+                return Ok(());
+            }
+            let Some((_, floor)) = st.segments.range(..=offset).next_back() else {
+                drop(st);
+                return self.truncate_fully_locked(offset);
+            };
+            let above: Vec<Arc<Segment>> = st
+                .segments
+                .range(offset + 1..)
+                .map(|(_, s)| s.clone())
+                .collect();
+            (floor.clone(), above, st.log_start_offset, st.recovery_point)
+        };
+        let cut = floor.truncated_state(offset, config.index_interval_bytes)?;
+        let new_end = cut
+            .as_ref()
+            .map(|s| s.next_offset)
+            .unwrap_or_else(|| floor.next_offset());
+        let new_size = cut.as_ref().map(|s| s.size);
+        let producers = self.producers_at(new_end)?;
+        let mut epochs = lock(&self.inner.epochs).clone();
+        epochs.truncate_from_end(new_end);
+
+        // 1. What a crash must find: recovery from the new end on, the checkpoints of the
+        //    shorter log.
+        let dir = &self.inner.dir;
+        if recovery_point > new_end {
+            let path = dir.join(RECOVERY_POINT_FILE);
+            let r = self
+                .inner
+                .storage
+                .write_file_atomic(&path, new_end.to_string().as_bytes())
+                .and_then(|()| self.inner.storage.sync_dir(dir))
+                .map_err(LogError::io(&path));
+            self.offline_on_err(r)?;
+        }
+        self.persist_epochs(&epochs)?;
+        let path = dir.join(PRODUCER_STATE_FILE);
+        let r = self
+            .inner
+            .storage
+            .write_file_atomic(&path, &producers.encode())
+            .map_err(LogError::io(&path));
+        self.offline_on_err(r)?;
+
+        // 2. Readers see the shorter log from here on (and retry reads that began before).
+        {
+            let mut st = self.state_mut();
+            st.generation += 1;
+            for s in &above {
+                st.segments.remove(&s.base_offset);
+            }
+            if let Some(cut) = cut {
+                floor.install_state(cut);
+            }
+            st.log_end_offset = new_end;
+            st.high_watermark = st.high_watermark.min(new_end);
+            st.recovery_point = st.recovery_point.min(new_end);
+            st.log_start_offset = st.log_start_offset.min(new_end);
+            st.first_dirty_offset = st.first_dirty_offset.min(new_end);
+            *lock(&self.inner.epochs) = epochs;
+        }
+        *lock(&self.inner.producers) = producers;
+        lock(&self.inner.roll_snapshots).retain(|p| p.next_offset <= new_end);
+        self.clamp_background_flush(new_end);
+
+        // 3. The files: newest segments first, so a crash leaves a prefix.
+        for s in above.iter().rev() {
+            let r = s.delete_files();
+            self.offline_on_err(r)?;
+        }
+        if let Some(size) = new_size {
+            let r = floor.truncate_file(size).and_then(|_| floor.flush());
+            self.offline_on_err(r)?;
+        }
+        let r = self.inner.storage.sync_dir(dir).map_err(LogError::io(dir));
+        self.offline_on_err(r)?;
+        if start > new_end {
+            // Below a start DeleteRecords raised: the persisted start comes down too (open
+            // also mends a persisted start past the log end, should a crash come first).
+            let path = dir.join(LOG_START_OFFSET_FILE);
+            let r = self
+                .inner
+                .storage
+                .write_file_atomic(&path, new_end.to_string().as_bytes())
+                .map_err(LogError::io(&path));
+            self.offline_on_err(r)?;
+        }
+        Ok(())
+    }
+
+    /// Empties the log and restarts it at `offset`: log start, log end, high watermark and
+    /// recovery point are all `offset`; the epoch cache and the producer state are cleared
+    /// (a follower whose log is out of range of its leader's). Every segment goes, newest
+    /// first, before the new empty one is created, so a crash reopens either a prefix of the
+    /// old log or an empty one. A negative `offset` is [`LogError::OffsetOutOfRange`].
+    pub fn truncate_fully_and_start_at(&self, offset: i64) -> Result<(), LogError> {
+        let _append = lock(&self.inner.append_lock);
+        let _flush = lock(&self.inner.flush_lock);
+        self.check_online()?;
+        self.truncate_fully_locked(offset)
+    }
+
+    /// [`truncate_fully_and_start_at`](Self::truncate_fully_and_start_at) with the append
+    /// and flush locks held.
+    fn truncate_fully_locked(&self, offset: i64) -> Result<(), LogError> {
+        let old: Vec<Arc<Segment>> = {
+            let st = self.state();
+            if offset < 0 {
+                return Err(LogError::OffsetOutOfRange {
+                    offset,
+                    log_start: st.log_start_offset,
+                    log_end: st.log_end_offset,
+                });
+            }
+            st.segments.values().cloned().collect()
+        };
+        // Readers go on reading the old segments through their open handles until the new
+        // state is published below.
+        for s in old.iter().rev() {
+            let r = s.delete_files();
+            self.offline_on_err(r)?;
+        }
+        let dir = &self.inner.dir;
+        self.persist_epochs(&LeaderEpochCache::default())?;
+        let producers = ProducerState::starting_at(offset);
+        let offset_text = offset.to_string();
+        for (name, contents) in [
+            (LOG_START_OFFSET_FILE, offset_text.as_bytes()),
+            (RECOVERY_POINT_FILE, offset_text.as_bytes()),
+            (PRODUCER_STATE_FILE, &producers.encode()[..]),
+        ] {
+            let path = dir.join(name);
+            let r = self
+                .inner
+                .storage
+                .write_file_atomic(&path, contents)
+                .map_err(LogError::io(&path));
+            self.offline_on_err(r)?;
+        }
+        let r = Segment::create(&self.inner.storage, dir, offset, false);
+        let seg = Arc::new(self.offline_on_err(r)?);
+        let r = self.inner.storage.sync_dir(dir).map_err(LogError::io(dir));
+        self.offline_on_err(r)?;
+        {
+            let mut st = self.state_mut();
+            st.generation += 1;
+            st.segments = BTreeMap::from([(offset, seg)]);
+            st.log_start_offset = offset;
+            st.log_end_offset = offset;
+            st.high_watermark = offset;
+            st.recovery_point = offset;
+            st.first_dirty_offset = offset;
+            st.unflushed_messages = 0;
+            lock(&self.inner.epochs).clear();
+        }
+        *lock(&self.inner.producers) = producers;
+        lock(&self.inner.roll_snapshots).clear();
+        self.clamp_background_flush(offset);
+        Ok(())
+    }
+
+    /// After a truncation to `end`: the background flusher's target must not stay above
+    /// the log end, which the recovery point can never reach.
+    fn clamp_background_flush(&self, end: i64) {
+        let mut bg = lock(&self.inner.background_flush);
+        bg.target = bg.target.min(end);
+    }
+
+    /// The producer state as of `end` (every batch below it applied, none after), for a
+    /// truncation to `end`: the latest snapshot at or below `end` (taken at a roll, or the
+    /// `producer-state` file), else none, then the headers of the batches from there to
+    /// `end`. Called under the append lock.
+    fn producers_at(&self, end: i64) -> Result<ProducerState, LogError> {
+        let (segments, start) = {
+            let st = self.state();
+            (
+                st.segments.values().cloned().collect::<Vec<_>>(),
+                st.log_start_offset,
+            )
+        };
+        let mut best = ProducerState::starting_at(start.min(end));
+        let stored = self
+            .inner
+            .storage
+            .read_file(&self.inner.dir.join(PRODUCER_STATE_FILE))
+            .ok()
+            .and_then(|b| ProducerState::decode(&b));
+        let rolled = lock(&self.inner.roll_snapshots).clone();
+        for candidate in rolled.into_iter().chain(stored) {
+            if candidate.next_offset <= end && candidate.next_offset > best.next_offset {
+                best = candidate;
+            }
+        }
+        let from = best.next_offset;
+        for seg in segments
+            .iter()
+            .filter(|s| s.next_offset() > from && s.base_offset < end)
+        {
+            seg.visit_headers_from(from, |h| {
+                if h.base_offset < end {
+                    best.apply(h);
+                }
+            })?;
+        }
+        best.next_offset = end;
+        Ok(best)
     }
 
     /// Flushes everything, writes the clean-shutdown marker and refuses further appends.
@@ -1272,5 +1955,7 @@ pub fn record_timestamp(header: &BatchHeader, record: &brook_protocol::record::R
     }
 }
 
+#[cfg(test)]
+mod replication_tests;
 #[cfg(test)]
 mod tests;

@@ -371,6 +371,58 @@ impl Segment {
         Ok(end)
     }
 
+    /// The state this segment would have without the batches from the first one whose last
+    /// offset is `>= offset` on (Kafka truncates at batch boundaries), with indexes rebuilt
+    /// as appends would have built them. Reads the headers of the batches kept (the file
+    /// is not changed); `None` if no batch would go.
+    pub fn truncated_state(
+        &self,
+        offset: i64,
+        index_interval: u64,
+    ) -> Result<Option<SegState>, LogError> {
+        let (size, rolling_base_ms, suffix) = {
+            let st = self.read_state();
+            (st.size, st.rolling_base_ms, st.suffix)
+        };
+        let mut st = Self::new_state(self.base_offset, suffix);
+        let mut cut = None;
+        let end = self.scan_headers(0, size, |pos, h| {
+            if h.last_offset() >= offset {
+                cut = Some(pos);
+                return ControlFlow::Break(());
+            }
+            self.index_batch(
+                &mut st,
+                pos,
+                h.total_len() as u64,
+                h.last_offset(),
+                h.max_timestamp,
+                index_interval,
+            );
+            st.size = pos + h.total_len() as u64;
+            ControlFlow::Continue(())
+        })?;
+        if let ScanEnd::Invalid { position, reason } = end {
+            // The published part of a segment holds whole batches; this is damage.
+            return Err(LogError::Corrupt {
+                file: self.path("log"),
+                position,
+                reason,
+            });
+        }
+        if cut.is_none() {
+            return Ok(None);
+        }
+        st.rolling_base_ms = rolling_base_ms.filter(|_| st.size > 0);
+        Ok(Some(st))
+    }
+
+    /// Replaces the in-memory state (with one from [`truncated_state`](Self::truncated_state)):
+    /// readers see the shorter segment from now on. The file is cut afterwards.
+    pub fn install_state(&self, st: SegState) {
+        *self.write_state() = st;
+    }
+
     /// Cuts the file back to `size` bytes (a torn tail found by recovery); returns how
     /// many bytes were cut.
     pub fn truncate_file(&self, size: u64) -> Result<u64, LogError> {

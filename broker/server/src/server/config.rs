@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
+use super::controller::ControllerConfig;
 use super::group::GroupConfig;
+use super::replication::ReplicationConfig;
 use crate::log::{topic_key_for_broker_key, ConfigError, LogConfig};
 
 /// Settings of one broker. Defaults are Kafka's where Kafka has the setting.
@@ -33,6 +35,16 @@ pub struct BrokerConfig {
     pub cluster_id: String,
     /// The group coordinator's settings (`group.*`, `offsets.*`).
     pub groups: GroupConfig,
+    /// The controller quorum (`controller.quorum.voters`, `broker.session.timeout.ms`, ...).
+    pub controller: ControllerConfig,
+    /// Replication (`replica.*`).
+    pub replication: ReplicationConfig,
+    /// `default.replication.factor`: topics created with -1. Default 1.
+    pub default_replication_factor: i16,
+    /// `broker.rack`.
+    pub rack: Option<String>,
+    /// How long start-up waits for the controller quorum. Default 5 minutes.
+    pub controller_wait: Duration,
 }
 
 impl Default for BrokerConfig {
@@ -49,6 +61,11 @@ impl Default for BrokerConfig {
             log_defaults: LogConfig::default(),
             cluster_id: "brook-cluster".into(),
             groups: GroupConfig::default(),
+            controller: ControllerConfig::default(),
+            replication: ReplicationConfig::default(),
+            default_replication_factor: 1,
+            rack: None,
+            controller_wait: Duration::from_secs(300),
         }
     }
 }
@@ -128,15 +145,61 @@ impl BrokerConfig {
             "offsets.retention.check.interval.ms" => {
                 self.groups.offsets_retention_check = Duration::from_millis(positive(key, value)?)
             }
-            // Replication settings single-node Kafka configs carry: one node is one replica.
-            "offsets.topic.replication.factor"
-            | "transaction.state.log.replication.factor"
-            | "transaction.state.log.min.isr"
-            | "default.replication.factor" => {
-                let n: i32 = parse(key, value)?;
-                if n != 1 && n != -1 {
-                    return Err(invalid(key, value, "this node is the only replica: use 1"));
+            "default.replication.factor" => {
+                let n: i16 = parse(key, value)?;
+                if n < 1 {
+                    return Err(invalid(key, value, "must be at least 1"));
                 }
+                self.default_replication_factor = n;
+            }
+            "offsets.topic.replication.factor" => {
+                let n: i16 = parse(key, value)?;
+                if n < 1 {
+                    return Err(invalid(key, value, "must be at least 1"));
+                }
+                self.groups.offsets_replication_factor = n;
+            }
+            // Transactions are not served yet; their settings are accepted as Kafka's.
+            "transaction.state.log.replication.factor" | "transaction.state.log.min.isr" => {
+                let _: i32 = parse(key, value)?;
+            }
+            "broker.rack" => self.rack = Some(value.trim().to_string()),
+            "controller.quorum.voters" => {
+                self.controller.voters = super::controller::network::parse_voters(value)
+                    .map_err(|e| invalid(key, value, &e))?
+            }
+            "broker.heartbeat.interval.ms" => {
+                self.controller.heartbeat_interval = Duration::from_millis(positive(key, value)?)
+            }
+            "broker.session.timeout.ms" => {
+                self.controller.session_timeout = Duration::from_millis(positive(key, value)?)
+            }
+            "controller.quorum.election.timeout.ms" => {
+                let n = positive(key, value)?;
+                self.controller.election_timeout_ms = (n, n * 2);
+            }
+            "auto.leader.rebalance.enable" => {
+                self.controller.auto_leader_rebalance = parse(key, value)?
+            }
+            "leader.imbalance.check.interval.seconds" => {
+                self.controller.leader_imbalance_check_interval =
+                    Duration::from_secs(positive(key, value)?)
+            }
+            "leader.imbalance.check.interval.ms" => {
+                self.controller.leader_imbalance_check_interval =
+                    Duration::from_millis(positive(key, value)?)
+            }
+            "replica.lag.time.max.ms" => {
+                self.replication.replica_lag_time_max = Duration::from_millis(positive(key, value)?)
+            }
+            "replica.fetch.wait.max.ms" => {
+                self.replication.fetch_wait_max = Duration::from_millis(positive(key, value)?)
+            }
+            "replica.fetch.backoff.ms" => {
+                self.replication.fetch_backoff = Duration::from_millis(positive(key, value)?)
+            }
+            "replica.fetch.max.bytes" => {
+                self.replication.fetch_max_bytes_per_partition = parse(key, value)?
             }
             "offset.metadata.max.bytes" => {
                 self.groups.offset_metadata_max_bytes = parse(key, value)?
@@ -191,11 +254,24 @@ mod tests {
         assert_eq!(c.groups.initial_rebalance_delay, Duration::ZERO);
         assert_eq!(c.groups.offsets_partitions, 5);
         c.set("offsets.topic.replication.factor", "1").unwrap();
+        assert_eq!(c.groups.offsets_replication_factor, 1);
         assert!(c
-            .set("offsets.topic.replication.factor", "3")
+            .set("default.replication.factor", "0")
             .unwrap_err()
             .to_string()
-            .contains("only replica"));
+            .contains("at least 1"));
+        c.set(
+            "controller.quorum.voters",
+            "1@localhost:9093,2@localhost:9094",
+        )
+        .unwrap();
+        assert_eq!(c.controller.voters.len(), 2);
+        assert!(c.set("controller.quorum.voters", "1@nohost").is_err());
+        c.set("replica.lag.time.max.ms", "2000").unwrap();
+        assert_eq!(
+            c.replication.replica_lag_time_max,
+            Duration::from_millis(2000)
+        );
         assert!(c
             .set("offsets.topic.num.partitions", "0")
             .unwrap_err()

@@ -9,6 +9,10 @@ pub enum ErrorCode {
     CorruptMessage = 2,
     UnknownTopicOrPartition = 3,
     LeaderNotAvailable = 5,
+    NotLeaderOrFollower = 6,
+    RequestTimedOut = 7,
+    BrokerNotAvailable = 8,
+    ReplicaNotAvailable = 9,
     MessageTooLarge = 10,
     OffsetMetadataTooLarge = 12,
     CoordinatorLoadInProgress = 14,
@@ -16,6 +20,7 @@ pub enum ErrorCode {
     NotCoordinator = 16,
     InvalidTopicException = 17,
     NotEnoughReplicas = 19,
+    NotEnoughReplicasAfterAppend = 20,
     InvalidRequiredAcks = 21,
     IllegalGeneration = 22,
     InconsistentGroupProtocol = 23,
@@ -29,10 +34,12 @@ pub enum ErrorCode {
     InvalidReplicationFactor = 38,
     InvalidReplicaAssignment = 39,
     InvalidConfig = 40,
+    NotController = 41,
     InvalidRequest = 42,
     OutOfOrderSequenceNumber = 45,
     InvalidProducerEpoch = 47,
     KafkaStorageError = 56,
+    FencedLeaderEpoch = 74,
     NonEmptyGroup = 68,
     GroupIdNotFound = 69,
     UnknownLeaderEpoch = 75,
@@ -44,11 +51,77 @@ pub enum ErrorCode {
     GroupSubscribedToTopic = 86,
     InvalidRecord = 87,
     UnknownTopicId = 100,
+    InvalidUpdateVersion = 95,
+    IneligibleReplica = 107,
     UnsupportedEndpointType = 115,
     UnknownServerError = -1,
 }
 
 impl ErrorCode {
+    /// Every code, for [`ErrorCode::from_code`].
+    const ALL: &'static [ErrorCode] = &[
+        ErrorCode::None,
+        ErrorCode::OffsetOutOfRange,
+        ErrorCode::CorruptMessage,
+        ErrorCode::UnknownTopicOrPartition,
+        ErrorCode::LeaderNotAvailable,
+        ErrorCode::NotLeaderOrFollower,
+        ErrorCode::RequestTimedOut,
+        ErrorCode::BrokerNotAvailable,
+        ErrorCode::ReplicaNotAvailable,
+        ErrorCode::MessageTooLarge,
+        ErrorCode::OffsetMetadataTooLarge,
+        ErrorCode::CoordinatorLoadInProgress,
+        ErrorCode::CoordinatorNotAvailable,
+        ErrorCode::NotCoordinator,
+        ErrorCode::InvalidTopicException,
+        ErrorCode::NotEnoughReplicas,
+        ErrorCode::NotEnoughReplicasAfterAppend,
+        ErrorCode::InvalidRequiredAcks,
+        ErrorCode::IllegalGeneration,
+        ErrorCode::InconsistentGroupProtocol,
+        ErrorCode::InvalidGroupId,
+        ErrorCode::UnknownMemberId,
+        ErrorCode::InvalidSessionTimeout,
+        ErrorCode::RebalanceInProgress,
+        ErrorCode::UnsupportedVersion,
+        ErrorCode::TopicAlreadyExists,
+        ErrorCode::InvalidPartitions,
+        ErrorCode::InvalidReplicationFactor,
+        ErrorCode::InvalidReplicaAssignment,
+        ErrorCode::InvalidConfig,
+        ErrorCode::NotController,
+        ErrorCode::InvalidRequest,
+        ErrorCode::OutOfOrderSequenceNumber,
+        ErrorCode::InvalidProducerEpoch,
+        ErrorCode::KafkaStorageError,
+        ErrorCode::FencedLeaderEpoch,
+        ErrorCode::NonEmptyGroup,
+        ErrorCode::GroupIdNotFound,
+        ErrorCode::UnknownLeaderEpoch,
+        ErrorCode::UnknownProducerId,
+        ErrorCode::UnsupportedCompressionType,
+        ErrorCode::MemberIdRequired,
+        ErrorCode::GroupMaxSizeReached,
+        ErrorCode::FencedInstanceId,
+        ErrorCode::GroupSubscribedToTopic,
+        ErrorCode::InvalidRecord,
+        ErrorCode::UnknownTopicId,
+        ErrorCode::InvalidUpdateVersion,
+        ErrorCode::IneligibleReplica,
+        ErrorCode::UnsupportedEndpointType,
+        ErrorCode::UnknownServerError,
+    ];
+
+    /// The variant of a wire code; codes Brook does not know are UNKNOWN_SERVER_ERROR.
+    pub fn from_code(code: i16) -> ErrorCode {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|c| c.code() == code)
+            .unwrap_or(ErrorCode::UnknownServerError)
+    }
+
     pub fn code(self) -> i16 {
         self as i16
     }

@@ -16,11 +16,13 @@
 pub mod assignment;
 pub mod config;
 mod connection;
+pub mod controller;
 pub mod errors;
 pub mod group;
 pub mod handlers;
 pub mod in_process;
 pub mod producer_ids;
+pub mod replication;
 pub mod topics;
 
 use std::future::Future;
@@ -35,6 +37,9 @@ pub use errors::ErrorCode;
 pub use topics::{TopicMeta, Topics};
 
 use crate::log::{LogError, LogManager, Maintenance};
+use controller::image::{ClusterImage, CommandResult, MetadataCommand};
+use controller::Controller;
+use replication::ReplicaManager;
 
 /// Everything the handlers share: config, logs, topics.
 #[derive(Debug)]
@@ -48,12 +53,49 @@ pub struct Broker {
     pub producer_ids: producer_ids::ProducerIds,
     /// The host and port clients are told to connect to.
     pub advertised: (String, u16),
-    /// Woken after every append, for fetches waiting on `max.wait.ms`.
-    appended: Notify,
+    /// This node's member of the controller quorum (the metadata log).
+    pub controller: Arc<Controller>,
+    /// The local replicas: leaders, followers, high watermarks.
+    pub replicas: Arc<ReplicaManager>,
+    /// Woken after every append and high-watermark move, for fetches waiting on
+    /// `max.wait.ms`.
+    appended: Arc<Notify>,
+}
+
+/// Topic changes go to the controller quorum, then to the local replicas.
+#[derive(Debug)]
+struct Backend {
+    controller: Arc<Controller>,
+    replicas: std::sync::Weak<ReplicaManager>,
+    default_replication_factor: i16,
+}
+
+impl topics::MetadataBackend for Backend {
+    fn propose(&self, command: MetadataCommand) -> Result<CommandResult, String> {
+        self.controller
+            .propose_blocking(command)
+            .map_err(|e| e.to_string())
+    }
+
+    fn image(&self) -> Arc<ClusterImage> {
+        self.controller.view().image()
+    }
+
+    fn after_change(&self) {
+        if let Some(r) = self.replicas.upgrade() {
+            r.reconcile();
+        }
+    }
+
+    fn default_replication_factor(&self) -> i16 {
+        self.default_replication_factor
+    }
 }
 
 impl Broker {
-    /// Opens the data directory (recovering its logs) and the topic registry.
+    /// Opens the data directory (recovering its logs), starts this node's controller
+    /// member, registers the broker (waiting for the quorum, which a single node is by
+    /// itself) and brings the local replicas up to the metadata.
     pub fn open(
         data_dir: &Path,
         config: BrokerConfig,
@@ -63,6 +105,39 @@ impl Broker {
         let topics = Arc::new(
             Topics::open(logs.clone(), config.log_defaults.clone()).map_err(BrokerError::Topics)?,
         );
+        let mut controller_config = config.controller.clone();
+        controller_config.node_id = config.node_id;
+        let controller = Controller::start(data_dir, controller_config)
+            .map_err(|e| BrokerError::Controller(e.to_string()))?;
+        let appended = Arc::new(Notify::new());
+        let replicas = ReplicaManager::new(
+            config.node_id,
+            config.replication.clone(),
+            logs.clone(),
+            topics.clone(),
+            controller.clone(),
+            appended.clone(),
+        );
+        topics.set_backend(Arc::new(Backend {
+            controller: controller.clone(),
+            replicas: Arc::downgrade(&replicas),
+            default_replication_factor: config.default_replication_factor,
+        }));
+        let started = std::time::Instant::now();
+        loop {
+            match controller.register_blocking(&advertised.0, advertised.1, config.rack.clone()) {
+                Ok(()) => break,
+                Err(e) if started.elapsed() < config.controller_wait => {
+                    tracing::warn!(error = %e, "waiting for the controller quorum");
+                }
+                Err(e) => {
+                    controller.stop();
+                    return Err(BrokerError::Controller(format!("registering: {e}")));
+                }
+            }
+        }
+        replicas.start();
+        import_legacy(&topics, config.node_id)?;
         let groups = group::GroupCoordinator::open(topics.clone(), config.groups.clone())
             .map_err(BrokerError::Groups)?;
         let producer_ids =
@@ -74,7 +149,9 @@ impl Broker {
             groups,
             producer_ids,
             advertised,
-            appended: Notify::new(),
+            controller,
+            replicas,
+            appended,
         })
     }
 
@@ -84,11 +161,40 @@ impl Broker {
             .start_maintenance(self.config.maintenance_interval)
     }
 
-    /// Stops the group coordinator and closes every log cleanly.
+    /// Controlled shutdown: moves this broker's leaderships to other in-sync replicas,
+    /// then stops the group coordinator, replication and the controller, and closes every
+    /// log cleanly.
     pub fn close(&self) -> Result<(), LogError> {
+        self.controller
+            .shutdown_broker(std::time::Duration::from_secs(5));
+        self.replicas.stop();
         self.groups.stop();
-        self.logs.close()
+        let closed = self.logs.close();
+        self.controller.stop();
+        closed
     }
+}
+
+/// Imports the topics of a data directory from before replication into the metadata log,
+/// with this node as their only replica, keeping their ids.
+fn import_legacy(topics: &Topics, node_id: i32) -> Result<(), BrokerError> {
+    let legacy = topics.take_legacy();
+    if legacy.is_empty() {
+        return Ok(());
+    }
+    for meta in legacy {
+        if topics.get(&meta.name).is_some() {
+            continue;
+        }
+        let assignment = vec![vec![node_id]; meta.partitions.max(0) as usize];
+        topics.create_assigned(&meta, assignment).map_err(|e| {
+            BrokerError::Topics(format!("importing topic {}: {}", meta.name, e.message))
+        })?;
+        tracing::info!(topic = %meta.name, "imported a topic into the metadata log");
+    }
+    topics
+        .legacy_imported()
+        .map_err(|e| BrokerError::Topics(format!("renaming topics.json: {e}")))
 }
 
 /// Why a broker could not start.
@@ -102,6 +208,8 @@ pub enum BrokerError {
     ProducerIds(String),
     #[error("group coordinator: {0}")]
     Groups(String),
+    #[error("controller: {0}")]
+    Controller(String),
 }
 
 /// Serves the Kafka protocol on `listener` until `shutdown` completes. Connections in

@@ -1,6 +1,8 @@
-//! The topic registry: names, topic ids, partition counts and per-topic config overrides,
-//! persisted in `<data dir>/topics.json` (replaced atomically) until the controller quorum
-//! of the replication issue holds cluster metadata.
+//! The topic registry: names, topic ids, partition counts and per-topic config overrides.
+//! The controller quorum's metadata image is the source of truth: changes are proposed to
+//! it (through the [`MetadataBackend`] the broker installs) and this registry mirrors the
+//! applied image ([`Topics::replace_all`]). A data directory from before replication
+//! (`topics.json`) is read once, for the broker to import into the metadata log.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -8,6 +10,8 @@ use std::sync::{Arc, RwLock};
 
 use serde::{Deserialize, Serialize};
 
+use super::assignment::{assign_replicas, BrokerInfo};
+use super::controller::image::{ClusterImage, CommandResult, MetadataCommand};
 use super::errors::ErrorCode;
 use crate::log::{
     valid_topic_name, Log, LogConfig, LogManager, OsStorage, Storage, TopicPartition,
@@ -87,67 +91,143 @@ pub struct Topics {
     logs: Arc<LogManager>,
     defaults: LogConfig,
     topics: RwLock<BTreeMap<String, TopicMeta>>,
-    /// One writer of `topics.json` at a time: two topics created at once used to race
-    /// on the one temporary file (the second rename found it gone: KAFKA_STORAGE_ERROR).
-    persisting: std::sync::Mutex<()>,
+    /// Topics found in a `topics.json` (or as bare directories) of a data directory from
+    /// before replication, for the broker to import.
+    legacy: std::sync::Mutex<Vec<TopicMeta>>,
+    backend: std::sync::OnceLock<Arc<dyn MetadataBackend>>,
+}
+
+/// Where topic changes go: the controller quorum, and the local replicas after it.
+pub trait MetadataBackend: Send + Sync + std::fmt::Debug {
+    /// Commits a metadata change (waiting until it is applied here).
+    fn propose(&self, command: MetadataCommand) -> Result<CommandResult, String>;
+    /// The latest applied image.
+    fn image(&self) -> Arc<ClusterImage>;
+    /// Brings the local replicas (and this registry) up to the applied image.
+    fn after_change(&self);
+    /// `default.replication.factor`.
+    fn default_replication_factor(&self) -> i16;
 }
 
 impl Topics {
-    /// Loads the registry and applies each topic's configs to its (already open) logs.
-    /// Partition directories that the registry does not know (a registry lost with its
-    /// disk) are adopted as topics with default configs.
+    /// Opens an empty registry over `logs`. The topics of an older data directory
+    /// (`topics.json`, and partition directories it does not list) are kept aside for
+    /// [`Topics::take_legacy`].
     pub fn open(logs: Arc<LogManager>, defaults: LogConfig) -> Result<Topics, String> {
         let path = logs.data_dir().join("topics.json");
-        let mut topics: BTreeMap<String, TopicMeta> = BTreeMap::new();
+        let mut legacy: BTreeMap<String, TopicMeta> = BTreeMap::new();
         if path.exists() {
             let bytes = OsStorage
                 .read_file(&path)
                 .map_err(|e| format!("reading {}: {e}", path.display()))?;
             let list: Vec<TopicMeta> = serde_json::from_slice(&bytes)
                 .map_err(|e| format!("{} is not a valid topic registry: {e}", path.display()))?;
-            topics = list.into_iter().map(|t| (t.name.clone(), t)).collect();
+            legacy = list.into_iter().map(|t| (t.name.clone(), t)).collect();
+            let on_disk = logs
+                .logs()
+                .into_iter()
+                .map(|(tp, _)| tp)
+                .chain(logs.offline().into_iter().map(|(tp, _)| tp));
+            for tp in on_disk {
+                let entry = legacy.entry(tp.topic.clone()).or_insert_with(|| TopicMeta {
+                    name: tp.topic.clone(),
+                    id: *uuid::Uuid::new_v4().as_bytes(),
+                    partitions: 0,
+                    configs: BTreeMap::new(),
+                });
+                entry.partitions = entry.partitions.max(tp.partition + 1);
+            }
         }
-        let on_disk = logs
-            .logs()
-            .into_iter()
-            .map(|(tp, _)| tp)
-            .chain(logs.offline().into_iter().map(|(tp, _)| tp));
-        for tp in on_disk {
-            let entry = topics.entry(tp.topic.clone()).or_insert_with(|| TopicMeta {
-                name: tp.topic.clone(),
-                id: *uuid::Uuid::new_v4().as_bytes(),
-                partitions: 0,
-                configs: BTreeMap::new(),
-            });
-            entry.partitions = entry.partitions.max(tp.partition + 1);
-        }
-        let registry = Topics {
+        Ok(Topics {
             path,
             logs,
             defaults,
-            topics: RwLock::new(topics),
-            persisting: std::sync::Mutex::new(()),
-        };
-        for meta in registry.all() {
-            let config = registry
-                .log_config(&meta.configs)
-                .map_err(|e| format!("topic {}: {}", meta.name, e.message))?;
-            for p in 0..meta.partitions {
-                let tp = TopicPartition::new(meta.name.clone(), p);
-                match registry.logs.get(&tp) {
-                    Some(log) => log.set_config(config.clone()),
-                    None if registry.logs.offline().iter().any(|(o, _)| o == &tp) => {}
-                    None => {
-                        registry
-                            .logs
-                            .get_or_create(&tp, config.clone())
-                            .map_err(|e| format!("{tp}: {e}"))?;
-                    }
-                }
-            }
+            topics: RwLock::new(BTreeMap::new()),
+            legacy: std::sync::Mutex::new(legacy.into_values().collect()),
+            backend: std::sync::OnceLock::new(),
+        })
+    }
+
+    /// Installs where changes go (once, by the broker).
+    pub fn set_backend(&self, backend: Arc<dyn MetadataBackend>) {
+        let _ = self.backend.set(backend);
+    }
+
+    fn backend(&self) -> Result<&Arc<dyn MetadataBackend>, TopicError> {
+        self.backend.get().ok_or_else(|| {
+            TopicError::new(
+                ErrorCode::UnknownServerError,
+                "the controller is not running",
+            )
+        })
+    }
+
+    /// The topics of a pre-replication data directory, once; `topics.json` is renamed
+    /// to `topics.json.imported` by [`Topics::legacy_imported`].
+    pub fn take_legacy(&self) -> Vec<TopicMeta> {
+        std::mem::take(&mut *self.legacy.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Marks the pre-replication registry as imported.
+    pub fn legacy_imported(&self) -> std::io::Result<()> {
+        if self.path.exists() {
+            std::fs::rename(&self.path, self.path.with_extension("json.imported"))?;
         }
-        registry.persist().map_err(|e| e.message)?;
-        Ok(registry)
+        Ok(())
+    }
+
+    /// How many brokers are registered and not fenced.
+    pub fn live_brokers(&self) -> usize {
+        self.backend
+            .get()
+            .map_or(1, |b| b.image().live_brokers().count())
+    }
+
+    /// Replaces the registry with the applied image's topics.
+    pub fn replace_all(&self, list: Vec<TopicMeta>) {
+        let map = list.into_iter().map(|t| (t.name.clone(), t)).collect();
+        *self.topics.write().unwrap_or_else(|e| e.into_inner()) = map;
+    }
+
+    fn propose(&self, command: MetadataCommand) -> Result<CommandResult, TopicError> {
+        let backend = self.backend()?;
+        let result = backend
+            .propose(command)
+            .map_err(|e| TopicError::new(ErrorCode::RequestTimedOut, e))?;
+        backend.after_change();
+        match result {
+            CommandResult::Refused { code, message } => {
+                Err(TopicError::new(ErrorCode::from_code(code), message))
+            }
+            other => Ok(other),
+        }
+    }
+
+    /// A replica assignment over the live brokers, as Kafka's (start and shift from the
+    /// topic name, so that topics spread their leaders).
+    fn assign(
+        &self,
+        name: &str,
+        first: i32,
+        partitions: i32,
+        replication_factor: i16,
+    ) -> Result<Vec<Vec<i32>>, TopicError> {
+        let backend = self.backend()?;
+        let image = backend.image();
+        let factor = if replication_factor == -1 {
+            backend.default_replication_factor()
+        } else {
+            replication_factor
+        };
+        let brokers: Vec<BrokerInfo> = image
+            .live_brokers()
+            .map(|b| BrokerInfo::new(b.id, b.rack.as_deref()))
+            .collect();
+        let seed = crate::server::group::java_string_hash(name).unsigned_abs() as usize;
+        let n = brokers.len().max(1);
+        let all = assign_replicas(&brokers, first + partitions, factor, seed % n, seed / n % n)
+            .map_err(|e| TopicError::new(ErrorCode::InvalidReplicationFactor, e.to_string()))?;
+        Ok(all.into_iter().skip(first as usize).collect())
     }
 
     /// The effective config of a topic with these overrides.
@@ -162,20 +242,6 @@ impl Topics {
                 .map_err(|e| TopicError::new(ErrorCode::InvalidConfig, e.to_string()))?;
         }
         Ok(config)
-    }
-
-    fn persist(&self) -> Result<(), TopicError> {
-        // The list is read under the lock, so the last writer writes the latest state.
-        let _writing = self.persisting.lock().unwrap_or_else(|e| e.into_inner());
-        let list: Vec<TopicMeta> = self.all();
-        let json = serde_json::to_vec_pretty(&list)
-            .map_err(|e| TopicError::new(ErrorCode::UnknownServerError, e.to_string()))?;
-        OsStorage.write_file_atomic(&self.path, &json).map_err(|e| {
-            TopicError::new(
-                ErrorCode::KafkaStorageError,
-                format!("writing {}: {e}", self.path.display()),
-            )
-        })
     }
 
     pub fn get(&self, name: &str) -> Option<TopicMeta> {
@@ -233,12 +299,10 @@ impl Topics {
                 "the number of partitions must be at least 1",
             ));
         }
-        if replication_factor != -1 && replication_factor != 1 {
+        if replication_factor == 0 || replication_factor < -1 {
             return Err(TopicError::new(
                 ErrorCode::InvalidReplicationFactor,
-                format!(
-                    "replication factor {replication_factor} is larger than the 1 available broker"
-                ),
+                format!("replication factor {replication_factor} is not valid"),
             ));
         }
         let mut overrides = BTreeMap::new();
@@ -247,14 +311,14 @@ impl Topics {
                 overrides.insert(k.clone(), v.clone());
             }
         }
-        let config = self.log_config(&overrides)?;
-        let mut topics = self.topics.write().unwrap_or_else(|e| e.into_inner());
-        if topics.contains_key(name) {
+        self.log_config(&overrides)?;
+        if self.get(name).is_some() {
             return Err(TopicError::new(
                 ErrorCode::TopicAlreadyExists,
                 format!("topic `{name}` already exists"),
             ));
         }
+        let assignment = self.assign(name, 0, partitions, replication_factor)?;
         let meta = TopicMeta {
             name: name.to_string(),
             id: *uuid::Uuid::new_v4().as_bytes(),
@@ -264,37 +328,40 @@ impl Topics {
         if validate_only {
             return Ok(meta);
         }
-        for p in 0..partitions {
-            self.logs
-                .get_or_create(&TopicPartition::new(name, p), config.clone())
-                .map_err(|e| TopicError::new(ErrorCode::KafkaStorageError, e.to_string()))?;
-        }
-        topics.insert(name.to_string(), meta.clone());
-        drop(topics);
-        self.persist()?;
+        self.create_assigned(&meta, assignment)?;
         Ok(meta)
+    }
+
+    /// Commits a topic with this assignment (the broker's import of old topics, and
+    /// [`Topics::create`]).
+    pub fn create_assigned(
+        &self,
+        meta: &TopicMeta,
+        assignment: Vec<Vec<i32>>,
+    ) -> Result<(), TopicError> {
+        self.propose(MetadataCommand::CreateTopic {
+            name: meta.name.clone(),
+            id: meta.id,
+            configs: meta.configs.clone(),
+            assignment,
+        })
+        .map(|_| ())
     }
 
     /// Deletes a topic: its logs and directories, then its registry entry. Internal topics
     /// (`__consumer_offsets`) cannot be deleted: the coordinator holds their logs.
     pub fn delete(&self, name: &str) -> Result<TopicMeta, TopicError> {
         refuse_internal(name)?;
-        let mut topics = self.topics.write().unwrap_or_else(|e| e.into_inner());
-        let Some(meta) = topics.remove(name) else {
+        let Some(meta) = self.get(name) else {
             return Err(TopicError::new(
                 ErrorCode::UnknownTopicOrPartition,
                 format!("topic `{name}` does not exist"),
             ));
         };
-        drop(topics);
-        // The registry entry goes first, so a crash part-way never leaves a topic whose
-        // logs are half gone; leftover directories are adopted back on the next start.
-        self.persist()?;
-        for p in 0..meta.partitions {
-            self.logs
-                .delete(&TopicPartition::new(name, p))
-                .map_err(|e| TopicError::new(ErrorCode::KafkaStorageError, e.to_string()))?;
-        }
+        // Every replica deletes its logs when it applies the change.
+        self.propose(MetadataCommand::DeleteTopic {
+            name: name.to_string(),
+        })?;
         Ok(meta)
     }
 
@@ -306,8 +373,7 @@ impl Topics {
         validate_only: bool,
     ) -> Result<TopicMeta, TopicError> {
         refuse_internal(name)?;
-        let mut topics = self.topics.write().unwrap_or_else(|e| e.into_inner());
-        let Some(meta) = topics.get(name).cloned() else {
+        let Some(meta) = self.get(name) else {
             return Err(TopicError::new(
                 ErrorCode::UnknownTopicOrPartition,
                 format!("topic `{name}` does not exist"),
@@ -328,20 +394,31 @@ impl Topics {
                 ..meta
             });
         }
-        let config = self.log_config(&meta.configs)?;
-        for p in meta.partitions..count {
-            self.logs
-                .get_or_create(&TopicPartition::new(name, p), config.clone())
-                .map_err(|e| TopicError::new(ErrorCode::KafkaStorageError, e.to_string()))?;
-        }
-        let grown = TopicMeta {
+        let assignment = self.assign(name, meta.partitions, count - meta.partitions, -1)?;
+        // New partitions take the replication factor of the first one.
+        let factor = self
+            .backend()?
+            .image()
+            .partition(name, 0)
+            .map_or(1, |p| p.replicas.len());
+        let assignment = if assignment.first().is_some_and(|a| a.len() != factor) {
+            self.assign(
+                name,
+                meta.partitions,
+                count - meta.partitions,
+                factor as i16,
+            )?
+        } else {
+            assignment
+        };
+        self.propose(MetadataCommand::CreatePartitions {
+            name: name.to_string(),
+            assignment,
+        })?;
+        Ok(TopicMeta {
             partitions: count,
             ..meta
-        };
-        topics.insert(name.to_string(), grown.clone());
-        drop(topics);
-        self.persist()?;
-        Ok(grown)
+        })
     }
 
     /// Replaces a topic's config overrides (validated first) and applies them to its logs.
@@ -351,27 +428,22 @@ impl Topics {
         overrides: BTreeMap<String, String>,
         validate_only: bool,
     ) -> Result<(), TopicError> {
-        let config = self.log_config(&overrides)?;
-        let mut topics = self.topics.write().unwrap_or_else(|e| e.into_inner());
-        let Some(meta) = topics.get_mut(name) else {
+        self.log_config(&overrides)?;
+        if self.get(name).is_none() {
             return Err(TopicError::new(
                 ErrorCode::UnknownTopicOrPartition,
                 format!("topic `{name}` does not exist"),
             ));
-        };
+        }
         if validate_only {
             return Ok(());
         }
-        meta.configs = overrides;
-        let partitions = meta.partitions;
-        drop(topics);
-        self.persist()?;
-        for p in 0..partitions {
-            if let Some(log) = self.log(name, p) {
-                log.set_config(config.clone());
-            }
-        }
-        Ok(())
+        // Each replica applies the new config to its logs when it reconciles.
+        self.propose(MetadataCommand::SetTopicConfigs {
+            name: name.to_string(),
+            configs: overrides,
+        })
+        .map(|_| ())
     }
 
     /// Every topic config key with its effective value and where it comes from, as
@@ -402,38 +474,5 @@ impl Topics {
     /// The broker-level defaults topics start from.
     pub fn defaults(&self) -> &LogConfig {
         &self.defaults
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn topics_created_at_once_are_all_persisted() {
-        let dir = tempfile::tempdir().unwrap();
-        let logs = Arc::new(LogManager::open(dir.path(), LogConfig::default()).unwrap());
-        let topics = Arc::new(Topics::open(logs, LogConfig::default()).unwrap());
-        let threads: Vec<_> = (0..8)
-            .map(|t| {
-                let topics = topics.clone();
-                std::thread::spawn(move || {
-                    for i in 0..5 {
-                        topics
-                            .create(&format!("t{t}-{i}"), 1, -1, &[], 1, false)
-                            .unwrap();
-                    }
-                })
-            })
-            .collect();
-        for t in threads {
-            t.join().unwrap();
-        }
-        // Every create succeeded (none hit a vanished temporary file), and the registry
-        // on disk lists every topic (reopening would adopt unlisted directories, so the
-        // file itself is read).
-        let text = std::fs::read(dir.path().join("topics.json")).unwrap();
-        let listed: Vec<TopicMeta> = serde_json::from_slice(&text).unwrap();
-        assert_eq!(listed.len(), 40);
     }
 }

@@ -66,6 +66,8 @@ pub struct GroupConfig {
     /// `group.max.size`: members per group. Default unlimited.
     pub max_size: usize,
     /// `offsets.topic.num.partitions`, when `__consumer_offsets` is created. Default 50.
+    /// `offsets.topic.replication.factor`: capped at the live brokers. Default 3.
+    pub offsets_replication_factor: i16,
     pub offsets_partitions: i32,
     /// `offsets.retention.ms`: committed offsets of a group that has been empty this long
     /// are deleted. Default 7 days.
@@ -84,6 +86,7 @@ impl Default for GroupConfig {
             max_session_timeout: Duration::from_millis(1_800_000),
             max_size: usize::MAX,
             offsets_partitions: 50,
+            offsets_replication_factor: 3,
             offsets_retention: Duration::from_millis(7 * 24 * 3600 * 1000),
             offsets_retention_check: Duration::from_millis(600_000),
             offset_metadata_max_bytes: 4096,
@@ -247,8 +250,12 @@ impl GroupCoordinator {
             return Ok(t.clone());
         }
         let t = Arc::new(
-            OffsetsTopic::open_or_create(&self.topics, self.config.offsets_partitions)
-                .map_err(|e| e.to_string())?,
+            OffsetsTopic::open_or_create(
+                &self.topics,
+                self.config.offsets_partitions,
+                self.config.offsets_replication_factor,
+            )
+            .map_err(|e| e.to_string())?,
         );
         *topic = Some(t.clone());
         Ok(t)

@@ -42,13 +42,24 @@ impl OffsetsTopic {
     /// The topic's logs, creating it (compacted, `partitions` partitions, 100 MiB segments
     /// as Kafka's `offsets.topic.segment.bytes`) if it does not exist. An existing topic
     /// keeps its partition count: group placement depends on it.
-    pub fn open_or_create(topics: &Topics, partitions: i32) -> Result<OffsetsTopic, StoreError> {
+    pub fn open_or_create(
+        topics: &Topics,
+        partitions: i32,
+        replication_factor: i16,
+    ) -> Result<OffsetsTopic, StoreError> {
         if topics.get(OFFSETS_TOPIC).is_none() {
             let configs = [
                 ("cleanup.policy".to_string(), Some("compact".to_string())),
                 ("segment.bytes".to_string(), Some("104857600".to_string())),
             ];
-            if let Err(e) = topics.create(OFFSETS_TOPIC, partitions, -1, &configs, 1, false) {
+            if let Err(e) = topics.create(
+                OFFSETS_TOPIC,
+                partitions,
+                replication_factor.min(topics.live_brokers().max(1) as i16),
+                &configs,
+                1,
+                false,
+            ) {
                 // Lost a race with another creator: fine if it exists now.
                 if topics.get(OFFSETS_TOPIC).is_none() {
                     return Err(StoreError::Topic(e.message));

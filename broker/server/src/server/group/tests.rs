@@ -10,24 +10,42 @@ use brook_protocol::messages::{
 use bytes::Bytes;
 
 use super::*;
-use crate::log::{LogConfig, LogManager};
 use crate::server::Topics;
 
+/// A one-node broker (its own controller quorum) whose coordinator is tested; the
+/// broker is kept alive by the tests that hold its topics.
+fn broker(dir: &std::path::Path, config: GroupConfig) -> Arc<crate::server::Broker> {
+    let broker_config = crate::server::BrokerConfig {
+        groups: config,
+        ..crate::server::BrokerConfig::default()
+    };
+    Arc::new(crate::server::Broker::open(dir, broker_config, ("localhost".into(), 9092)).unwrap())
+}
+
 fn open(dir: &std::path::Path, config: GroupConfig) -> (Arc<GroupCoordinator>, Arc<Topics>) {
-    let logs = Arc::new(LogManager::open(dir, LogConfig::default()).unwrap());
-    let topics = Arc::new(Topics::open(logs, LogConfig::default()).unwrap());
-    topics.create("t", 4, -1, &[], 1, false).unwrap();
-    (
-        GroupCoordinator::open(topics.clone(), config).unwrap(),
-        topics,
-    )
+    let b = broker(dir, config);
+    b.topics.create("t", 4, -1, &[], 1, false).unwrap();
+    let topics = b.topics.clone();
+    let groups = b.groups.clone();
+    KEEP.lock().unwrap().push(b);
+    (groups, topics)
 }
 
 fn reopen(dir: &std::path::Path, config: GroupConfig) -> Arc<GroupCoordinator> {
-    let logs = Arc::new(LogManager::open(dir, LogConfig::default()).unwrap());
-    let topics = Arc::new(Topics::open(logs, LogConfig::default()).unwrap());
-    GroupCoordinator::open(topics, config).unwrap()
+    // The first broker of this directory stops (closing its logs) before the next opens.
+    let mut kept = KEEP.lock().unwrap();
+    if let Some(i) = kept.iter().position(|b| b.logs.data_dir() == dir) {
+        let old = kept.remove(i);
+        let _ = old.close();
+    }
+    drop(kept);
+    let b = broker(dir, config);
+    let groups = b.groups.clone();
+    KEEP.lock().unwrap().push(b);
+    groups
 }
+
+static KEEP: std::sync::Mutex<Vec<Arc<crate::server::Broker>>> = std::sync::Mutex::new(Vec::new());
 
 fn no_delay() -> GroupConfig {
     GroupConfig {

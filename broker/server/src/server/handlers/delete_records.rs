@@ -22,9 +22,12 @@ pub fn handle(broker: &Broker, req: DeleteRecordsRequest) -> DeleteRecordsRespon
                         low_watermark: -1,
                         error_code: ErrorCode::None.code(),
                     };
-                    match broker.topics.log(&t.name, p.partition_index) {
-                        None => r.error_code = ErrorCode::UnknownTopicOrPartition.code(),
-                        Some(log) => match log.delete_records_before(p.offset) {
+                    // On the leader (followers keep their copies until retention; Kafka
+                    // moves the followers' log start with its fetch responses).
+                    let tp = crate::log::TopicPartition::new(t.name.clone(), p.partition_index);
+                    match broker.replicas.leader_log(&tp, -1) {
+                        Err(e) => r.error_code = e.code().code(),
+                        Ok((log, _)) => match log.delete_records_before(p.offset) {
                             Ok(low) => r.low_watermark = low,
                             Err(e) => r.error_code = ErrorCode::from(&e).code(),
                         },

@@ -1,5 +1,7 @@
 //! Fetch (key 1): whole stored batches from each partition's fetch offset up to the high
-//! watermark, within `partition_max_bytes` and `max_bytes` (at most the broker's
+//! watermark (consumers; only from the partition's leader, checked against the leader
+//! epoch they send) or up to the log end (followers, whose fetch offset tells the leader
+//! how far they are: see `replication`), within `partition_max_bytes` and `max_bytes` (at most the broker's
 //! `fetch.max.bytes`, [`MAX_FETCH_BYTES`] by default;
 //! the first partition with data always gets at least one whole batch, as KIP-74
 //! requires), waiting up to `max_wait_ms` for `min_bytes`. Topics are named (v4-12) or
@@ -25,7 +27,8 @@ use brook_protocol::messages::fetch_response::{
 use brook_protocol::messages::{EncodeError, FetchRequest, FetchResponse, Uuid};
 use bytes::Bytes;
 
-use crate::log::LogError;
+use crate::log::{LogError, TopicPartition};
+use crate::server::replication::NotServed;
 use crate::server::{Broker, ErrorCode};
 
 /// Longest wait honoured, whatever the client asks for.
@@ -112,8 +115,13 @@ async fn fetch(
 /// Reads every requested partition once, into `records` (from its start; it is only
 /// grown): the response, where each partition's records are, their total size, and
 /// whether any partition had an error (which answers at once).
-fn read_all(broker: &Broker, req: &FetchRequest, version: i16, mut records: Vec<u8>) -> Read {
+fn read_all(broker: &Arc<Broker>, req: &FetchRequest, version: i16, mut records: Vec<u8>) -> Read {
     let by_id = version >= 13;
+    let replica_id = if version >= 15 {
+        req.replica_state.replica_id
+    } else {
+        req.replica_id
+    };
     let cap = broker.config.fetch_max_bytes;
     let mut budget = if req.max_bytes > 0 {
         (req.max_bytes as usize).min(cap)
@@ -146,24 +154,44 @@ fn read_all(broker: &Broker, req: &FetchRequest, version: i16, mut records: Vec<
                     // Where this partition's records go; it stays empty unless some are kept.
                     let at = ranges.last().map_or(0, |r: &Range<usize>| r.end);
                     ranges.push(at..at);
-                    let log = meta.as_ref().and_then(|m| broker.topics.log(&m.name, p.partition));
-                    let Some(log) = log else {
+                    let Some(meta) = meta.as_ref() else {
                         d.error_code = unknown.code();
                         any_error = true;
                         return d;
                     };
+                    let tp = TopicPartition::new(meta.name.clone(), p.partition);
+                    let served = if replica_id >= 0 {
+                        broker.replicas.on_follower_fetch(&tp, replica_id, p.fetch_offset, p.current_leader_epoch)
+                    } else {
+                        broker.replicas.leader_log(&tp, p.current_leader_epoch).map(|(log, _)| log)
+                    };
+                    let log = match served {
+                        Ok(log) => log,
+                        Err(NotServed::UnknownPartition) => {
+                            d.error_code = unknown.code();
+                            any_error = true;
+                            return d;
+                        }
+                        Err(e) => {
+                            d.error_code = e.code().code();
+                            any_error = true;
+                            return d;
+                        }
+                    };
                     let hw = log.high_watermark();
+                    // Followers read to the log end; consumers to the high watermark.
+                    let bound = if replica_id >= 0 { log.log_end_offset() } else { hw };
                     d.high_watermark = hw;
                     d.last_stable_offset = hw;
                     d.log_start_offset = log.log_start_offset();
                     let limit = (p.partition_max_bytes.max(0) as usize).min(budget);
                     // A fetch at the high watermark (or between it and the log end) is
                     // simply empty; offsets outside the log are out of range.
-                    if p.fetch_offset >= hw && p.fetch_offset <= log.log_end_offset() {
+                    if p.fetch_offset >= bound && p.fetch_offset <= log.log_end_offset() {
                         return d;
                     }
                     let max = if total == 0 { limit.max(1) } else { limit };
-                    match log.read_into_at(p.fetch_offset, max, hw, &mut records, at) {
+                    match log.read_into_at(p.fetch_offset, max, bound, &mut records, at) {
                         Ok(range) => {
                             if total > 0 && range.len() > limit {
                                 // Only the first partition may exceed the budget.

@@ -1,6 +1,8 @@
-//! FindCoordinator (key 10): this node coordinates every group (and would every
-//! transactional id). Creates `__consumer_offsets` on the first group lookup, as Kafka does.
-//! v4+ asks for several keys at once.
+//! FindCoordinator (key 10): a group's coordinator is the leader of its
+//! `__consumer_offsets` partition (created on the first group lookup, as Kafka does); a
+//! partition without a leader answers COORDINATOR_NOT_AVAILABLE. Transactional ids are
+//! answered with this node (transactions are refused at InitProducerId). v4+ asks for
+//! several keys at once.
 
 use brook_protocol::messages::find_coordinator_response::Coordinator;
 use brook_protocol::messages::{FindCoordinatorRequest, FindCoordinatorResponse};
@@ -16,38 +18,62 @@ pub fn handle(
     req: FindCoordinatorRequest,
     version: i16,
 ) -> FindCoordinatorResponse {
-    let lookup = |key: &str| -> (ErrorCode, Option<String>) {
+    let me = (
+        broker.config.node_id,
+        broker.advertised.0.clone(),
+        i32::from(broker.advertised.1),
+    );
+    let lookup = |key: &str| -> Result<(i32, String, i32), (ErrorCode, Option<String>)> {
         match req.key_type {
-            GROUP if key.is_empty() => (ErrorCode::InvalidGroupId, Some("empty group id".into())),
-            GROUP => match broker.groups.offsets_topic() {
-                Ok(_) => (ErrorCode::None, None),
-                Err(e) => (ErrorCode::CoordinatorNotAvailable, Some(e)),
-            },
+            GROUP if key.is_empty() => {
+                Err((ErrorCode::InvalidGroupId, Some("empty group id".into())))
+            }
+            GROUP => {
+                let topic = broker
+                    .groups
+                    .offsets_topic()
+                    .map_err(|e| (ErrorCode::CoordinatorNotAvailable, Some(e)))?;
+                let p = crate::server::group::partition_for(key, topic.partitions());
+                let image = broker.controller.view().image();
+                image
+                    .partition(crate::server::group::OFFSETS_TOPIC, p)
+                    .and_then(|s| image.brokers.get(&s.leader))
+                    .filter(|b| !b.fenced)
+                    .map(|b| (b.id, b.host.clone(), i32::from(b.port)))
+                    .ok_or((
+                        ErrorCode::CoordinatorNotAvailable,
+                        Some(format!("partition {p} of the offsets topic has no leader")),
+                    ))
+            }
             // Transactions are refused at InitProducerId; finding the node is harmless.
-            TRANSACTION => (ErrorCode::None, None),
-            other => (
+            TRANSACTION => Ok(me.clone()),
+            other => Err((
                 ErrorCode::InvalidRequest,
                 Some(format!("unknown coordinator key type {other}")),
-            ),
+            )),
         }
     };
-    let (host, port) = (broker.advertised.0.clone(), i32::from(broker.advertised.1));
-    let node_id = broker.config.node_id;
     if version >= 4 {
         let coordinators = req
             .coordinator_keys
             .iter()
-            .map(|key| {
-                let (error, message) = lookup(key);
-                let ok = error == ErrorCode::None;
-                Coordinator {
+            .map(|key| match lookup(key) {
+                Ok((node_id, host, port)) => Coordinator {
                     key: key.clone(),
-                    node_id: if ok { node_id } else { -1 },
-                    host: if ok { host.clone() } else { String::new() },
-                    port: if ok { port } else { -1 },
+                    node_id,
+                    host,
+                    port,
+                    error_code: ErrorCode::None.code(),
+                    error_message: None,
+                },
+                Err((error, message)) => Coordinator {
+                    key: key.clone(),
+                    node_id: -1,
+                    host: String::new(),
+                    port: -1,
                     error_code: error.code(),
                     error_message: message,
-                }
+                },
             })
             .collect();
         return FindCoordinatorResponse {
@@ -55,14 +81,20 @@ pub fn handle(
             ..FindCoordinatorResponse::default()
         };
     }
-    let (error, message) = lookup(&req.key);
-    let ok = error == ErrorCode::None;
-    FindCoordinatorResponse {
-        error_code: error.code(),
-        error_message: message,
-        node_id: if ok { node_id } else { -1 },
-        host: if ok { host } else { String::new() },
-        port: if ok { port } else { -1 },
-        ..FindCoordinatorResponse::default()
+    match lookup(&req.key) {
+        Ok((node_id, host, port)) => FindCoordinatorResponse {
+            node_id,
+            host,
+            port,
+            ..FindCoordinatorResponse::default()
+        },
+        Err((error, message)) => FindCoordinatorResponse {
+            error_code: error.code(),
+            error_message: message,
+            node_id: -1,
+            host: String::new(),
+            port: -1,
+            ..FindCoordinatorResponse::default()
+        },
     }
 }

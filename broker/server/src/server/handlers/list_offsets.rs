@@ -17,7 +17,7 @@ const MAX_TIMESTAMP: i64 = -3;
 const EARLIEST_LOCAL: i64 = -4;
 const LATEST_TIERED: i64 = -5;
 
-pub fn handle(broker: &Broker, req: ListOffsetsRequest) -> ListOffsetsResponse {
+pub fn handle(broker: &Broker, req: ListOffsetsRequest, version: i16) -> ListOffsetsResponse {
     let topics = req
         .topics
         .into_iter()
@@ -32,9 +32,20 @@ pub fn handle(broker: &Broker, req: ListOffsetsRequest) -> ListOffsetsResponse {
                         offset: -1,
                         ..ListOffsetsPartitionResponse::default()
                     };
-                    let Some(log) = broker.topics.log(&t.name, p.partition_index) else {
-                        r.error_code = ErrorCode::UnknownTopicOrPartition.code();
-                        return r;
+                    // Answered by the leader, checked against the client's leader epoch.
+                    let tp = crate::log::TopicPartition::new(t.name.clone(), p.partition_index);
+                    let log = match broker.replicas.leader_log(&tp, p.current_leader_epoch) {
+                        Ok((log, epoch)) => {
+                            // The field exists from v4.
+                            if version >= 4 {
+                                r.leader_epoch = epoch;
+                            }
+                            log
+                        }
+                        Err(e) => {
+                            r.error_code = e.code().code();
+                            return r;
+                        }
                     };
                     match p.timestamp {
                         EARLIEST | EARLIEST_LOCAL => r.offset = log.log_start_offset(),

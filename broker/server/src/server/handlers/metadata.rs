@@ -1,20 +1,21 @@
-//! Metadata (key 3): this broker, and the topics asked for (all of them when the list is
-//! null, or empty in v0), creating unknown ones when `auto.create.topics.enable` and the
-//! request allow it.
+//! Metadata (key 3): the live (unfenced) brokers, the active controller, and the topics
+//! asked for (all of them when the list is null, or empty in v0) with each partition's
+//! leader, leader epoch, replicas and ISR from the metadata image, creating unknown topics
+//! when `auto.create.topics.enable` and the request allow it. A partition without a leader
+//! answers LEADER_NOT_AVAILABLE; replicas on fenced brokers are listed as offline.
 
 use brook_protocol::messages::metadata_response::{
     MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
 };
 use brook_protocol::messages::{MetadataRequest, MetadataResponse, Uuid};
 
-use crate::log::TopicPartition;
+use crate::server::controller::image::NO_LEADER;
 use crate::server::{Broker, ErrorCode, TopicMeta};
 
 /// "Authorized operations not requested", Kafka's `Integer.MIN_VALUE`.
 const NO_OPERATIONS: i32 = i32::MIN;
 
 pub fn handle(broker: &Broker, req: MetadataRequest, version: i16) -> MetadataResponse {
-    let node = broker.config.node_id;
     let topics = match req.topics {
         None => broker
             .topics
@@ -73,16 +74,21 @@ pub fn handle(broker: &Broker, req: MetadataRequest, version: i16) -> MetadataRe
             })
             .collect(),
     };
+    let image = broker.controller.view().image();
+    let brokers = image
+        .live_brokers()
+        .map(|b| MetadataResponseBroker {
+            node_id: b.id,
+            host: b.host.clone(),
+            port: i32::from(b.port),
+            rack: b.rack.clone(),
+        })
+        .collect();
     MetadataResponse {
         throttle_time_ms: 0,
-        brokers: vec![MetadataResponseBroker {
-            node_id: node,
-            host: broker.advertised.0.clone(),
-            port: i32::from(broker.advertised.1),
-            rack: None,
-        }],
+        brokers,
         cluster_id: Some(broker.config.cluster_id.clone()),
-        controller_id: node,
+        controller_id: broker.controller.leader().unwrap_or(-1),
         topics,
         cluster_authorized_operations: NO_OPERATIONS,
     }
@@ -99,7 +105,9 @@ fn error_topic(name: Option<String>, id: Uuid, code: ErrorCode) -> MetadataRespo
 }
 
 fn describe(broker: &Broker, meta: &TopicMeta) -> MetadataResponseTopic {
-    let node = broker.config.node_id;
+    let image = broker.controller.view().image();
+    let topic = image.topics.get(&meta.name);
+    let live = |id: &i32| image.brokers.get(id).is_some_and(|b| !b.fenced);
     MetadataResponseTopic {
         error_code: ErrorCode::None.code(),
         name: Some(meta.name.clone()),
@@ -107,23 +115,34 @@ fn describe(broker: &Broker, meta: &TopicMeta) -> MetadataResponseTopic {
         is_internal: meta.name.starts_with("__"),
         partitions: (0..meta.partitions)
             .map(|p| {
-                let online = broker
-                    .logs
-                    .get(&TopicPartition::new(meta.name.clone(), p))
-                    .is_some();
+                let state = topic.and_then(|t| t.partitions.get(p as usize));
+                let Some(state) = state else {
+                    return MetadataResponsePartition {
+                        error_code: ErrorCode::LeaderNotAvailable.code(),
+                        partition_index: p,
+                        leader_id: NO_LEADER,
+                        ..MetadataResponsePartition::default()
+                    };
+                };
+                let led = state.leader != NO_LEADER;
                 MetadataResponsePartition {
-                    error_code: if online {
+                    error_code: if led {
                         ErrorCode::None
                     } else {
-                        ErrorCode::KafkaStorageError
+                        ErrorCode::LeaderNotAvailable
                     }
                     .code(),
                     partition_index: p,
-                    leader_id: if online { node } else { -1 },
-                    leader_epoch: 0,
-                    replica_nodes: vec![node],
-                    isr_nodes: if online { vec![node] } else { vec![] },
-                    offline_replicas: if online { vec![] } else { vec![node] },
+                    leader_id: state.leader,
+                    leader_epoch: state.leader_epoch,
+                    replica_nodes: state.replicas.clone(),
+                    isr_nodes: state.isr.clone(),
+                    offline_replicas: state
+                        .replicas
+                        .iter()
+                        .copied()
+                        .filter(|r| !live(r))
+                        .collect(),
                 }
             })
             .collect(),

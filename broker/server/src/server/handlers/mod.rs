@@ -106,8 +106,16 @@ pub async fn handle(
             .map_err(|e| e.to_string())?;
         return Ok(out);
     }
-    // JoinGroup and SyncGroup wait for the other members on the async side.
+    // JoinGroup and SyncGroup wait for the other members on the async side, and
+    // acks=all produces for the in-sync replicas.
     let body = match body {
+        RequestBody::Produce(req) => {
+            produce::handle_replicated(broker, req)
+                .await?
+                .encode(version, &mut out)
+                .map_err(|e| e.to_string())?;
+            return Ok(out);
+        }
         RequestBody::JoinGroup(req) => {
             join_group::handle(broker, req, ctx)
                 .await
@@ -130,9 +138,8 @@ pub async fn handle(
             RequestBody::Metadata(req) => {
                 metadata::handle(&broker, req, version).encode(version, &mut out)
             }
-            RequestBody::Produce(req) => produce::handle(&broker, req).encode(version, &mut out),
             RequestBody::ListOffsets(req) => {
-                list_offsets::handle(&broker, req).encode(version, &mut out)
+                list_offsets::handle(&broker, req, version).encode(version, &mut out)
             }
             RequestBody::InitProducerId(req) => {
                 init_producer_id::handle(&broker, req).encode(version, &mut out)

@@ -1,12 +1,14 @@
-//! OffsetForLeaderEpoch (key 23): the end offset of the largest leader epoch at or below the
-//! one asked for. A single node has only ever had epoch 0 (Metadata says so), so the answer
-//! is (0, log end offset) for any epoch >= 0. Replication will keep a real epoch history.
+//! OffsetForLeaderEpoch (key 23): from the partition's leader, the end offset of the
+//! largest leader epoch at or below the one asked for, from the log's epoch history
+//! (followers truncate a divergent tail with it; consumers validate their position).
+//! `current_leader_epoch` is checked as Fetch checks it.
 
 use brook_protocol::messages::offset_for_leader_epoch_response::{
     EpochEndOffset, OffsetForLeaderTopicResult,
 };
 use brook_protocol::messages::{OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse};
 
+use crate::log::TopicPartition;
 use crate::server::{Broker, ErrorCode};
 
 pub fn handle(broker: &Broker, req: OffsetForLeaderEpochRequest) -> OffsetForLeaderEpochResponse {
@@ -24,16 +26,15 @@ pub fn handle(broker: &Broker, req: OffsetForLeaderEpochRequest) -> OffsetForLea
                         leader_epoch: -1,
                         end_offset: -1,
                     };
-                    match broker.topics.log(&t.topic, p.partition) {
-                        None => r.error_code = ErrorCode::UnknownTopicOrPartition.code(),
-                        Some(_) if p.current_leader_epoch > 0 => {
-                            r.error_code = ErrorCode::UnknownLeaderEpoch.code()
+                    let tp = TopicPartition::new(t.topic.clone(), p.partition);
+                    match broker.replicas.leader_log(&tp, p.current_leader_epoch) {
+                        Err(e) => r.error_code = e.code().code(),
+                        Ok((log, _)) => {
+                            if let Some((epoch, end)) = log.end_offset_for_epoch(p.leader_epoch) {
+                                r.leader_epoch = epoch;
+                                r.end_offset = end;
+                            }
                         }
-                        Some(log) if p.leader_epoch >= 0 => {
-                            r.leader_epoch = 0;
-                            r.end_offset = log.log_end_offset();
-                        }
-                        Some(_) => {}
                     }
                     r
                 })

@@ -1,8 +1,11 @@
-//! Produce (key 0): append each partition's record batches to its log. On one node the
-//! high watermark follows the log end, so `acks=1` and `acks=all` are answered once the
-//! append is done (in the page cache, fsynced per `flush.*`, as Kafka does). With one
-//! replica in sync, `acks=all` to a topic whose `min.insync.replicas` is above 1 is refused
-//! with NOT_ENOUGH_REPLICAS, and nothing is appended. Internal topics take no produce.
+//! Produce (key 0): the leader of each partition appends its record batches, stamped with
+//! its leader epoch; other brokers answer NOT_LEADER_OR_FOLLOWER. `acks=1` is answered once
+//! the leader's append is done (in the page cache, fsynced per `flush.*`, as Kafka does);
+//! `acks=all` once the high watermark passes the batch, that is when every in-sync
+//! replica has it, or REQUEST_TIMED_OUT after the request's `timeout_ms`. With fewer
+//! in-sync replicas than the topic's `min.insync.replicas`, `acks=all` is refused with
+//! NOT_ENOUGH_REPLICAS and nothing is appended (NOT_ENOUGH_REPLICAS_AFTER_APPEND when the
+//! ISR shrank while waiting). Internal topics take no produce.
 
 use std::sync::Arc;
 
@@ -13,20 +16,59 @@ use brook_protocol::messages::{ProduceRequest, ProduceResponse, RequestBody};
 use brook_protocol::record::TimestampType;
 use bytes::BytesMut;
 
+use crate::log::TopicPartition;
 use crate::server::topics::is_internal;
 use crate::server::{Broker, ErrorCode};
 
-/// The in-sync replicas of every partition: this node.
-const IN_SYNC_REPLICAS: i32 = 1;
+/// A partition whose answer waits for replication: (topic index, partition index,
+/// partition, last offset appended, min.insync.replicas).
+type Wait = (usize, usize, TopicPartition, i64, usize);
 
+/// Appends, then (`acks=all`) waits for the in-sync replicas.
+pub async fn handle_replicated(
+    broker: Arc<Broker>,
+    req: ProduceRequest,
+) -> Result<ProduceResponse, String> {
+    let timeout = std::time::Duration::from_millis(req.timeout_ms.max(0) as u64);
+    let b = broker.clone();
+    let (mut response, waits) = tokio::task::spawn_blocking(move || append(&b, req))
+        .await
+        .map_err(|e| format!("produce failed: {e}"))?;
+    for (t, p, tp, last, min_isr) in waits {
+        let error = broker
+            .replicas
+            .wait_replicated(&tp, last, min_isr, timeout)
+            .await;
+        if error != ErrorCode::None {
+            let r = &mut response.responses[t].partition_responses[p];
+            r.error_code = error.code();
+            r.error_message = Some(match error {
+                ErrorCode::RequestTimedOut => format!(
+                    "the in-sync replicas of {tp} did not all have the batch within {timeout:?}"
+                ),
+                _ => format!("{tp}: {error:?}"),
+            });
+        }
+    }
+    Ok(response)
+}
+
+/// Appends without waiting for replication (`acks=0` and `acks=1`, and the first half of
+/// `acks=all`).
 pub fn handle(broker: &Broker, req: ProduceRequest) -> ProduceResponse {
+    append(broker, req).0
+}
+
+fn append(broker: &Broker, req: ProduceRequest) -> (ProduceResponse, Vec<Wait>) {
+    let mut waits = Vec::new();
     let acks = req.acks;
     let acks_ok = (-1..=1).contains(&acks);
     let mut appended = false;
     let responses = req
         .topic_data
         .into_iter()
-        .map(|topic| {
+        .enumerate()
+        .map(|(ti, topic)| {
             if acks_ok
                 && broker.topics.get(&topic.name).is_none()
                 && broker.config.auto_create_topics
@@ -44,7 +86,8 @@ pub fn handle(broker: &Broker, req: ProduceRequest) -> ProduceResponse {
             let partition_responses = topic
                 .partition_data
                 .into_iter()
-                .map(|p| {
+                .enumerate()
+                .map(|(pi, p)| {
                     let mut r = PartitionProduceResponse {
                         index: p.index,
                         base_offset: -1,
@@ -61,15 +104,20 @@ pub fn handle(broker: &Broker, req: ProduceRequest) -> ProduceResponse {
                         r.error_message = Some(format!("`{}` is an internal topic", topic.name));
                         return r;
                     }
-                    let Some(log) = broker.topics.log(&topic.name, p.index) else {
-                        r.error_code = ErrorCode::UnknownTopicOrPartition.code();
-                        return r;
+                    let tp = TopicPartition::new(topic.name.clone(), p.index);
+                    let (log, epoch) = match broker.replicas.leader_log(&tp, -1) {
+                        Ok(led) => led,
+                        Err(e) => {
+                            r.error_code = e.code().code();
+                            return r;
+                        }
                     };
-                    let min_isr = log.config().min_insync_replicas;
-                    if acks == -1 && min_isr > IN_SYNC_REPLICAS {
+                    let min_isr = log.config().min_insync_replicas.max(1) as usize;
+                    let isr = broker.replicas.isr_len(&tp);
+                    if acks == -1 && isr < min_isr {
                         r.error_code = ErrorCode::NotEnoughReplicas.code();
                         r.error_message = Some(format!(
-                            "min.insync.replicas is {min_isr}; this node is the only replica"
+                            "min.insync.replicas of {tp} is {min_isr}; {isr} replicas are in sync"
                         ));
                         return r;
                     }
@@ -84,13 +132,16 @@ pub fn handle(broker: &Broker, req: ProduceRequest) -> ProduceResponse {
                     let mut records = records
                         .try_into_mut()
                         .unwrap_or_else(|shared| BytesMut::from(&shared[..]));
-                    match log.append(&mut records) {
+                    match log.append_with_epoch(&mut records, epoch) {
                         Ok(info) => {
-                            // One replica: everything appended is committed. A duplicate
-                            // (a retried batch) carries its original, older offsets.
+                            // A duplicate (a retried batch) carries its original, older
+                            // offsets.
                             if !info.duplicate {
-                                log.set_high_watermark(info.last_offset + 1);
+                                broker.replicas.after_leader_append(&tp);
                                 appended = true;
+                            }
+                            if acks == -1 {
+                                waits.push((ti, pi, tp.clone(), info.last_offset, min_isr));
                             }
                             r.base_offset = info.first_offset;
                             r.log_start_offset = info.log_start_offset;
@@ -122,10 +173,11 @@ pub fn handle(broker: &Broker, req: ProduceRequest) -> ProduceResponse {
     if appended {
         broker.appended.notify_waiters();
     }
-    ProduceResponse {
+    let response = ProduceResponse {
         responses,
         ..ProduceResponse::default()
-    }
+    };
+    (response, waits)
 }
 
 /// `acks=0`: append, answer nothing.
