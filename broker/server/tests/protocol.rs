@@ -119,7 +119,11 @@ async fn produce_then_fetch_returns_the_stored_batches_and_fetch_waits_for_data(
     let records = d.records.clone().unwrap();
     let (h, stored) = BatchIter::new(&records).next().unwrap().unwrap();
     assert_eq!(h.base_offset, 0);
-    assert_eq!(stored, &batch[..], "the batch exactly as produced");
+    // As produced, but for the leader's epoch (0) in partitionLeaderEpoch (bytes 12..16,
+    // outside the CRC), which the leader stamps as Kafka's does.
+    let mut expected = batch.clone();
+    expected[12..16].copy_from_slice(&0i32.to_be_bytes());
+    assert_eq!(stored, &expected[..], "the batch as produced, with the leader epoch");
 
     // A fetch at the end waits; a produce on another connection wakes it.
     let addr = b.addr;

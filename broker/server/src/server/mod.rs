@@ -140,8 +140,20 @@ impl Broker {
         import_legacy(&topics, config.node_id)?;
         let groups = group::GroupCoordinator::open(topics.clone(), config.groups.clone())
             .map_err(BrokerError::Groups)?;
-        let producer_ids =
-            producer_ids::ProducerIds::open(data_dir).map_err(BrokerError::ProducerIds)?;
+        let allocator = controller.clone();
+        let producer_ids = producer_ids::ProducerIds::open(
+            data_dir,
+            Box::new(move |count| {
+                match allocator
+                    .propose_blocking(MetadataCommand::AllocateProducerIds { count })
+                    .map_err(|e| e.to_string())?
+                {
+                    CommandResult::ProducerIds(start) => Ok(start),
+                    other => Err(format!("allocating producer ids: {other:?}")),
+                }
+            }),
+        )
+        .map_err(BrokerError::ProducerIds)?;
         Ok(Broker {
             config,
             logs,

@@ -420,6 +420,23 @@ impl Controller {
         rt.shutdown_background();
     }
 
+    /// Builds a metadata snapshot now (openraft also does every 1000 entries) and waits
+    /// for it, at most `timeout`.
+    pub fn snapshot_now(self: &Arc<Self>, timeout: Duration) -> Result<(), String> {
+        let raft = self.raft.clone();
+        let before = raft.metrics().borrow().snapshot;
+        run_blocking(&self.handle, async move {
+            raft.trigger().snapshot().await.map_err(|e| e.to_string())?;
+            let mut m = raft.metrics();
+            tokio::time::timeout(timeout, m.wait_for(|m| m.snapshot != before && m.snapshot.is_some()))
+                .await
+                .map_err(|_| "no snapshot in time".to_string())?
+                .map_err(|e| e.to_string())?;
+            Ok(())
+        })
+        .unwrap_or_else(|| Err("the controller has stopped".into()))
+    }
+
     /// Records a heartbeat (on the active controller).
     fn heartbeat(&self, broker: i32) {
         let mut s = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
@@ -612,6 +629,127 @@ impl network::Handler for RpcHandler {
                 c.heartbeat(broker);
                 Response::HeartbeatOk
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn topic(name: &str, assignment: Vec<Vec<i32>>) -> MetadataCommand {
+        MetadataCommand::CreateTopic {
+            name: name.into(),
+            id: [1; 16],
+            configs: BTreeMap::new(),
+            assignment,
+        }
+    }
+
+    #[test]
+    fn a_single_voter_commits_alone_and_its_metadata_survives_a_restart_and_a_snapshot() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Controller::start(dir.path(), ControllerConfig::default()).unwrap();
+        c.register_blocking("localhost", 9092, None).unwrap();
+        assert_eq!(c.propose_blocking(topic("a", vec![vec![1]])).unwrap(), CommandResult::Ok);
+        let refused = c.propose_blocking(topic("a", vec![vec![1]])).unwrap();
+        assert!(matches!(refused, CommandResult::Refused { .. }));
+        c.stop();
+        // Restart: the log is replayed.
+        let c = Controller::start(dir.path(), ControllerConfig::default()).unwrap();
+        c.register_blocking("localhost", 9093, None).unwrap();
+        let image = c.view().image();
+        assert!(image.topics.contains_key("a"));
+        assert_eq!(image.brokers[&1].port, 9093);
+        assert_eq!(image.brokers[&1].epoch, 1);
+        // A snapshot, more changes, restart: snapshot plus the entries after it.
+        c.snapshot_now(Duration::from_secs(10)).unwrap();
+        assert!(dir.path().join(METADATA_DIR).join("snapshot.json").exists());
+        c.propose_blocking(topic("b", vec![vec![1], vec![1]])).unwrap();
+        c.stop();
+        let c = Controller::start(dir.path(), ControllerConfig::default()).unwrap();
+        c.register_blocking("localhost", 9094, None).unwrap();
+        let image = c.view().image();
+        assert!(image.topics.contains_key("a"));
+        assert_eq!(image.topics["b"].partitions.len(), 2);
+        assert_eq!(image.brokers[&1].epoch, 2);
+        c.stop();
+    }
+
+    fn free_port() -> u16 {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    }
+
+    fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !f() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    #[test]
+    fn three_voters_agree_forward_proposals_and_fence_a_silent_broker() {
+        let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+        let voters: Vec<(i32, String)> = (1..=3)
+            .map(|id| (id, format!("127.0.0.1:{}", free_port())))
+            .collect();
+        let controllers: Vec<Arc<Controller>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (1..=3)
+                .map(|id| {
+                    let config = ControllerConfig {
+                        node_id: id,
+                        voters: voters.clone(),
+                        ..ControllerConfig::default()
+                    };
+                    let dir = dirs[id as usize - 1].path().to_path_buf();
+                    s.spawn(move || {
+                        let c = Controller::start(&dir, config).unwrap();
+                        c.register_blocking("127.0.0.1", 9000 + id as u16, None).unwrap();
+                        c
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        // Proposed on a node that is not the active controller: forwarded.
+        let follower = controllers.iter().find(|c| !c.is_active()).unwrap().clone();
+        follower
+            .propose_blocking(topic("t", vec![vec![1, 2, 3]]))
+            .unwrap();
+        for c in &controllers {
+            wait_until("every node to apply the topic", || {
+                c.view().image().topics.contains_key("t")
+            });
+        }
+        // The active controller stops: the others elect a new one, fence it, and the
+        // partition it led moves to another in-sync replica.
+        let active = controllers.iter().position(|c| c.is_active()).unwrap();
+        let stopped = controllers[active].node_id();
+        controllers[active].stop();
+        let rest: Vec<_> = controllers
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != active)
+            .map(|(_, c)| c.clone())
+            .collect();
+        wait_until("a new active controller", || rest.iter().any(|c| c.is_active()));
+        wait_until("the stopped node to be fenced", || {
+            rest[0].view().image().brokers[&stopped].fenced
+        });
+        let p = rest[0].view().image().partition("t", 0).unwrap().clone();
+        assert_ne!(p.leader, stopped);
+        assert!(!p.isr.contains(&stopped));
+        rest[1].propose_blocking(topic("u", vec![vec![1]])).unwrap();
+        for c in &rest {
+            wait_until("the survivors to apply", || {
+                c.view().image().topics.contains_key("u")
+            });
+            c.stop();
         }
     }
 }

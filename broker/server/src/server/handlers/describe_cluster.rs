@@ -1,4 +1,4 @@
-//! DescribeCluster (key 60): this broker, the cluster id, the controller (itself).
+//! DescribeCluster (key 60): the live brokers, the cluster id, the active controller.
 
 use brook_protocol::messages::describe_cluster_response::DescribeClusterBroker;
 use brook_protocol::messages::{DescribeClusterRequest, DescribeClusterResponse};
@@ -12,7 +12,7 @@ pub fn handle(broker: &Broker, req: DescribeClusterRequest) -> DescribeClusterRe
     let mut r = DescribeClusterResponse {
         endpoint_type: req.endpoint_type,
         cluster_id: broker.config.cluster_id.clone(),
-        controller_id: broker.config.node_id,
+        controller_id: broker.controller.leader().unwrap_or(-1),
         cluster_authorized_operations: i32::MIN,
         ..DescribeClusterResponse::default()
     };
@@ -21,11 +21,17 @@ pub fn handle(broker: &Broker, req: DescribeClusterRequest) -> DescribeClusterRe
         r.error_message = Some("only broker endpoints are served".into());
         return r;
     }
-    r.brokers = vec![DescribeClusterBroker {
-        broker_id: broker.config.node_id,
-        host: broker.advertised.0.clone(),
-        port: i32::from(broker.advertised.1),
-        rack: None,
-    }];
+    r.brokers = broker
+        .controller
+        .view()
+        .image()
+        .live_brokers()
+        .map(|b| DescribeClusterBroker {
+            broker_id: b.id,
+            host: b.host.clone(),
+            port: i32::from(b.port),
+            rack: b.rack.clone(),
+        })
+        .collect();
     r
 }
