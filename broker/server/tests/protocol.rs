@@ -123,7 +123,11 @@ async fn produce_then_fetch_returns_the_stored_batches_and_fetch_waits_for_data(
     // outside the CRC), which the leader stamps as Kafka's does.
     let mut expected = batch.clone();
     expected[12..16].copy_from_slice(&0i32.to_be_bytes());
-    assert_eq!(stored, &expected[..], "the batch as produced, with the leader epoch");
+    assert_eq!(
+        stored,
+        &expected[..],
+        "the batch as produced, with the leader epoch"
+    );
 
     // A fetch at the end waits; a produce on another connection wakes it.
     let addr = b.addr;

@@ -428,10 +428,13 @@ impl Controller {
         run_blocking(&self.handle, async move {
             raft.trigger().snapshot().await.map_err(|e| e.to_string())?;
             let mut m = raft.metrics();
-            tokio::time::timeout(timeout, m.wait_for(|m| m.snapshot != before && m.snapshot.is_some()))
-                .await
-                .map_err(|_| "no snapshot in time".to_string())?
-                .map_err(|e| e.to_string())?;
+            tokio::time::timeout(
+                timeout,
+                m.wait_for(|m| m.snapshot != before && m.snapshot.is_some()),
+            )
+            .await
+            .map_err(|_| "no snapshot in time".to_string())?
+            .map_err(|e| e.to_string())?;
             Ok(())
         })
         .unwrap_or_else(|| Err("the controller has stopped".into()))
@@ -455,6 +458,9 @@ impl Controller {
             s.fenced_seen.clear();
             s.in_flight.clear();
         }
+        // The active controller's own broker is alive by definition: a starved process
+        // must not fence itself.
+        s.last_heartbeat.insert(self.config.node_id, now);
         s.in_flight
             .retain(|_, at| now.duration_since(*at) < Duration::from_secs(5));
         for b in image.brokers.values() {
@@ -557,7 +563,13 @@ async fn duties(weak: std::sync::Weak<Controller>) {
                         peer = this.address_of(l).map(|a| (l, Peer::new(a)));
                     }
                     if let Some((_, p)) = &mut peer {
-                        if p.call(&Request::Heartbeat { broker: id }).await.is_err() {
+                        // Bounded well inside the session: a hung controller must not hold
+                        // this broker's heartbeats past a new controller's deadline.
+                        let wait = this.config.session_timeout / 3;
+                        let sent =
+                            tokio::time::timeout(wait, p.call(&Request::Heartbeat { broker: id }))
+                                .await;
+                        if !matches!(sent, Ok(Ok(_))) {
                             peer = None;
                         }
                     }
@@ -651,7 +663,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let c = Controller::start(dir.path(), ControllerConfig::default()).unwrap();
         c.register_blocking("localhost", 9092, None).unwrap();
-        assert_eq!(c.propose_blocking(topic("a", vec![vec![1]])).unwrap(), CommandResult::Ok);
+        assert_eq!(
+            c.propose_blocking(topic("a", vec![vec![1]])).unwrap(),
+            CommandResult::Ok
+        );
         let refused = c.propose_blocking(topic("a", vec![vec![1]])).unwrap();
         assert!(matches!(refused, CommandResult::Refused { .. }));
         c.stop();
@@ -665,7 +680,8 @@ mod tests {
         // A snapshot, more changes, restart: snapshot plus the entries after it.
         c.snapshot_now(Duration::from_secs(10)).unwrap();
         assert!(dir.path().join(METADATA_DIR).join("snapshot.json").exists());
-        c.propose_blocking(topic("b", vec![vec![1], vec![1]])).unwrap();
+        c.propose_blocking(topic("b", vec![vec![1], vec![1]]))
+            .unwrap();
         c.stop();
         let c = Controller::start(dir.path(), ControllerConfig::default()).unwrap();
         c.register_blocking("localhost", 9094, None).unwrap();
@@ -709,7 +725,8 @@ mod tests {
                     let dir = dirs[id as usize - 1].path().to_path_buf();
                     s.spawn(move || {
                         let c = Controller::start(&dir, config).unwrap();
-                        c.register_blocking("127.0.0.1", 9000 + id as u16, None).unwrap();
+                        c.register_blocking("127.0.0.1", 9000 + id as u16, None)
+                            .unwrap();
                         c
                     })
                 })
@@ -737,7 +754,9 @@ mod tests {
             .filter(|(i, _)| *i != active)
             .map(|(_, c)| c.clone())
             .collect();
-        wait_until("a new active controller", || rest.iter().any(|c| c.is_active()));
+        wait_until("a new active controller", || {
+            rest.iter().any(|c| c.is_active())
+        });
         wait_until("the stopped node to be fenced", || {
             rest[0].view().image().brokers[&stopped].fenced
         });
