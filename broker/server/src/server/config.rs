@@ -139,6 +139,9 @@ impl BrokerConfig {
                 }
                 self.groups.offsets_partitions = n;
             }
+            "offsets.commit.timeout.ms" => {
+                self.groups.offsets_commit_timeout = Duration::from_millis(positive(key, value)?)
+            }
             "offsets.retention.ms" => {
                 self.groups.offsets_retention = Duration::from_millis(positive(key, value)?)
             }

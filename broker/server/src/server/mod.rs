@@ -140,6 +140,7 @@ impl Broker {
         import_legacy(&topics, config.node_id)?;
         let groups = group::GroupCoordinator::open(topics.clone(), config.groups.clone())
             .map_err(BrokerError::Groups)?;
+        groups.follow_leadership(&replicas);
         let allocator = controller.clone();
         let producer_ids = producer_ids::ProducerIds::open(
             data_dir,

@@ -1,11 +1,27 @@
-//! The group coordinator: Kafka's classic consumer-group protocol for every group, since one
-//! node coordinates them all. JoinGroup/SyncGroup with generations, leader choice and
-//! protocol selection, MEMBER_ID_REQUIRED (JoinGroup v4+), static membership
-//! (`group.instance.id`), session and rebalance timeouts, heartbeats, LeaveGroup; committed
-//! offsets and group metadata written to the compacted internal topic `__consumer_offsets`
-//! (Kafka's record formats, [`records`]) before they are acknowledged, and rebuilt from it
-//! when the broker starts; offset retention; DescribeGroups, ListGroups, DeleteGroups and
+//! The group coordinator: Kafka's classic consumer-group protocol for the groups whose
+//! `__consumer_offsets` partition this broker leads. JoinGroup/SyncGroup with generations,
+//! leader choice and protocol selection, MEMBER_ID_REQUIRED (JoinGroup v4+), static
+//! membership (`group.instance.id`), session and rebalance timeouts, heartbeats,
+//! LeaveGroup; committed offsets and group metadata appended (as the partition's leader, in
+//! its leader epoch) to the compacted internal topic `__consumer_offsets` (Kafka's record
+//! formats, [`records`]); offset retention; DescribeGroups, ListGroups, DeleteGroups and
 //! OffsetDelete.
+//!
+//! Leadership: the replica manager tells the coordinator which partitions this broker
+//! leads after every metadata change ([`GroupCoordinator::leadership_changed`]). A newly
+//! led partition is marked loading (requests for its groups answer
+//! COORDINATOR_LOAD_IN_PROGRESS), its log is replayed ([`store::load_partition`]) on a
+//! loader thread (inline when the log is empty, and at open), and its groups are served
+//! from then on. A partition no longer led (or led in a new epoch) drops its groups; their
+//! waiting JoinGroup/SyncGroup calls answer NOT_COORDINATOR, as does every request for a
+//! group placed on a partition this broker does not lead, so clients find the coordinator
+//! again.
+//!
+//! Replication: an OffsetCommit is answered once its batch is replicated (the high
+//! watermark passes it, `offsets.commit.timeout.ms`), and only then is it visible to
+//! OffsetFetch; the leader's SyncGroup likewise hands out the assignment once it is
+//! replicated. A lone in-sync replica replicates at once, so a single node answers without
+//! waiting.
 //!
 //! All groups sit behind one mutex. JoinGroup and SyncGroup that must wait for other
 //! members leave a `oneshot` sender in their member and return its receiver, which the
@@ -17,8 +33,8 @@ pub mod records;
 pub mod state;
 pub mod store;
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use brook_protocol::messages::describe_groups_response::{DescribedGroup, DescribedGroupMember};
@@ -33,8 +49,10 @@ use tokio::sync::oneshot;
 
 use self::records::{encode_group_key, subscription_topics, OffsetKey, OffsetValue};
 use self::state::{join_error, sync_error, Committed, Group, GroupState, Member};
-use self::store::{Entry, OffsetsTopic};
+use self::store::{encode_batch, load_partition, Entry, Loaded, OffsetsTopic};
+use super::replication::ReplicaManager;
 use super::{ErrorCode, Topics};
+use crate::log::{Log, LogError, TopicPartition};
 
 /// Kafka's name for the internal topic holding group offsets and metadata.
 pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
@@ -76,6 +94,9 @@ pub struct GroupConfig {
     pub offsets_retention_check: Duration,
     /// `offset.metadata.max.bytes`: the longest commit metadata string. Default 4096.
     pub offset_metadata_max_bytes: usize,
+    /// `offsets.commit.timeout.ms`: how long an OffsetCommit (and the leader's SyncGroup)
+    /// waits for its write to be replicated. Default 5 s.
+    pub offsets_commit_timeout: Duration,
 }
 
 impl Default for GroupConfig {
@@ -90,6 +111,7 @@ impl Default for GroupConfig {
             offsets_retention: Duration::from_millis(7 * 24 * 3600 * 1000),
             offsets_retention_check: Duration::from_millis(600_000),
             offset_metadata_max_bytes: 4096,
+            offsets_commit_timeout: Duration::from_millis(5000),
         }
     }
 }
@@ -135,13 +157,80 @@ struct Inner {
     stopped: bool,
 }
 
+/// A `__consumer_offsets` partition this broker leads.
+#[derive(Debug, Clone, Copy)]
+struct Led {
+    /// The leader epoch it is led in: a new epoch is a new leadership (reloaded).
+    epoch: i32,
+    /// Tells this leadership from earlier ones of the same partition, so a load or a write
+    /// that finishes after the partition was lost (and perhaps led again) does nothing.
+    token: u64,
+    loaded: bool,
+}
+
+/// Which partitions of `__consumer_offsets` this broker coordinates. Locked after `inner`
+/// (never before), and never across I/O.
+#[derive(Debug, Default)]
+struct Ownership {
+    /// The topic's partition count, 0 until it exists.
+    partitions: i32,
+    led: HashMap<i32, Led>,
+    next_token: u64,
+}
+
+/// Where a group's writes go: its partition, as led now.
+#[derive(Debug, Clone)]
+struct Place {
+    tp: TopicPartition,
+    epoch: i32,
+    token: u64,
+}
+
+/// A batch appended as leader, not necessarily replicated yet.
+#[derive(Debug, Clone)]
+struct Appended {
+    tp: TopicPartition,
+    last_offset: i64,
+    log: Log,
+    min_isr: usize,
+    token: u64,
+}
+
+impl Appended {
+    /// The high watermark passed it (at once when this broker is the only in-sync replica).
+    fn replicated(&self) -> bool {
+        self.log.high_watermark() > self.last_offset
+    }
+}
+
+/// An OffsetCommit whose batch waits for replication.
+struct PendingCommit {
+    group_id: String,
+    appended: Appended,
+    accepted: Vec<((String, i32), Committed)>,
+    /// Whether the commit created the group (removed again if nothing is left in it).
+    created: bool,
+}
+
 /// The group coordinator of one broker.
 pub struct GroupCoordinator {
     config: GroupConfig,
     topics: Arc<Topics>,
     inner: Mutex<Inner>,
-    /// `__consumer_offsets`, once it exists. Locked after `inner`, never before.
+    /// The partitions coordinated here. Locked after `inner`, never before.
+    owned: Mutex<Ownership>,
+    /// Notified (with `owned`) when a partition finishes loading.
+    loaded: Condvar,
+    /// `__consumer_offsets`, once it exists.
     topic: Mutex<Option<Arc<OffsetsTopic>>>,
+    /// The local replicas: leadership, leader logs, replication. Set by
+    /// [`follow_leadership`](Self::follow_leadership); until then nothing is coordinated.
+    replicas: OnceLock<Arc<ReplicaManager>>,
+    /// This coordinator, for the tasks that finish replicated writes.
+    me: Weak<GroupCoordinator>,
+    /// Whether the replica manager's leadership reports are taken in (tests turn them off
+    /// to simulate leadership themselves); held while one is.
+    reports: Mutex<bool>,
     /// Wakes the timer thread when a deadline changes or the coordinator stops.
     wake: Condvar,
     timer: Mutex<Option<std::thread::JoinHandle<()>>>,
@@ -162,45 +251,70 @@ fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// A group as replayed from its partition's log.
+fn loaded_group(id: &str, loaded: Loaded, now: Instant) -> Group {
+    let mut g = match loaded.group {
+        Some(r) => Group::from_record(id, r, now),
+        None => Group::new(id, now_ms()),
+    };
+    g.offsets = loaded
+        .offsets
+        .into_iter()
+        .map(|(tp, v)| {
+            (
+                tp,
+                Committed {
+                    offset: v.offset,
+                    leader_epoch: v.leader_epoch,
+                    metadata: v.metadata,
+                    commit_timestamp: v.commit_timestamp,
+                    expire_timestamp: v.expire_timestamp,
+                    record_offset: -1,
+                },
+            )
+        })
+        .collect();
+    g
+}
+
+/// Kafka's mapping of a failed wait for replication of an OffsetCommit.
+fn commit_wait_error(e: ErrorCode) -> ErrorCode {
+    match e {
+        ErrorCode::NotLeaderOrFollower | ErrorCode::KafkaStorageError => ErrorCode::NotCoordinator,
+        ErrorCode::NotEnoughReplicas
+        | ErrorCode::NotEnoughReplicasAfterAppend
+        | ErrorCode::UnknownTopicOrPartition => ErrorCode::CoordinatorNotAvailable,
+        other => other,
+    }
+}
+
+/// Kafka's mapping of a failed group metadata write, as SyncGroup answers it.
+fn store_wait_error(e: ErrorCode) -> ErrorCode {
+    match commit_wait_error(e) {
+        ErrorCode::RequestTimedOut => ErrorCode::RebalanceInProgress,
+        other => other,
+    }
+}
+
 impl GroupCoordinator {
-    /// Rebuilds every group from `__consumer_offsets` (if the topic exists) and starts the
-    /// timer thread.
+    /// A coordinator of no group yet, with its timer thread:
+    /// [`follow_leadership`](Self::follow_leadership) connects it to the replicas, and it
+    /// coordinates the groups of the offsets partitions led here from then on.
     pub fn open(topics: Arc<Topics>, config: GroupConfig) -> Result<Arc<Self>, String> {
-        let topic = OffsetsTopic::open(&topics).map_err(|e| e.to_string())?;
-        let mut groups = BTreeMap::new();
         let now = Instant::now();
-        if let Some(t) = &topic {
-            for (id, loaded) in t.load() {
-                let mut g = match loaded.group {
-                    Some(r) => Group::from_record(&id, r, now),
-                    None => Group::new(&id, now_ms()),
-                };
-                g.offsets = loaded
-                    .offsets
-                    .into_iter()
-                    .map(|(tp, v)| {
-                        (
-                            tp,
-                            Committed {
-                                offset: v.offset,
-                                leader_epoch: v.leader_epoch,
-                                metadata: v.metadata,
-                                commit_timestamp: v.commit_timestamp,
-                                expire_timestamp: v.expire_timestamp,
-                            },
-                        )
-                    })
-                    .collect();
-                groups.insert(id, g);
-            }
-        }
-        let coordinator = Arc::new(GroupCoordinator {
+        let topic = OffsetsTopic::open(&topics).map(Arc::new);
+        let coordinator = Arc::new_cyclic(|me| GroupCoordinator {
             inner: Mutex::new(Inner {
-                groups,
+                groups: BTreeMap::new(),
                 next_retention_check: now + config.offsets_retention_check,
                 stopped: false,
             }),
-            topic: Mutex::new(topic.map(Arc::new)),
+            owned: Mutex::new(Ownership::default()),
+            loaded: Condvar::new(),
+            topic: Mutex::new(topic),
+            replicas: OnceLock::new(),
+            me: me.clone(),
+            reports: Mutex::new(true),
             config,
             topics,
             wake: Condvar::new(),
@@ -213,6 +327,264 @@ impl GroupCoordinator {
             .map_err(|e| format!("starting the group coordinator thread: {e}"))?;
         *coordinator.timer.lock().unwrap_or_else(|e| e.into_inner()) = Some(handle);
         Ok(coordinator)
+    }
+
+    /// Follows the leadership of `__consumer_offsets` partitions through `replicas`: the
+    /// partitions led now are loaded before this returns (as a broker's open replays its
+    /// state), later changes as the replica manager reports them.
+    pub fn follow_leadership(self: &Arc<Self>, replicas: &Arc<ReplicaManager>) {
+        if self.replicas.set(replicas.clone()).is_err() {
+            return;
+        }
+        let weak = Arc::downgrade(self);
+        replicas.on_leadership(move |led| {
+            let Some(c) = weak.upgrade() else {
+                return;
+            };
+            let follow = c.reports.lock().unwrap_or_else(|e| e.into_inner());
+            if !*follow {
+                return;
+            }
+            let pending = c.leadership_changed(led);
+            drop(follow);
+            if pending {
+                // Replaying logs takes time: not on the reconciling thread.
+                let loader = c.clone();
+                let spawned = std::thread::Builder::new()
+                    .name("group-loader".into())
+                    .spawn(move || loader.load_pending());
+                if let Err(e) = spawned {
+                    tracing::error!(error = %e, "starting a group loader; loading inline");
+                    c.load_pending();
+                }
+            }
+        });
+        let partitions = self
+            .topics
+            .get(OFFSETS_TOPIC)
+            .map_or(0, |meta| meta.partitions);
+        let led: HashSet<TopicPartition> = (0..partitions)
+            .map(|p| TopicPartition::new(OFFSETS_TOPIC, p))
+            .filter(|tp| replicas.leader_log(tp, -1).is_ok())
+            .collect();
+        self.leadership_changed(&led);
+        self.load_pending();
+    }
+
+    /// Takes in the partitions this broker leads now (all topics' partitions may be given;
+    /// only `__consumer_offsets` matters). Partitions no longer led, or led in a new leader
+    /// epoch, drop their groups (waiting members get NOT_COORDINATOR); newly led ones are
+    /// marked loading, and those with an empty log are loaded at once. True when some
+    /// newly led partition still has to be loaded ([`load_pending`](Self::load_pending)).
+    pub fn leadership_changed(&self, led: &HashSet<TopicPartition>) -> bool {
+        let partitions = self
+            .topics
+            .get(OFFSETS_TOPIC)
+            .map_or(0, |meta| meta.partitions);
+        let mut epochs: HashMap<i32, i32> = HashMap::new();
+        if let Some(replicas) = self.replicas.get() {
+            for tp in led {
+                if tp.topic != OFFSETS_TOPIC || !(0..partitions).contains(&tp.partition) {
+                    continue;
+                }
+                if let Ok((_, epoch)) = replicas.leader_log(tp, -1) {
+                    epochs.insert(tp.partition, epoch);
+                }
+            }
+        }
+        let mut gained = Vec::new();
+        {
+            let mut inner = self.lock();
+            let mut own = self.ownership();
+            own.partitions = partitions;
+            let lost: Vec<i32> = own
+                .led
+                .iter()
+                .filter(|(p, l)| epochs.get(p) != Some(&l.epoch))
+                .map(|(p, _)| *p)
+                .collect();
+            for p in lost {
+                own.led.remove(&p);
+                let n = partitions.max(1);
+                let gone: Vec<String> = inner
+                    .groups
+                    .keys()
+                    .filter(|id| partition_for(id, n) == p)
+                    .cloned()
+                    .collect();
+                tracing::info!(partition = p, groups = gone.len(), "no longer coordinating");
+                for id in gone {
+                    if let Some(mut g) = inner.groups.remove(&id) {
+                        for m in g.members.values_mut() {
+                            m.fail_waiters(ErrorCode::NotCoordinator);
+                        }
+                    }
+                }
+            }
+            for (p, epoch) in &epochs {
+                if own.led.contains_key(p) {
+                    continue;
+                }
+                own.next_token += 1;
+                let token = own.next_token;
+                own.led.insert(
+                    *p,
+                    Led {
+                        epoch: *epoch,
+                        token,
+                        loaded: false,
+                    },
+                );
+                gained.push((*p, token));
+            }
+        }
+        let mut pending = false;
+        for (p, token) in gained {
+            match self.leader_log(p) {
+                Some(log) if log.log_start_offset() >= log.log_end_offset() => {
+                    self.install(p, token, BTreeMap::new());
+                }
+                Some(_) => pending = true,
+                None => {}
+            }
+        }
+        pending
+    }
+
+    /// Loads every partition marked loading (replays its log) and starts serving its
+    /// groups. A partition lost meanwhile is left alone.
+    pub fn load_pending(&self) {
+        let todo: Vec<(i32, u64)> = self
+            .ownership()
+            .led
+            .iter()
+            .filter(|(_, l)| !l.loaded)
+            .map(|(p, l)| (*p, l.token))
+            .collect();
+        for (p, token) in todo {
+            let Some(log) = self.leader_log(p) else {
+                continue;
+            };
+            let partitions = self.ownership().partitions.max(1);
+            let started = Instant::now();
+            let groups = load_partition(&log, p, partitions);
+            tracing::info!(
+                partition = p,
+                groups = groups.len(),
+                ms = started.elapsed().as_millis() as u64,
+                "loaded {OFFSETS_TOPIC}"
+            );
+            self.install(p, token, groups);
+        }
+    }
+
+    /// Ignores the replica manager's leadership reports from now on (one being taken in
+    /// finishes first), so a test decides leadership with
+    /// [`leadership_changed`](Self::leadership_changed) alone.
+    #[cfg(test)]
+    pub fn ignore_reports(&self) {
+        *self.reports.lock().unwrap_or_else(|e| e.into_inner()) = false;
+    }
+
+    /// Waits until no led partition is loading, at most `timeout`; true if none is.
+    pub fn wait_loaded(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut own = self.ownership();
+        loop {
+            if own.led.values().all(|l| l.loaded) {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            own = self
+                .loaded
+                .wait_timeout(own, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
+    /// The `__consumer_offsets` partitions coordinated here, loaded or loading.
+    pub fn led_partitions(&self) -> Vec<(i32, bool)> {
+        let mut out: Vec<(i32, bool)> = self
+            .ownership()
+            .led
+            .iter()
+            .map(|(p, l)| (*p, l.loaded))
+            .collect();
+        out.sort_unstable();
+        out
+    }
+
+    /// The log of partition `p` if this broker leads it.
+    fn leader_log(&self, p: i32) -> Option<Log> {
+        let replicas = self.replicas.get()?;
+        replicas
+            .leader_log(&TopicPartition::new(OFFSETS_TOPIC, p), -1)
+            .ok()
+            .map(|(log, _)| log)
+    }
+
+    /// Serves the loaded groups of partition `p`, if it is still the leadership `token`.
+    fn install(&self, p: i32, token: u64, groups: BTreeMap<String, Loaded>) {
+        let now = Instant::now();
+        {
+            let mut inner = self.lock();
+            let mut own = self.ownership();
+            match own.led.get_mut(&p) {
+                Some(l) if l.token == token && !l.loaded => l.loaded = true,
+                _ => return,
+            }
+            for (id, loaded) in groups {
+                inner
+                    .groups
+                    .insert(id.clone(), loaded_group(&id, loaded, now));
+            }
+            self.loaded.notify_all();
+        }
+        // Loaded members' sessions run from now.
+        self.wake.notify_one();
+    }
+
+    fn ownership(&self) -> MutexGuard<'_, Ownership> {
+        self.owned.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Where `group_id`'s state lives, if it is coordinated here and loaded.
+    fn place(&self, group_id: &str) -> Result<Place, ErrorCode> {
+        let own = self.ownership();
+        if own.partitions <= 0 {
+            return Err(ErrorCode::NotCoordinator);
+        }
+        let p = partition_for(group_id, own.partitions);
+        match own.led.get(&p) {
+            None => Err(ErrorCode::NotCoordinator),
+            Some(l) if !l.loaded => Err(ErrorCode::CoordinatorLoadInProgress),
+            Some(l) => Ok(Place {
+                tp: TopicPartition::new(OFFSETS_TOPIC, p),
+                epoch: l.epoch,
+                token: l.token,
+            }),
+        }
+    }
+
+    /// Whether requests for `group_id` are served: the coordinator runs and leads the
+    /// group's partition, loaded.
+    fn serving(&self, inner: &Inner, group_id: &str) -> Result<Place, ErrorCode> {
+        if inner.stopped {
+            return Err(ErrorCode::CoordinatorNotAvailable);
+        }
+        self.place(group_id)
+    }
+
+    /// Whether `token` is still the leadership of a loaded partition.
+    fn still_led(&self, tp: &TopicPartition, token: u64) -> bool {
+        self.ownership()
+            .led
+            .get(&tp.partition)
+            .is_some_and(|l| l.loaded && l.token == token)
     }
 
     /// Stops the timer thread. Waiting JoinGroup/SyncGroup calls are answered with
@@ -243,12 +615,14 @@ impl GroupCoordinator {
     }
 
     /// `__consumer_offsets`, created on first use (FindCoordinator asks first, as in
-    /// Kafka).
+    /// Kafka; JoinGroup and OffsetCommit too). Creating it makes this broker lead some (a
+    /// single node: all) of its partitions, which the replica manager reports back before
+    /// this returns. Never called with `inner` held.
     pub fn offsets_topic(&self) -> Result<Arc<OffsetsTopic>, String> {
-        let mut topic = self.topic.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(t) = &*topic {
+        if let Some(t) = &*self.topic.lock().unwrap_or_else(|e| e.into_inner()) {
             return Ok(t.clone());
         }
+        // Not under the `topic` lock: creating reconciles the replicas, which calls back.
         let t = Arc::new(
             OffsetsTopic::open_or_create(
                 &self.topics,
@@ -257,18 +631,85 @@ impl GroupCoordinator {
             )
             .map_err(|e| e.to_string())?,
         );
-        *topic = Some(t.clone());
-        Ok(t)
+        let mut topic = self.topic.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(topic.get_or_insert(t).clone())
     }
 
-    /// Appends `entries` for `group` to `__consumer_offsets` as one batch.
-    fn persist(&self, group: &str, entries: &[Entry]) -> Result<(), String> {
-        if entries.is_empty() {
+    /// Creates `__consumer_offsets` if it does not exist yet (outside `inner`).
+    fn ensure_topic(&self) -> Result<(), ErrorCode> {
+        if self.topics.get(OFFSETS_TOPIC).is_some() {
             return Ok(());
         }
-        self.offsets_topic()?
-            .append(group, entries, now_ms())
-            .map_err(|e| e.to_string())
+        self.offsets_topic().map(|_| ()).map_err(|e| {
+            tracing::warn!(error = %e, "creating {OFFSETS_TOPIC}");
+            ErrorCode::CoordinatorNotAvailable
+        })
+    }
+
+    /// Appends `entries` for `group` to its `__consumer_offsets` partition as one batch,
+    /// as the partition's leader in the epoch its groups were loaded in. `None` when there
+    /// was nothing to write. The batch may not be replicated yet: see
+    /// [`Appended::replicated`].
+    fn persist(&self, group: &str, entries: &[Entry]) -> Result<Option<Appended>, ErrorCode> {
+        if entries.is_empty() {
+            return Ok(None);
+        }
+        let place = self.place(group)?;
+        let replicas = self.replicas.get().ok_or(ErrorCode::NotCoordinator)?;
+        let (log, epoch) = replicas
+            .leader_log(&place.tp, -1)
+            .map_err(|_| ErrorCode::NotCoordinator)?;
+        if epoch != place.epoch {
+            // Led again in a new epoch: the groups are reloaded before they are written.
+            return Err(ErrorCode::NotCoordinator);
+        }
+        let min_isr = log.config().min_insync_replicas.max(1) as usize;
+        let isr = replicas.isr_len(&place.tp);
+        if isr < min_isr {
+            tracing::warn!(tp = %place.tp, isr, min_isr, "too few in-sync replicas to write");
+            return Err(ErrorCode::CoordinatorNotAvailable);
+        }
+        let mut bytes = encode_batch(entries, now_ms()).map_err(|e| {
+            tracing::warn!(%group, error = %e, "encoding a batch of {OFFSETS_TOPIC}");
+            ErrorCode::CoordinatorNotAvailable
+        })?;
+        let info = log.append_with_epoch(&mut bytes, epoch).map_err(|e| {
+            tracing::warn!(%group, error = %e, "appending to {OFFSETS_TOPIC}");
+            match ErrorCode::from(&e) {
+                // A storage failure, or an epoch the log has moved past: another leader.
+                ErrorCode::KafkaStorageError => ErrorCode::NotCoordinator,
+                _ if matches!(e, LogError::InvalidRecords { .. }) => ErrorCode::NotCoordinator,
+                _ => ErrorCode::CoordinatorNotAvailable,
+            }
+        })?;
+        replicas.after_leader_append(&place.tp);
+        Ok(Some(Appended {
+            tp: place.tp,
+            last_offset: info.last_offset,
+            log,
+            min_isr,
+            token: place.token,
+        }))
+    }
+
+    /// Waits, from a thread that may block, until `appended` is replicated (at most
+    /// `offsets.commit.timeout.ms`): NONE, or why not.
+    fn wait_replicated_blocking(&self, appended: &Appended) -> ErrorCode {
+        if appended.replicated() {
+            return ErrorCode::None;
+        }
+        let Some(replicas) = self.replicas.get().cloned() else {
+            return ErrorCode::NotCoordinator;
+        };
+        let timeout = self.config.offsets_commit_timeout;
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (tp, last, min_isr) = (appended.tp.clone(), appended.last_offset, appended.min_isr);
+        let waiting = replicas.clone();
+        replicas.controller().runtime().spawn(async move {
+            let _ = tx.send(waiting.wait_replicated(&tp, last, min_isr, timeout).await);
+        });
+        rx.recv_timeout(timeout + Duration::from_secs(1))
+            .unwrap_or(ErrorCode::RequestTimedOut)
     }
 
     // ---- JoinGroup ------------------------------------------------------------------
@@ -282,6 +723,11 @@ impl GroupCoordinator {
         client: Client,
     ) -> Reply<JoinGroupResponse> {
         let group_id = req.group_id.clone();
+        if !group_id.is_empty() && group_id.len() <= records::MAX_STRING {
+            if let Err(e) = self.ensure_topic() {
+                return Reply::Now(join_error(e, &req.member_id));
+            }
+        }
         let reply = self.join_locked(req, version, client);
         if let Reply::Now(r) = &reply {
             if r.error_code != ErrorCode::None.code()
@@ -326,8 +772,8 @@ impl GroupCoordinator {
             .collect();
         let now = Instant::now();
         let mut inner = self.lock();
-        if inner.stopped {
-            return fail(ErrorCode::CoordinatorNotAvailable);
+        if let Err(e) = self.serving(&inner, &req.group_id) {
+            return fail(e);
         }
         let group = inner
             .groups
@@ -529,6 +975,8 @@ impl GroupCoordinator {
             }
         }
         let was_empty = group.state == GroupState::Empty;
+        // An assignment still being replicated is abandoned: its SyncGroups were answered.
+        group.storing = false;
         group.state = GroupState::PreparingRebalance;
         group.state_timestamp = now_ms();
         group.sync_deadline = None;
@@ -614,7 +1062,7 @@ impl GroupCoordinator {
             Some(group.to_record().encode()),
         );
         if let Err(e) = self.persist(&group.id, &[entry]) {
-            tracing::warn!(group = %group.id, error = %e, "writing group metadata");
+            tracing::warn!(group = %group.id, error = ?e, "writing group metadata");
         }
     }
 
@@ -624,8 +1072,8 @@ impl GroupCoordinator {
         let fail = |e: ErrorCode| Reply::Now(sync_error(e));
         let now = Instant::now();
         let mut inner = self.lock();
-        if inner.stopped {
-            return fail(ErrorCode::CoordinatorNotAvailable);
+        if let Err(e) = self.serving(&inner, &req.group_id) {
+            return fail(e);
         }
         let Some(group) = inner.groups.get_mut(&req.group_id) else {
             return fail(ErrorCode::UnknownMemberId);
@@ -647,13 +1095,6 @@ impl GroupCoordinator {
         {
             return fail(ErrorCode::InconsistentGroupProtocol);
         }
-        let answer = |group: &Group, assignment: Bytes| SyncGroupResponse {
-            throttle_time_ms: 0,
-            error_code: ErrorCode::None.code(),
-            protocol_type: group.protocol_type.clone(),
-            protocol_name: group.protocol.clone(),
-            assignment,
-        };
         match group.state {
             GroupState::Empty => fail(ErrorCode::UnknownMemberId),
             GroupState::PreparingRebalance => fail(ErrorCode::RebalanceInProgress),
@@ -663,7 +1104,7 @@ impl GroupCoordinator {
                 };
                 m.session_deadline = now + m.session_timeout;
                 let assignment = m.assignment.clone();
-                Reply::Now(answer(group, assignment))
+                Reply::Now(sync_answer(group, assignment))
             }
             GroupState::CompletingRebalance => {
                 let (tx, rx) = oneshot::channel();
@@ -673,7 +1114,8 @@ impl GroupCoordinator {
                         let _ = old.send(sync_error(ErrorCode::RebalanceInProgress));
                     }
                 }
-                if group.leader.as_deref() != Some(req.member_id.as_str()) {
+                if group.leader.as_deref() != Some(req.member_id.as_str()) || group.storing {
+                    // A follower, or the leader again while its assignment is replicated.
                     return Reply::Wait(rx);
                 }
                 let mut given: BTreeMap<String, Bytes> = req
@@ -684,37 +1126,21 @@ impl GroupCoordinator {
                 for m in group.members.values_mut() {
                     m.assignment = given.remove(&m.id).unwrap_or_default();
                 }
-                group.state = GroupState::Stable;
-                group.state_timestamp = now_ms();
-                group.sync_deadline = None;
                 let entry = (
                     encode_group_key(&group.id),
                     Some(group.to_record().encode()),
                 );
                 let group_id = group.id.clone();
                 match self.persist(&group_id, &[entry]) {
-                    Ok(()) => {
-                        let ids: Vec<String> = group.members.keys().cloned().collect();
-                        for id in ids {
-                            let reply = group.members.get(&id).map(|m| m.assignment.clone());
-                            let reply = reply.map(|a| answer(group, a));
-                            if let (Some(m), Some(reply)) = (group.members.get_mut(&id), reply) {
-                                if let Some(tx) = m.sync_waiter.take() {
-                                    let _ = tx.send(reply);
-                                }
-                            }
-                        }
+                    Ok(Some(a)) if !a.replicated() => {
+                        // Stays CompletingRebalance until the assignment is replicated.
+                        group.storing = true;
+                        self.finish_store_later(a, group_id, group.generation);
                     }
+                    Ok(_) => complete_sync(group),
                     Err(e) => {
-                        tracing::warn!(group = %group_id, error = %e, "storing the assignment");
-                        for m in group.members.values_mut() {
-                            m.assignment = Bytes::new();
-                            if let Some(tx) = m.sync_waiter.take() {
-                                let _ = tx.send(sync_error(ErrorCode::CoordinatorNotAvailable));
-                            }
-                        }
-                        group.state = GroupState::CompletingRebalance;
-                        self.prepare_rebalance(group, now);
+                        tracing::warn!(group = %group_id, error = ?e, "storing the assignment");
+                        self.fail_sync(group, e, now);
                     }
                 }
                 drop(inner);
@@ -724,13 +1150,76 @@ impl GroupCoordinator {
         }
     }
 
+    /// The assignment did not become durable: the members hear `error` and rebalance.
+    fn fail_sync(&self, group: &mut Group, error: ErrorCode, now: Instant) {
+        for m in group.members.values_mut() {
+            m.assignment = Bytes::new();
+            if let Some(tx) = m.sync_waiter.take() {
+                let _ = tx.send(sync_error(error));
+            }
+        }
+        self.prepare_rebalance(group, now);
+    }
+
+    /// Waits (on the replication runtime) for the leader's assignment to be replicated,
+    /// then hands it out, or fails the SyncGroups.
+    fn finish_store_later(&self, appended: Appended, group_id: String, generation: i32) {
+        let (Some(replicas), Some(me)) = (self.replicas.get().cloned(), self.me.upgrade()) else {
+            return;
+        };
+        let timeout = self.config.offsets_commit_timeout;
+        let runtime = replicas.controller().runtime().clone();
+        runtime.spawn(async move {
+            let code = replicas
+                .wait_replicated(
+                    &appended.tp,
+                    appended.last_offset,
+                    appended.min_isr,
+                    timeout,
+                )
+                .await;
+            // A failed assignment rebalances, which may write: off the async workers.
+            let _ = tokio::task::spawn_blocking(move || {
+                me.finish_store(&appended, &group_id, generation, code)
+            })
+            .await;
+        });
+    }
+
+    fn finish_store(&self, appended: &Appended, group_id: &str, generation: i32, code: ErrorCode) {
+        let now = Instant::now();
+        let mut inner = self.lock();
+        if !self.still_led(&appended.tp, appended.token) {
+            // Lost meanwhile: the groups were dropped and their members told.
+            return;
+        }
+        let Some(group) = inner.groups.get_mut(group_id) else {
+            return;
+        };
+        if !group.storing
+            || group.generation != generation
+            || group.state != GroupState::CompletingRebalance
+        {
+            return;
+        }
+        group.storing = false;
+        if code == ErrorCode::None {
+            complete_sync(group);
+        } else {
+            tracing::warn!(group = group_id, error = ?code, "the assignment was not replicated");
+            self.fail_sync(group, store_wait_error(code), now);
+        }
+        drop(inner);
+        self.wake.notify_one();
+    }
+
     // ---- Heartbeat and LeaveGroup ---------------------------------------------------
 
     pub fn heartbeat(&self, req: &HeartbeatRequest) -> ErrorCode {
         let now = Instant::now();
         let mut inner = self.lock();
-        if inner.stopped {
-            return ErrorCode::CoordinatorNotAvailable;
+        if let Err(e) = self.serving(&inner, &req.group_id) {
+            return e;
         }
         let Some(group) = inner.groups.get_mut(&req.group_id) else {
             return ErrorCode::UnknownMemberId;
@@ -754,16 +1243,22 @@ impl GroupCoordinator {
     }
 
     /// LeaveGroup for each identity (v0-2 send one member id; v3+ a list, possibly by
-    /// `group.instance.id` alone). Returns the per-member outcomes.
-    pub fn leave(&self, group_id: &str, members: &[MemberIdentity]) -> Vec<MemberResponse> {
+    /// `group.instance.id` alone). Returns the per-member outcomes, or the group's error
+    /// (not coordinated here).
+    pub fn leave(
+        &self,
+        group_id: &str,
+        members: &[MemberIdentity],
+    ) -> Result<Vec<MemberResponse>, ErrorCode> {
         let now = Instant::now();
         let mut inner = self.lock();
+        self.serving(&inner, group_id)?;
         let mut out = Vec::new();
         let Some(group) = inner.groups.get_mut(group_id) else {
-            return members
+            return Ok(members
                 .iter()
                 .map(|m| member_result(m, ErrorCode::UnknownMemberId))
-                .collect();
+                .collect());
         };
         let mut removed = false;
         for identity in members {
@@ -801,7 +1296,7 @@ impl GroupCoordinator {
         }
         drop(inner);
         self.wake.notify_one();
-        out
+        Ok(out)
     }
 
     /// After members left or expired: rebalance the rest.
@@ -819,7 +1314,9 @@ impl GroupCoordinator {
 
     /// OffsetCommit: checks membership and generation (generation -1 with no member id is
     /// a commit from outside the group, allowed while the group is Empty), writes every
-    /// accepted partition in one batch, and returns a code per partition in request order.
+    /// accepted partition in one batch, waits until the batch is replicated (then the
+    /// offsets become visible) and returns a code per partition in request order. Blocks
+    /// the calling thread while the batch replicates.
     pub fn commit(
         &self,
         group_id: &str,
@@ -829,14 +1326,46 @@ impl GroupCoordinator {
         retention_ms: i64,
         partitions: Vec<CommitPartition>,
     ) -> Vec<ErrorCode> {
-        let all = |e: ErrorCode| vec![e; partitions.len()];
+        let (mut codes, pending) = self.commit_append(
+            group_id,
+            generation,
+            member_id,
+            instance_id,
+            retention_ms,
+            partitions,
+        );
+        if let Some(pending) = pending {
+            let waited = self.wait_replicated_blocking(&pending.appended);
+            let code = self.commit_replicated(pending, waited);
+            for c in codes.iter_mut().filter(|c| **c == ErrorCode::None) {
+                *c = code;
+            }
+        }
+        codes
+    }
+
+    /// The first half of a commit: checks, and the append. The codes, and what still waits
+    /// for replication.
+    fn commit_append(
+        &self,
+        group_id: &str,
+        generation: i32,
+        member_id: &str,
+        instance_id: Option<&str>,
+        retention_ms: i64,
+        partitions: Vec<CommitPartition>,
+    ) -> (Vec<ErrorCode>, Option<PendingCommit>) {
+        let all = |e: ErrorCode| (vec![e; partitions.len()], None);
         if group_id.is_empty() || group_id.len() > records::MAX_STRING {
             return all(ErrorCode::InvalidGroupId);
         }
+        if let Err(e) = self.ensure_topic() {
+            return all(e);
+        }
         let now = Instant::now();
         let mut inner = self.lock();
-        if inner.stopped {
-            return all(ErrorCode::CoordinatorNotAvailable);
+        if let Err(e) = self.serving(&inner, group_id) {
+            return all(e);
         }
         let created = !inner.groups.contains_key(group_id);
         let group = inner
@@ -891,6 +1420,7 @@ impl GroupCoordinator {
                     ts
                 },
                 expire_timestamp: (retention_ms >= 0).then(|| ts.saturating_add(retention_ms)),
+                record_offset: -1,
             };
             entries.push((
                 OffsetKey {
@@ -913,34 +1443,75 @@ impl GroupCoordinator {
             codes.push(ErrorCode::None);
             accepted.push(((p.topic, p.partition), committed));
         }
+        let mut pending = None;
         match self.persist(group_id, &entries) {
-            Ok(()) => group.offsets.extend(accepted),
+            Ok(None) => {}
+            Ok(Some(a)) => {
+                for (_, c) in &mut accepted {
+                    c.record_offset = a.last_offset;
+                }
+                if a.replicated() {
+                    apply_commits(group, accepted);
+                } else {
+                    group.pending_commits += 1;
+                    pending = Some(PendingCommit {
+                        group_id: group_id.to_string(),
+                        appended: a,
+                        accepted,
+                        created,
+                    });
+                }
+            }
             Err(e) => {
-                tracing::warn!(group = group_id, error = %e, "writing committed offsets");
+                tracing::warn!(group = group_id, error = ?e, "writing committed offsets");
                 for c in codes.iter_mut().filter(|c| **c == ErrorCode::None) {
-                    *c = ErrorCode::CoordinatorNotAvailable;
+                    *c = e;
                 }
             }
         }
-        if created
-            && inner
-                .groups
-                .get(group_id)
-                .is_some_and(|g| g.offsets.is_empty())
-        {
+        if created && pending.is_none() && inner.groups.get(group_id).is_some_and(Group::unused) {
             inner.groups.remove(group_id);
         }
-        codes
+        (codes, pending)
+    }
+
+    /// The second half of a commit, once the wait for replication ended with `waited`: the
+    /// offsets become visible if the batch is replicated and the partition is still led
+    /// as it was. The code for every accepted partition.
+    fn commit_replicated(&self, pending: PendingCommit, waited: ErrorCode) -> ErrorCode {
+        let mut inner = self.lock();
+        if !self.still_led(&pending.appended.tp, pending.appended.token) {
+            // Dropped with its groups (and perhaps reloaded from the log since).
+            return ErrorCode::NotCoordinator;
+        }
+        let code = commit_wait_error(waited);
+        let Some(group) = inner.groups.get_mut(&pending.group_id) else {
+            // Deleted meanwhile (its tombstones follow the commit in the log).
+            return code;
+        };
+        group.pending_commits = group.pending_commits.saturating_sub(1);
+        if code == ErrorCode::None {
+            apply_commits(group, pending.accepted);
+        } else {
+            tracing::warn!(group = %pending.group_id, error = ?code, "a commit was not replicated");
+        }
+        if pending.created && group.unused() {
+            inner.groups.remove(&pending.group_id);
+        }
+        code
     }
 
     /// OffsetFetch: the committed offsets of `topics` (every partition asked for, -1 where
-    /// nothing is committed), or of everything the group committed when `topics` is `None`.
+    /// nothing is committed), or of everything the group committed when `topics` is `None`;
+    /// or why the group is not served here. Commits still waiting for replication are not
+    /// visible.
     pub fn fetch_offsets(
         &self,
         group_id: &str,
         topics: Option<Vec<(String, Vec<i32>)>>,
-    ) -> Vec<(String, Vec<FetchedOffset>)> {
+    ) -> Result<Vec<(String, Vec<FetchedOffset>)>, ErrorCode> {
         let inner = self.lock();
+        self.serving(&inner, group_id)?;
         let group = inner.groups.get(group_id);
         let fetched = |topic: &str, partition: i32| {
             let c = group.and_then(|g| g.offsets.get(&(topic.to_string(), partition)));
@@ -951,7 +1522,7 @@ impl GroupCoordinator {
                 metadata: c.map(|c| c.metadata.clone()).unwrap_or_default(),
             }
         };
-        match topics {
+        Ok(match topics {
             Some(topics) => topics
                 .into_iter()
                 .map(|(t, ps)| {
@@ -970,14 +1541,16 @@ impl GroupCoordinator {
                 }
                 out
             }
-        }
+        })
     }
 
     // ---- Admin ----------------------------------------------------------------------
 
-    /// DescribeGroups for one group; an unknown group is reported as Dead, as Kafka does.
+    /// DescribeGroups for one group; an unknown group is reported as Dead, as Kafka does,
+    /// and one not coordinated here with the error (and no state).
     pub fn describe(&self, group_id: &str, include_operations: bool) -> DescribedGroup {
         let inner = self.lock();
+        let served = self.serving(&inner, group_id);
         let mut d = DescribedGroup {
             error_code: ErrorCode::None.code(),
             group_id: group_id.to_string(),
@@ -992,6 +1565,11 @@ impl GroupCoordinator {
                 i32::MIN
             },
         };
+        if let Err(e) = served {
+            d.error_code = e.code();
+            d.group_state = String::new();
+            return d;
+        }
         let Some(g) = inner.groups.get(group_id) else {
             return d;
         };
@@ -1025,10 +1603,20 @@ impl GroupCoordinator {
         d
     }
 
-    /// ListGroups, filtered by state names (case-insensitive) when any are given.
-    pub fn list(&self, states: &[String]) -> Vec<ListedGroup> {
+    /// ListGroups: the groups coordinated here, filtered by state names
+    /// (case-insensitive) when any are given. The error is COORDINATOR_LOAD_IN_PROGRESS
+    /// while a led partition is loading (its groups are not listed yet), as Kafka answers.
+    pub fn list(&self, states: &[String]) -> (ErrorCode, Vec<ListedGroup>) {
         let inner = self.lock();
-        inner
+        if inner.stopped {
+            return (ErrorCode::CoordinatorNotAvailable, Vec::new());
+        }
+        let error = if self.ownership().led.values().all(|l| l.loaded) {
+            ErrorCode::None
+        } else {
+            ErrorCode::CoordinatorLoadInProgress
+        };
+        let groups = inner
             .groups
             .values()
             .filter(|g| {
@@ -1043,13 +1631,17 @@ impl GroupCoordinator {
                 group_state: g.state.name().into(),
                 group_type: "classic".into(),
             })
-            .collect()
+            .collect();
+        (error, groups)
     }
 
     /// DeleteGroups for one group: only an Empty group can go; its offsets and metadata
     /// get tombstones.
     pub fn delete_group(&self, group_id: &str) -> ErrorCode {
         let mut inner = self.lock();
+        if let Err(e) = self.serving(&inner, group_id) {
+            return e;
+        }
         let Some(group) = inner.groups.get(group_id) else {
             return ErrorCode::GroupIdNotFound;
         };
@@ -1062,14 +1654,15 @@ impl GroupCoordinator {
             .map(|(t, p)| (offset_key(group_id, t, *p), None))
             .collect();
         entries.push((encode_group_key(group_id), None));
+        // As Kafka, the tombstones are appended and not waited for.
         match self.persist(group_id, &entries) {
-            Ok(()) => {
+            Ok(_) => {
                 inner.groups.remove(group_id);
                 ErrorCode::None
             }
             Err(e) => {
-                tracing::warn!(group = group_id, error = %e, "deleting a group");
-                ErrorCode::CoordinatorNotAvailable
+                tracing::warn!(group = group_id, error = ?e, "deleting a group");
+                e
             }
         }
     }
@@ -1082,6 +1675,9 @@ impl GroupCoordinator {
         partitions: &[(String, i32)],
     ) -> (ErrorCode, Vec<ErrorCode>) {
         let mut inner = self.lock();
+        if let Err(e) = self.serving(&inner, group_id) {
+            return (e, Vec::new());
+        }
         let Some(group) = inner.groups.get_mut(group_id) else {
             return (ErrorCode::GroupIdNotFound, Vec::new());
         };
@@ -1117,15 +1713,15 @@ impl GroupCoordinator {
             }
         }
         match self.persist(group_id, &entries) {
-            Ok(()) => {
+            Ok(_) => {
                 for tp in gone {
                     group.offsets.remove(&tp);
                 }
                 (ErrorCode::None, codes)
             }
             Err(e) => {
-                tracing::warn!(group = group_id, error = %e, "deleting offsets");
-                (ErrorCode::CoordinatorNotAvailable, Vec::new())
+                tracing::warn!(group = group_id, error = ?e, "deleting offsets");
+                (e, Vec::new())
             }
         }
     }
@@ -1232,6 +1828,7 @@ impl GroupCoordinator {
             if g.state == GroupState::Empty
                 && g.offsets.is_empty()
                 && g.pending.is_empty()
+                && g.pending_commits == 0
                 && (!entries.is_empty() || g.generation > 0)
             {
                 // Nothing left: the group goes, as Kafka's Dead groups do.
@@ -1244,10 +1841,13 @@ impl GroupCoordinator {
         }
         for (id, entries) in writes {
             if let Err(e) = self.persist(&id, &entries) {
-                tracing::warn!(group = %id, error = %e, "writing expired offsets");
+                tracing::warn!(group = %id, error = ?e, "writing expired offsets");
             }
             let remove = inner.groups.get(&id).is_some_and(|g| {
-                g.state == GroupState::Empty && g.offsets.is_empty() && g.pending.is_empty()
+                g.state == GroupState::Empty
+                    && g.offsets.is_empty()
+                    && g.pending.is_empty()
+                    && g.pending_commits == 0
             });
             if remove {
                 inner.groups.remove(&id);
@@ -1277,6 +1877,52 @@ fn timer_loop(weak: std::sync::Weak<GroupCoordinator>) {
             .wait_timeout(inner, sleep.max(Duration::from_millis(1)))
             .unwrap_or_else(|e| e.into_inner());
         drop(guard);
+    }
+}
+
+/// Replicated commits become the group's offsets, unless a later commit already did.
+fn apply_commits(group: &mut Group, accepted: Vec<((String, i32), Committed)>) {
+    for (tp, c) in accepted {
+        match group.offsets.get(&tp) {
+            Some(old) if old.record_offset > c.record_offset => {}
+            _ => {
+                group.offsets.insert(tp, c);
+            }
+        }
+    }
+}
+
+/// A SyncGroup answer carrying `assignment`.
+fn sync_answer(group: &Group, assignment: Bytes) -> SyncGroupResponse {
+    SyncGroupResponse {
+        throttle_time_ms: 0,
+        error_code: ErrorCode::None.code(),
+        protocol_type: group.protocol_type.clone(),
+        protocol_name: group.protocol.clone(),
+        assignment,
+    }
+}
+
+/// The leader's assignment is durable: the group is Stable and every waiting member gets
+/// its share.
+fn complete_sync(group: &mut Group) {
+    group.state = GroupState::Stable;
+    group.state_timestamp = now_ms();
+    group.sync_deadline = None;
+    group.storing = false;
+    let answers: Vec<(String, SyncGroupResponse)> = group
+        .members
+        .values()
+        .map(|m| (m.id.clone(), sync_answer(group, m.assignment.clone())))
+        .collect();
+    for (id, answer) in answers {
+        if let Some(tx) = group
+            .members
+            .get_mut(&id)
+            .and_then(|m| m.sync_waiter.take())
+        {
+            let _ = tx.send(answer);
+        }
     }
 }
 

@@ -91,6 +91,9 @@ pub struct Committed {
     pub commit_timestamp: i64,
     /// An explicit expiry (OffsetCommit v2-v4 `retention_time_ms`).
     pub expire_timestamp: Option<i64>,
+    /// The `__consumer_offsets` offset of the record that carried it (-1: loaded from the
+    /// log), so replicated commits that complete out of order never go back in time.
+    pub record_offset: i64,
 }
 
 /// One group.
@@ -121,6 +124,11 @@ pub struct Group {
     /// offset retention counts from.
     pub state_timestamp: i64,
     pub offsets: BTreeMap<(String, i32), Committed>,
+    /// OffsetCommits appended but not yet replicated: the group is not removed meanwhile.
+    pub pending_commits: usize,
+    /// The leader's assignment is appended and waits for replication: the group stays in
+    /// CompletingRebalance, its SyncGroups waiting, until it is (or is not).
+    pub storing: bool,
 }
 
 impl Group {
@@ -140,6 +148,8 @@ impl Group {
             sync_deadline: None,
             state_timestamp: now_ms,
             offsets: BTreeMap::new(),
+            pending_commits: 0,
+            storing: false,
         }
     }
 
@@ -150,6 +160,7 @@ impl Group {
             && self.members.is_empty()
             && self.pending.is_empty()
             && self.offsets.is_empty()
+            && self.pending_commits == 0
     }
 
     /// The protocols every member supports.

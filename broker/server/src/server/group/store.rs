@@ -1,6 +1,7 @@
 //! The groups' durable state in the compacted internal topic `__consumer_offsets`: each
-//! change is one record batch appended to the partition of its group before it is
-//! acknowledged, and the whole topic is replayed when the broker starts.
+//! change is one record batch appended (by the coordinator, as the partition's leader) to
+//! the partition of its group, and a partition's groups are rebuilt by replaying its log
+//! when this broker becomes its leader.
 
 use std::collections::BTreeMap;
 
@@ -21,10 +22,12 @@ pub struct Loaded {
     pub offsets: BTreeMap<(String, i32), OffsetValue>,
 }
 
-/// The partitions of `__consumer_offsets`, created on first use.
+/// `__consumer_offsets` as the coordinator knows it: its partition count, which places
+/// every group. Its logs belong to the replica manager (a broker holds only some of them,
+/// and writes only those it leads).
 #[derive(Debug)]
 pub struct OffsetsTopic {
-    logs: Vec<Log>,
+    partitions: i32,
 }
 
 /// Why the topic cannot be used.
@@ -32,16 +35,15 @@ pub struct OffsetsTopic {
 pub enum StoreError {
     #[error("{OFFSETS_TOPIC}: {0}")]
     Topic(String),
-    #[error("{OFFSETS_TOPIC} partition {partition} is offline")]
-    Offline { partition: i32 },
     #[error(transparent)]
     Log(#[from] LogError),
 }
 
 impl OffsetsTopic {
-    /// The topic's logs, creating it (compacted, `partitions` partitions, 100 MiB segments
-    /// as Kafka's `offsets.topic.segment.bytes`) if it does not exist. An existing topic
-    /// keeps its partition count: group placement depends on it.
+    /// The topic, creating it (compacted, `partitions` partitions, 100 MiB segments as
+    /// Kafka's `offsets.topic.segment.bytes`, `replication_factor` capped at the live
+    /// brokers) if it does not exist. An existing topic keeps its partition count: group
+    /// placement depends on it.
     pub fn open_or_create(
         topics: &Topics,
         partitions: i32,
@@ -66,85 +68,73 @@ impl OffsetsTopic {
                 }
             }
         }
-        Self::open(topics)?.ok_or_else(|| StoreError::Topic("missing after creation".into()))
+        Self::open(topics).ok_or_else(|| StoreError::Topic("missing after creation".into()))
     }
 
-    /// The topic's logs if it exists.
-    pub fn open(topics: &Topics) -> Result<Option<OffsetsTopic>, StoreError> {
-        let Some(meta) = topics.get(OFFSETS_TOPIC) else {
-            return Ok(None);
-        };
-        let mut logs = Vec::new();
-        for p in 0..meta.partitions {
-            logs.push(
-                topics
-                    .log(OFFSETS_TOPIC, p)
-                    .ok_or(StoreError::Offline { partition: p })?,
-            );
-        }
-        Ok(Some(OffsetsTopic { logs }))
+    /// The topic if it exists. None of its logs need to be local.
+    pub fn open(topics: &Topics) -> Option<OffsetsTopic> {
+        let meta = topics.get(OFFSETS_TOPIC)?;
+        Some(OffsetsTopic {
+            partitions: meta.partitions,
+        })
     }
 
     pub fn partitions(&self) -> i32 {
-        self.logs.len() as i32
+        self.partitions
     }
+}
 
-    /// Appends `entries` for `group` as one batch, all or nothing.
-    pub fn append(&self, group: &str, entries: &[Entry], now_ms: i64) -> Result<(), StoreError> {
-        if entries.is_empty() {
-            return Ok(());
-        }
-        let p = partition_for(group, self.partitions());
-        let log = self
-            .logs
-            .get(p as usize)
-            .ok_or(StoreError::Offline { partition: p })?;
-        let mut b = BatchBuilder::new(Compression::None, now_ms);
-        for (k, v) in entries {
-            b.try_append(now_ms, Some(k), v.as_deref(), &[])
-                .map_err(|e| StoreError::Topic(e.to_string()))?;
-        }
-        let mut bytes = Vec::new();
-        b.build_into(0, &mut bytes)
+/// `entries` as one uncompressed record batch (base offset 0: the log assigns offsets).
+pub fn encode_batch(entries: &[Entry], now_ms: i64) -> Result<Vec<u8>, StoreError> {
+    let mut b = BatchBuilder::new(Compression::None, now_ms);
+    for (k, v) in entries {
+        b.try_append(now_ms, Some(k), v.as_deref(), &[])
             .map_err(|e| StoreError::Topic(e.to_string()))?;
-        let info = log.append(&mut bytes)?;
-        log.set_high_watermark(info.last_offset + 1);
-        Ok(())
     }
+    let mut bytes = Vec::new();
+    b.build_into(0, &mut bytes)
+        .map_err(|e| StoreError::Topic(e.to_string()))?;
+    Ok(bytes)
+}
 
-    /// Replays every partition. Records that do not decode are skipped with a warning: a
-    /// damaged record loses that one commit, never the broker.
-    pub fn load(&self) -> BTreeMap<String, Loaded> {
-        let mut groups: BTreeMap<String, Loaded> = BTreeMap::new();
-        for (p, log) in self.logs.iter().enumerate() {
-            for batch in log.batches() {
-                let batch = match batch {
-                    Ok(b) => b,
-                    Err(e) => {
-                        tracing::error!(partition = p, error = %e, "reading {OFFSETS_TOPIC}");
-                        break;
-                    }
-                };
-                let decoded = match RecordBatch::decode(&batch, 64 << 20) {
-                    Ok(d) => d,
-                    Err(e) => {
-                        tracing::warn!(partition = p, error = %e, "skipping a batch of {OFFSETS_TOPIC}");
-                        continue;
-                    }
-                };
-                if decoded.header.is_control() {
-                    continue;
-                }
-                for r in decoded.records {
-                    let Some(key) = r.key.as_deref() else {
-                        continue;
-                    };
-                    apply(&mut groups, key, r.value.as_deref());
-                }
+/// Replays one partition's log (`partition` of `partitions`). Records that do not decode
+/// are skipped with a warning: a damaged record loses that one commit, never the broker.
+/// Groups that do not belong to this partition are ignored.
+pub fn load_partition(log: &Log, partition: i32, partitions: i32) -> BTreeMap<String, Loaded> {
+    let mut groups: BTreeMap<String, Loaded> = BTreeMap::new();
+    for batch in log.batches() {
+        let batch = match batch {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!(partition, error = %e, "reading {OFFSETS_TOPIC}");
+                break;
             }
+        };
+        let decoded = match RecordBatch::decode(&batch, 64 << 20) {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::warn!(partition, error = %e, "skipping a batch of {OFFSETS_TOPIC}");
+                continue;
+            }
+        };
+        if decoded.header.is_control() {
+            continue;
         }
-        groups
+        for r in decoded.records {
+            let Some(key) = r.key.as_deref() else {
+                continue;
+            };
+            apply(&mut groups, key, r.value.as_deref());
+        }
     }
+    groups.retain(|id, _| {
+        let here = partition_for(id, partitions) == partition;
+        if !here {
+            tracing::warn!(group = %id, partition, "a group of another partition: ignored");
+        }
+        here
+    });
+    groups
 }
 
 /// Applies one record of `__consumer_offsets` to the replayed state.

@@ -25,6 +25,8 @@ fn broker(dir: &std::path::Path, config: GroupConfig) -> Arc<crate::server::Brok
 fn open(dir: &std::path::Path, config: GroupConfig) -> (Arc<GroupCoordinator>, Arc<Topics>) {
     let b = broker(dir, config);
     b.topics.create("t", 4, -1, &[], 1, false).unwrap();
+    // As FindCoordinator does: this one node leads every partition of it.
+    b.groups.offsets_topic().unwrap();
     let topics = b.topics.clone();
     let groups = b.groups.clone();
     KEEP.lock().unwrap().push(b);
@@ -227,37 +229,43 @@ fn leaving_rebalances_and_the_last_member_leaving_empties_the_group() {
     let dir = tempfile::tempdir().unwrap();
     let (c, _) = open(dir.path(), no_delay());
     let (leader, follower, _) = two_member_group(&c);
-    let out = c.leave(
-        "g",
-        &[MemberIdentity {
-            member_id: follower.clone(),
-            group_instance_id: None,
-            reason: None,
-        }],
-    );
+    let out = c
+        .leave(
+            "g",
+            &[MemberIdentity {
+                member_id: follower.clone(),
+                group_instance_id: None,
+                reason: None,
+            }],
+        )
+        .unwrap();
     assert_eq!(out[0].error_code, 0);
     assert_eq!(state(&c), "PreparingRebalance");
     let r = now_or_wait(c.join(join_req(&leader, None, b"meta-a"), 5, client()));
     assert_eq!(r.generation_id, 2);
     assert_eq!(r.members.len(), 1);
-    let out = c.leave(
-        "g",
-        &[MemberIdentity {
-            member_id: leader.clone(),
-            group_instance_id: None,
-            reason: None,
-        }],
-    );
+    let out = c
+        .leave(
+            "g",
+            &[MemberIdentity {
+                member_id: leader.clone(),
+                group_instance_id: None,
+                reason: None,
+            }],
+        )
+        .unwrap();
     assert_eq!(out[0].error_code, 0);
     assert_eq!(state(&c), "Empty");
-    let again = c.leave(
-        "g",
-        &[MemberIdentity {
-            member_id: leader,
-            group_instance_id: None,
-            reason: None,
-        }],
-    );
+    let again = c
+        .leave(
+            "g",
+            &[MemberIdentity {
+                member_id: leader,
+                group_instance_id: None,
+                reason: None,
+            }],
+        )
+        .unwrap();
     assert_eq!(again[0].error_code, ErrorCode::UnknownMemberId.code());
 }
 
@@ -305,7 +313,7 @@ fn session_timeouts_outside_the_bounds_are_refused() {
     let r = now_or_wait(c.join(join_req("stale-id", None, b"m"), 5, client()));
     assert_eq!(r.error_code, ErrorCode::UnknownMemberId.code());
     assert!(
-        c.list(&[]).is_empty(),
+        c.list(&[]).1.is_empty(),
         "refused joins leave no group behind"
     );
     // A group id an int16-length record cannot hold is refused, not stored cut short.
@@ -337,17 +345,19 @@ fn a_group_left_empty_without_offsets_goes_at_the_retention_check() {
     };
     let (c, topics) = open(dir.path(), config.clone());
     let r = now_or_wait(c.join(join_req("", None, b"m"), 3, client()));
-    let left = c.leave(
-        "g",
-        &[MemberIdentity {
-            member_id: r.member_id,
-            group_instance_id: None,
-            reason: None,
-        }],
-    );
+    let left = c
+        .leave(
+            "g",
+            &[MemberIdentity {
+                member_id: r.member_id,
+                group_instance_id: None,
+                reason: None,
+            }],
+        )
+        .unwrap();
     assert_eq!(left[0].error_code, 0);
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while !c.list(&[]).is_empty() {
+    while !c.list(&[]).1.is_empty() {
         assert!(
             std::time::Instant::now() < deadline,
             "the empty group stayed"
@@ -358,7 +368,7 @@ fn a_group_left_empty_without_offsets_goes_at_the_retention_check() {
     drop(c);
     drop(topics);
     assert!(
-        reopen(dir.path(), config).list(&[]).is_empty(),
+        reopen(dir.path(), config).list(&[]).1.is_empty(),
         "and stays gone after a restart"
     );
 }
@@ -481,7 +491,7 @@ fn commits_survive_a_restart_and_the_group_resumes_stable() {
         commit(&c, &leader, generation, &[(9, 1)]),
         vec![ErrorCode::UnknownTopicOrPartition]
     );
-    let fetched = c.fetch_offsets("g", None);
+    let fetched = c.fetch_offsets("g", None).unwrap();
     assert_eq!(fetched.len(), 1);
     let offsets: Vec<i64> = fetched[0].1.iter().map(|f| f.offset).collect();
     assert_eq!(offsets, vec![11, 20, 30]);
@@ -490,7 +500,9 @@ fn commits_survive_a_restart_and_the_group_resumes_stable() {
     drop(topics);
 
     let c = reopen(dir.path(), no_delay());
-    let fetched = c.fetch_offsets("g", Some(vec![("t".into(), vec![0, 1, 2, 3])]));
+    let fetched = c
+        .fetch_offsets("g", Some(vec![("t".into(), vec![0, 1, 2, 3])]))
+        .unwrap();
     let got: Vec<(i64, String)> = fetched[0]
         .1
         .iter()
@@ -524,24 +536,24 @@ fn outside_commits_delete_groups_and_offsets() {
         vec![ErrorCode::None; 2]
     );
     assert_eq!(state(&c), "Empty");
-    let listed = c.list(&[]);
+    let listed = c.list(&[]).1;
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].protocol_type, "");
     let (outer, codes) = c.delete_offsets("g", &[("t".into(), 0)]);
     assert_eq!((outer, codes), (ErrorCode::None, vec![ErrorCode::None]));
-    let left = c.fetch_offsets("g", None);
+    let left = c.fetch_offsets("g", None).unwrap();
     assert_eq!(
         left[0].1.iter().map(|f| f.partition).collect::<Vec<_>>(),
         vec![1]
     );
     assert_eq!(c.delete_group("nope"), ErrorCode::GroupIdNotFound);
     assert_eq!(c.delete_group("g"), ErrorCode::None);
-    assert!(c.list(&[]).is_empty());
+    assert!(c.list(&[]).1.is_empty());
     c.stop();
     drop(c);
     drop(topics);
     let c = reopen(dir.path(), no_delay());
-    assert!(c.list(&[]).is_empty(), "the deletion was persisted");
+    assert!(c.list(&[]).1.is_empty(), "the deletion was persisted");
     assert_eq!(c.describe("g", false).group_state, "Dead");
 }
 
@@ -584,7 +596,7 @@ fn offsets_of_a_long_empty_group_expire() {
     let (c, topics) = open(dir.path(), config.clone());
     assert_eq!(commit(&c, "", -1, &[(0, 5)]), vec![ErrorCode::None]);
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while !c.list(&[]).is_empty() {
+    while !c.list(&[]).1.is_empty() {
         assert!(
             std::time::Instant::now() < deadline,
             "offsets never expired"
@@ -602,7 +614,7 @@ fn offsets_of_a_long_empty_group_expire() {
         },
     );
     assert!(
-        c.list(&[]).is_empty(),
+        c.list(&[]).1.is_empty(),
         "the expiry was written as tombstones"
     );
 }
@@ -776,7 +788,7 @@ mod model {
                 let gen = clients.iter().map(|c| c.generation).max().unwrap_or(0);
                 prop_assert!(gen >= last_generation, "generations only grow");
                 last_generation = gen;
-                let fetched = c.fetch_offsets("g", Some(vec![("t".into(), vec![0, 1, 2, 3])]));
+                let fetched = c.fetch_offsets("g", Some(vec![("t".into(), vec![0, 1, 2, 3])])).unwrap();
                 let got: BTreeMap<i32, i64> = fetched[0]
                     .1
                     .iter()
@@ -816,13 +828,583 @@ fn an_explicit_retention_survives_a_restart() {
     drop(c);
     drop(topics);
     let c = reopen(dir.path(), config);
-    assert_eq!(c.fetch_offsets("g", None)[0].1[0].offset, 5);
+    assert_eq!(c.fetch_offsets("g", None).unwrap()[0].1[0].offset, 5);
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while !c.list(&[]).is_empty() {
+    while !c.list(&[]).1.is_empty() {
         assert!(
             std::time::Instant::now() < deadline,
             "the explicit expiry was lost"
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+// ---- Leadership of `__consumer_offsets` ------------------------------------------------
+
+/// A one-node broker with topic `t` and `__consumer_offsets` (3 partitions), kept alive.
+fn open_broker(dir: &std::path::Path, config: GroupConfig) -> Arc<crate::server::Broker> {
+    let b = broker(dir, config);
+    b.topics.create("t", 4, -1, &[], 1, false).unwrap();
+    b.groups.offsets_topic().unwrap();
+    KEEP.lock().unwrap().push(b.clone());
+    b
+}
+
+/// [`open_broker`], whose coordinator's leadership only the test changes: a reconcile
+/// still on its way from creating the topics would otherwise undo a simulated change.
+fn open_simulated(dir: &std::path::Path, config: GroupConfig) -> Arc<crate::server::Broker> {
+    let b = open_broker(dir, config);
+    b.groups.ignore_reports();
+    b
+}
+
+/// The given partitions of `__consumer_offsets`, as the replica manager reports them.
+fn offsets_partitions(partitions: &[i32]) -> std::collections::HashSet<TopicPartition> {
+    partitions
+        .iter()
+        .map(|p| TopicPartition::new(OFFSETS_TOPIC, *p))
+        .collect()
+}
+
+/// Every partition of the test's `__consumer_offsets` but `but`.
+fn all_but(but: Option<i32>) -> std::collections::HashSet<TopicPartition> {
+    let ps: Vec<i32> = (0..3).filter(|p| Some(*p) != but).collect();
+    offsets_partitions(&ps)
+}
+
+fn offsets_log_end(b: &crate::server::Broker, group: &str) -> i64 {
+    let tp = TopicPartition::new(OFFSETS_TOPIC, partition_for(group, 3));
+    b.replicas.replica(&tp).unwrap().log.log_end_offset()
+}
+
+fn part(partition: i32, offset: i64) -> CommitPartition {
+    CommitPartition {
+        topic: "t".into(),
+        partition,
+        offset,
+        leader_epoch: -1,
+        metadata: None,
+        commit_timestamp: -1,
+    }
+}
+
+fn listed_ids(c: &GroupCoordinator) -> Vec<String> {
+    c.list(&[]).1.into_iter().map(|g| g.group_id).collect()
+}
+
+#[test]
+fn losing_leadership_answers_not_coordinator_and_drops_the_groups() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = open_simulated(dir.path(), no_delay());
+    let c = b.groups.clone();
+    let pg = partition_for("g", 3);
+    assert_ne!(partition_for("h", 3), pg, "h lives on another partition");
+    let (leader, follower, generation) = two_member_group(&c);
+    assert_eq!(
+        commit(&c, &leader, generation, &[(0, 10)]),
+        vec![ErrorCode::None]
+    );
+    assert_eq!(
+        c.commit("h", -1, "", None, -1, vec![part(0, 7)]),
+        vec![ErrorCode::None]
+    );
+    // A third member waits in JoinGroup for the others to rejoin.
+    let third = member_id(&c);
+    let Reply::Wait(waiting) = c.join(join_req(&third, None, b"meta-c"), 5, client()) else {
+        panic!("the third member waits for the rebalance");
+    };
+
+    assert!(
+        !c.leadership_changed(&all_but(Some(pg))),
+        "nothing new to load"
+    );
+    assert_eq!(
+        waiting.blocking_recv().unwrap().error_code,
+        ErrorCode::NotCoordinator.code(),
+        "the waiting member is sent to find the coordinator again"
+    );
+    assert!(c.led_partitions().iter().all(|(p, _)| *p != pg));
+    assert_eq!(listed_ids(&c), vec!["h".to_string()], "g was dropped");
+
+    let before = offsets_log_end(&b, "g");
+    let not = ErrorCode::NotCoordinator;
+    assert_eq!(heartbeat(&c, &follower, generation, None), not);
+    let r = now_or_wait(c.join(join_req(&leader, None, b"meta-a"), 5, client()));
+    assert_eq!(r.error_code, not.code());
+    let r = now_or_wait(c.join(join_req("", None, b"new"), 5, client()));
+    assert_eq!(r.error_code, not.code(), "no group is created either");
+    assert!(matches!(
+        sync(&c, &leader, generation, &[]),
+        Reply::Now(r) if r.error_code == not.code()
+    ));
+    let identity = MemberIdentity {
+        member_id: follower.clone(),
+        group_instance_id: None,
+        reason: None,
+    };
+    assert_eq!(c.leave("g", &[identity]).unwrap_err(), not);
+    assert_eq!(commit(&c, &leader, generation, &[(0, 99)]), vec![not]);
+    assert_eq!(commit(&c, "", -1, &[(0, 99)]), vec![not]);
+    assert_eq!(c.fetch_offsets("g", None), Err(not));
+    let d = c.describe("g", false);
+    assert_eq!((d.error_code, d.group_state.as_str()), (not.code(), ""));
+    assert_eq!(c.delete_group("g"), not);
+    assert_eq!(c.delete_offsets("g", &[("t".into(), 0)]), (not, Vec::new()));
+    assert_eq!(offsets_log_end(&b, "g"), before, "nothing was written");
+    assert!(listed_ids(&c).iter().all(|g| g != "g"));
+
+    // The groups of the partitions still led are served as before.
+    assert_eq!(c.fetch_offsets("h", None).unwrap()[0].1[0].offset, 7);
+    assert_eq!(
+        c.commit("h", -1, "", None, -1, vec![part(1, 8)]),
+        vec![ErrorCode::None]
+    );
+}
+
+#[test]
+fn regaining_leadership_reloads_groups_and_offsets_from_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = open_simulated(dir.path(), no_delay());
+    let c = b.groups.clone();
+    let (leader, follower, generation) = two_member_group(&c);
+    assert_eq!(
+        commit(&c, &leader, generation, &[(0, 10), (1, 20)]),
+        vec![ErrorCode::None; 2]
+    );
+    assert!(!c.leadership_changed(&all_but(None)), "already led: no-op");
+    assert_eq!(heartbeat(&c, &follower, generation, None), ErrorCode::None);
+
+    assert!(!c.leadership_changed(&offsets_partitions(&[])));
+    assert!(c.led_partitions().is_empty());
+    assert!(listed_ids(&c).is_empty());
+    assert_eq!(
+        heartbeat(&c, &follower, generation, None),
+        ErrorCode::NotCoordinator
+    );
+
+    // Led again: g's partition has a log to replay, so it is loading until it is loaded.
+    assert!(c.leadership_changed(&all_but(None)));
+    let loading = ErrorCode::CoordinatorLoadInProgress;
+    assert_eq!(heartbeat(&c, &follower, generation, None), loading);
+    assert_eq!(c.fetch_offsets("g", None), Err(loading));
+    assert_eq!(commit(&c, &leader, generation, &[(0, 99)]), vec![loading]);
+    assert_eq!(c.list(&[]).0, loading);
+    assert!(!c.wait_loaded(Duration::ZERO));
+    c.load_pending();
+    assert!(c.wait_loaded(Duration::ZERO));
+    assert_eq!(c.list(&[]).0, ErrorCode::None);
+
+    let offsets: Vec<(i64, String)> = c.fetch_offsets("g", None).unwrap()[0]
+        .1
+        .iter()
+        .map(|f| (f.offset, f.metadata.clone()))
+        .collect();
+    assert_eq!(offsets, vec![(10, "m10".into()), (20, "m20".into())]);
+    assert_eq!(state(&c), "Stable");
+    assert_eq!(c.describe("g", false).members.len(), 2);
+    assert_eq!(heartbeat(&c, &follower, generation, None), ErrorCode::None);
+    match sync(&c, &follower, generation, &[]) {
+        Reply::Now(s) => assert_eq!(s.assignment.as_ref(), b"F", "the assignment came back"),
+        Reply::Wait(_) => panic!("a Stable group answers at once"),
+    }
+
+    // Writes go on in the new leadership, and survive the next move too.
+    assert_eq!(
+        commit(&c, &leader, generation, &[(0, 11)]),
+        vec![ErrorCode::None]
+    );
+    assert!(!c.leadership_changed(&offsets_partitions(&[])));
+    assert!(c.leadership_changed(&all_but(None)));
+    c.load_pending();
+    let offsets: Vec<i64> = c.fetch_offsets("g", None).unwrap()[0]
+        .1
+        .iter()
+        .map(|f| f.offset)
+        .collect();
+    assert_eq!(offsets, vec![11, 20]);
+}
+
+/// The handlers put NOT_COORDINATOR and COORDINATOR_LOAD_IN_PROGRESS where Kafka does.
+#[test]
+fn handlers_answer_not_coordinator_where_each_version_carries_it() {
+    use crate::server::handlers;
+    use brook_protocol::messages::offset_commit_request::{
+        OffsetCommitRequestPartition, OffsetCommitRequestTopic,
+    };
+    use brook_protocol::messages::offset_fetch_request::{
+        OffsetFetchRequestGroup, OffsetFetchRequestTopic, OffsetFetchRequestTopics,
+    };
+    use brook_protocol::messages::{
+        DeleteGroupsRequest, DescribeGroupsRequest, LeaveGroupRequest, ListGroupsRequest,
+        OffsetCommitRequest, OffsetDeleteRequest, OffsetFetchRequest,
+    };
+
+    let dir = tempfile::tempdir().unwrap();
+    let b = open_simulated(dir.path(), no_delay());
+    assert_eq!(commit(&b.groups, "", -1, &[(0, 5)]), vec![ErrorCode::None]);
+    let list = |b: &crate::server::Broker| {
+        handlers::list_groups::handle(b, ListGroupsRequest::default(), 4)
+    };
+    assert_eq!(list(&b).groups.len(), 1);
+    assert!(!b.groups.leadership_changed(&offsets_partitions(&[])));
+    let not = ErrorCode::NotCoordinator.code();
+
+    let hb = HeartbeatRequest {
+        group_id: "g".into(),
+        generation_id: 1,
+        member_id: "m".into(),
+        group_instance_id: None,
+    };
+    assert_eq!(handlers::heartbeat::handle(&b, hb).error_code, not);
+    let leave = LeaveGroupRequest {
+        group_id: "g".into(),
+        member_id: "m".into(),
+        members: vec![MemberIdentity {
+            member_id: "m".into(),
+            group_instance_id: None,
+            reason: None,
+        }],
+    };
+    assert_eq!(
+        handlers::leave_group::handle(&b, leave.clone(), 1).error_code,
+        not
+    );
+    let r = handlers::leave_group::handle(&b, leave, 3);
+    assert_eq!((r.error_code, r.members.len()), (not, 0));
+    let oc = OffsetCommitRequest {
+        group_id: "g".into(),
+        generation_id_or_member_epoch: -1,
+        topics: vec![OffsetCommitRequestTopic {
+            name: "t".into(),
+            partitions: vec![OffsetCommitRequestPartition {
+                partition_index: 0,
+                committed_offset: 6,
+                ..Default::default()
+            }],
+        }],
+        ..Default::default()
+    };
+    let r = handlers::offset_commit::handle(&b, oc);
+    assert_eq!(r.topics[0].partitions[0].error_code, not);
+    let of = OffsetFetchRequest {
+        group_id: "g".into(),
+        topics: Some(vec![OffsetFetchRequestTopic {
+            name: "t".into(),
+            partition_indexes: vec![0, 1],
+        }]),
+        groups: vec![OffsetFetchRequestGroup {
+            group_id: "g".into(),
+            topics: Some(vec![OffsetFetchRequestTopics {
+                name: "t".into(),
+                partition_indexes: vec![0],
+            }]),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    // v0-1: each asked partition; v2-7: the response; v8+: the group.
+    let r = handlers::offset_fetch::handle(&b, of.clone(), 1);
+    let codes: Vec<(i16, i64)> = r.topics[0]
+        .partitions
+        .iter()
+        .map(|p| (p.error_code, p.committed_offset))
+        .collect();
+    assert_eq!(codes, vec![(not, -1), (not, -1)]);
+    let r = handlers::offset_fetch::handle(&b, of.clone(), 7);
+    assert_eq!((r.error_code, r.topics.len()), (not, 0));
+    let r = handlers::offset_fetch::handle(&b, of, 8);
+    assert_eq!((r.groups[0].error_code, r.groups[0].topics.len()), (not, 0));
+    let r = handlers::describe_groups::handle(
+        &b,
+        DescribeGroupsRequest {
+            groups: vec!["g".into()],
+            include_authorized_operations: false,
+        },
+        5,
+    );
+    assert_eq!(r.groups[0].error_code, not);
+    let r = handlers::delete_groups::handle(
+        &b,
+        DeleteGroupsRequest {
+            groups_names: vec!["g".into()],
+        },
+    );
+    assert_eq!(r.results[0].error_code, not);
+    let r = handlers::offset_delete::handle(
+        &b,
+        OffsetDeleteRequest {
+            group_id: "g".into(),
+            topics: Vec::new(),
+        },
+    );
+    assert_eq!(r.error_code, not);
+    let r = list(&b);
+    assert_eq!((r.error_code, r.groups.len()), (0, 0), "nothing is listed");
+
+    // While g's partition loads, ListGroups says so.
+    assert!(b.groups.leadership_changed(&all_but(None)));
+    assert_eq!(
+        list(&b).error_code,
+        ErrorCode::CoordinatorLoadInProgress.code()
+    );
+    b.groups.load_pending();
+    let r = list(&b);
+    assert_eq!((r.error_code, r.groups.len()), (0, 1));
+}
+
+#[test]
+fn too_few_in_sync_replicas_refuse_a_commit_without_writing_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = open_broker(dir.path(), no_delay());
+    let c = b.groups.clone();
+    assert_eq!(commit(&c, "", -1, &[(0, 5)]), vec![ErrorCode::None]);
+    let configs = [("min.insync.replicas".to_string(), "2".to_string())]
+        .into_iter()
+        .collect();
+    b.topics.set_configs(OFFSETS_TOPIC, configs, false).unwrap();
+    let before = offsets_log_end(&b, "g");
+    assert_eq!(
+        commit(&c, "", -1, &[(0, 6)]),
+        vec![ErrorCode::CoordinatorNotAvailable],
+        "NOT_ENOUGH_REPLICAS, as Kafka answers it for a commit"
+    );
+    assert_eq!(offsets_log_end(&b, "g"), before);
+    assert_eq!(c.fetch_offsets("g", None).unwrap()[0].1[0].offset, 5);
+}
+
+/// Three brokers in this process, each its own controller voter, served on local
+/// listeners (followers fetch through them); closed on drop.
+struct Cluster {
+    brokers: Vec<Arc<crate::server::Broker>>,
+    stops: Vec<oneshot::Sender<()>>,
+    _rt: tokio::runtime::Runtime,
+    _dir: tempfile::TempDir,
+}
+
+impl Cluster {
+    fn start(groups: GroupConfig) -> Cluster {
+        let dir = tempfile::tempdir().unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let listeners: Vec<std::net::TcpListener> = (0..3)
+            .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+            .collect();
+        let voters: Vec<(i32, String)> = {
+            let ports: Vec<std::net::TcpListener> = (0..3)
+                .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+                .collect();
+            ports
+                .iter()
+                .enumerate()
+                .map(|(i, l)| (i as i32 + 1, l.local_addr().unwrap().to_string()))
+                .collect()
+        };
+        // Each open waits for its registration, which needs a quorum: all at once.
+        let brokers: Vec<crate::server::Broker> = std::thread::scope(|s| {
+            let handles: Vec<_> = listeners
+                .iter()
+                .enumerate()
+                .map(|(i, l)| {
+                    let port = l.local_addr().unwrap().port();
+                    let data = dir.path().join(format!("n{}", i + 1));
+                    let mut config = crate::server::BrokerConfig {
+                        node_id: i as i32 + 1,
+                        groups: groups.clone(),
+                        controller_wait: Duration::from_secs(60),
+                        ..crate::server::BrokerConfig::default()
+                    };
+                    config.controller.voters = voters.clone();
+                    s.spawn(move || {
+                        crate::server::Broker::open(&data, config, ("127.0.0.1".into(), port))
+                            .unwrap()
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let mut cluster = Cluster {
+            brokers: Vec::new(),
+            stops: Vec::new(),
+            _rt: rt,
+            _dir: dir,
+        };
+        for (broker, listener) in brokers.into_iter().zip(listeners) {
+            let broker = Arc::new(broker);
+            listener.set_nonblocking(true).unwrap();
+            let (stop, stopped) = oneshot::channel::<()>();
+            let _guard = cluster._rt.enter();
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            cluster
+                ._rt
+                .spawn(crate::server::run(listener, broker.clone(), async {
+                    let _ = stopped.await;
+                }));
+            cluster.brokers.push(broker);
+            cluster.stops.push(stop);
+        }
+        cluster
+    }
+
+    fn node(&self, id: i32) -> &Arc<crate::server::Broker> {
+        &self.brokers[(id - 1) as usize]
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for stop in self.stops.drain(..) {
+            let _ = stop.send(());
+        }
+        for b in &self.brokers {
+            let _ = b.close();
+        }
+    }
+}
+
+/// Polls `f` every 20 ms until it is `Some`, at most `timeout`.
+fn wait_for<T>(timeout: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what}: not within {timeout:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A real cluster: `__consumer_offsets` with two replicas of each partition on three
+/// brokers. Only the leader of the group's partition coordinates it; its SyncGroup and
+/// OffsetCommit are answered once the follower holds them; on the leader's controlled
+/// shutdown the follower becomes leader, loads the group and its offsets from its replica
+/// and coordinates it, while the old leader drops it (its waiting member hears
+/// NOT_COORDINATOR).
+#[test]
+fn three_brokers_move_a_group_with_the_leadership_of_its_partition() {
+    let cluster = Cluster::start(GroupConfig {
+        offsets_replication_factor: 2,
+        ..no_delay()
+    });
+    let first = cluster.node(1);
+    // Registered brokers are unfenced by their first heartbeat.
+    wait_for(Duration::from_secs(30), "three live brokers", || {
+        (first.topics.live_brokers() == 3).then_some(())
+    });
+    wait_for(Duration::from_secs(30), "topic t", || {
+        match first.topics.create("t", 4, 3, &[], 1, false) {
+            Ok(_) => Some(()),
+            Err(e) => {
+                eprintln!("creating t: {}", e.message);
+                None
+            }
+        }
+    });
+    assert_eq!(first.groups.offsets_topic().unwrap().partitions(), 3);
+    let p = partition_for("g", 3);
+    let tp = TopicPartition::new(OFFSETS_TOPIC, p);
+    let (leader, follower) = wait_for(Duration::from_secs(30), "an in-sync leader", || {
+        let image = first.controller.view().image();
+        let s = image.partition(OFFSETS_TOPIC, p)?;
+        assert_eq!(s.replicas.len(), 2, "offsets.topic.replication.factor");
+        let follower = *s.replicas.iter().find(|r| **r != s.leader)?;
+        (s.leader > 0 && s.isr.len() == 2).then_some((s.leader, follower))
+    });
+    let other = (1..=3).find(|id| *id != leader && *id != follower).unwrap();
+    let (lc, fc, oc) = (
+        &cluster.node(leader).groups,
+        &cluster.node(follower).groups,
+        &cluster.node(other).groups,
+    );
+    wait_for(
+        Duration::from_secs(30),
+        "the leader loads g's partition",
+        || lc.led_partitions().contains(&(p, true)).then_some(()),
+    );
+    assert!(
+        cluster.node(other).replicas.replica(&tp).is_none(),
+        "the third broker holds no replica of it"
+    );
+    for c in [fc, oc] {
+        let r = now_or_wait(c.join(join_req("", None, b"a"), 3, client()));
+        assert_eq!(r.error_code, ErrorCode::NotCoordinator.code());
+        assert_eq!(
+            commit(c, "", -1, &[(0, 1)]),
+            vec![ErrorCode::NotCoordinator]
+        );
+    }
+
+    // JoinGroup v3: no MEMBER_ID_REQUIRED round; alone, the member's join completes.
+    let r = now_or_wait(lc.join(join_req("", None, b"a"), 3, client()));
+    assert_eq!((r.error_code, r.generation_id), (0, 1));
+    let a = r.member_id;
+    let s = match sync(lc, &a, 1, &[(&a, b"A")]) {
+        Reply::Now(s) => s,
+        Reply::Wait(rx) => rx.blocking_recv().unwrap(),
+    };
+    assert_eq!((s.error_code, s.assignment.as_ref()), (0, &b"A"[..]));
+    assert_eq!(commit(lc, &a, 1, &[(0, 42)]), vec![ErrorCode::None]);
+    let leader_log = cluster
+        .node(leader)
+        .replicas
+        .replica(&tp)
+        .unwrap()
+        .log
+        .clone();
+    let follower_log = cluster
+        .node(follower)
+        .replicas
+        .replica(&tp)
+        .unwrap()
+        .log
+        .clone();
+    assert_eq!(
+        follower_log.log_end_offset(),
+        leader_log.log_end_offset(),
+        "the commit was answered once the follower held it"
+    );
+    assert_eq!(lc.fetch_offsets("g", None).unwrap()[0].1[0].offset, 42);
+
+    // A second member waits in JoinGroup as the leadership moves.
+    let Reply::Wait(mut waiting) = lc.join(join_req("", None, b"b"), 3, client()) else {
+        panic!("the second member waits for the first to rejoin");
+    };
+    cluster
+        .node(leader)
+        .controller
+        .shutdown_broker(Duration::from_secs(10));
+    let r = wait_for(
+        Duration::from_secs(30),
+        "the waiting member's answer",
+        || waiting.try_recv().ok(),
+    );
+    assert_eq!(r.error_code, ErrorCode::NotCoordinator.code());
+    wait_for(
+        Duration::from_secs(30),
+        "the follower loads g's partition",
+        || fc.led_partitions().contains(&(p, true)).then_some(()),
+    );
+    assert_eq!(heartbeat(lc, &a, 1, None), ErrorCode::NotCoordinator);
+    assert!(lc.led_partitions().iter().all(|(q, _)| *q != p));
+    assert!(
+        listed_ids(lc).is_empty(),
+        "the old leader dropped the group"
+    );
+
+    // The new coordinator has the group, Stable with its member, and its offsets.
+    assert_eq!(fc.fetch_offsets("g", None).unwrap()[0].1[0].offset, 42);
+    assert_eq!(state(fc), "Stable");
+    assert_eq!(heartbeat(fc, &a, 1, None), ErrorCode::None);
+    match sync(fc, &a, 1, &[]) {
+        Reply::Now(s) => assert_eq!(s.assignment.as_ref(), b"A"),
+        Reply::Wait(_) => panic!("a Stable group answers at once"),
+    }
+    assert_eq!(commit(fc, &a, 1, &[(0, 43)]), vec![ErrorCode::None]);
+    assert_eq!(fc.fetch_offsets("g", None).unwrap()[0].1[0].offset, 43);
+    assert_eq!(heartbeat(oc, &a, 1, None), ErrorCode::NotCoordinator);
 }

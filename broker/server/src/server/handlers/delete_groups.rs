@@ -1,4 +1,5 @@
-//! DeleteGroups (key 42): deletes Empty groups with their committed offsets.
+//! DeleteGroups (key 42): deletes Empty groups with their committed offsets; a group not
+//! coordinated here answers NOT_COORDINATOR (or COORDINATOR_LOAD_IN_PROGRESS).
 
 use brook_protocol::messages::delete_groups_response::DeletableGroupResult;
 use brook_protocol::messages::{DeleteGroupsRequest, DeleteGroupsResponse};

@@ -1,5 +1,6 @@
 //! DescribeGroups (key 15): state, protocol and members (with their metadata and
-//! assignment once Stable) of each group; an unknown group is reported as Dead.
+//! assignment once Stable) of each group; an unknown group is reported as Dead, one not
+//! coordinated here with NOT_COORDINATOR (or COORDINATOR_LOAD_IN_PROGRESS).
 
 use brook_protocol::messages::{DescribeGroupsRequest, DescribeGroupsResponse};
 

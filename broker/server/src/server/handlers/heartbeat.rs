@@ -1,4 +1,5 @@
-//! Heartbeat (key 12): keeps a member's session alive and tells it when to rejoin.
+//! Heartbeat (key 12): keeps a member's session alive and tells it when to rejoin (or,
+//! NOT_COORDINATOR, to find its coordinator again).
 
 use brook_protocol::messages::{HeartbeatRequest, HeartbeatResponse};
 

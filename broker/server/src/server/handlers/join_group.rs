@@ -1,5 +1,7 @@
 //! JoinGroup (key 11): joins a member to its group and waits, on the async side, for the
-//! rebalance to complete (see [`crate::server::group`]).
+//! rebalance to complete (see [`crate::server::group`]). NOT_COORDINATOR when this broker
+//! does not lead the group's `__consumer_offsets` partition (also for a waiting member
+//! when the leadership moves), COORDINATOR_LOAD_IN_PROGRESS while it loads it.
 
 use std::sync::Arc;
 

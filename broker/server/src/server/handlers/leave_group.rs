@@ -1,5 +1,6 @@
 //! LeaveGroup (key 13): members leave (v0-2: one member id; v3+: a list, static members
-//! possibly by `group.instance.id` alone), and the rest rebalance.
+//! possibly by `group.instance.id` alone), and the rest rebalance. A group not coordinated
+//! here answers NOT_COORDINATOR (or COORDINATOR_LOAD_IN_PROGRESS) for the whole request.
 
 use brook_protocol::messages::leave_group_request::MemberIdentity;
 use brook_protocol::messages::{LeaveGroupRequest, LeaveGroupResponse};
@@ -13,17 +14,26 @@ pub fn handle(broker: &Broker, req: LeaveGroupRequest, version: i16) -> LeaveGro
             group_instance_id: None,
             reason: None,
         };
-        let results = broker.groups.leave(&req.group_id, &[one]);
+        let error_code = match broker.groups.leave(&req.group_id, &[one]) {
+            Ok(results) => results.first().map_or(0, |r| r.error_code),
+            Err(e) => e.code(),
+        };
         return LeaveGroupResponse {
             throttle_time_ms: 0,
-            error_code: results.first().map_or(0, |r| r.error_code),
+            error_code,
             members: Vec::new(),
         };
     }
-    let members = broker.groups.leave(&req.group_id, &req.members);
-    LeaveGroupResponse {
-        throttle_time_ms: 0,
-        error_code: 0,
-        members,
+    match broker.groups.leave(&req.group_id, &req.members) {
+        Ok(members) => LeaveGroupResponse {
+            throttle_time_ms: 0,
+            error_code: 0,
+            members,
+        },
+        Err(e) => LeaveGroupResponse {
+            throttle_time_ms: 0,
+            error_code: e.code(),
+            members: Vec::new(),
+        },
     }
 }

@@ -1,5 +1,6 @@
-//! ListGroups (key 16): every group, optionally filtered by state (v4+) and type (v5+:
-//! all of Brook's groups are `classic`).
+//! ListGroups (key 16): every group this broker coordinates, optionally filtered by state
+//! (v4+) and type (v5+: all of Brook's groups are `classic`); COORDINATOR_LOAD_IN_PROGRESS
+//! while a partition of `__consumer_offsets` is loading.
 
 use brook_protocol::messages::{ListGroupsRequest, ListGroupsResponse};
 
@@ -11,11 +12,10 @@ pub fn handle(broker: &Broker, req: ListGroupsRequest, version: i16) -> ListGrou
             .types_filter
             .iter()
             .any(|t| t.eq_ignore_ascii_case("classic"));
-    let mut groups = if classic {
-        broker.groups.list(&req.states_filter)
-    } else {
-        Vec::new()
-    };
+    let (error, mut groups) = broker.groups.list(&req.states_filter);
+    if !classic {
+        groups.clear();
+    }
     for g in &mut groups {
         if version < 4 {
             g.group_state = String::new();
@@ -26,7 +26,7 @@ pub fn handle(broker: &Broker, req: ListGroupsRequest, version: i16) -> ListGrou
     }
     ListGroupsResponse {
         throttle_time_ms: 0,
-        error_code: 0,
+        error_code: error.code(),
         groups,
     }
 }

@@ -1,6 +1,9 @@
-//! OffsetCommit (key 8): committed offsets, written to `__consumer_offsets` before the
-//! answer. Generation -1 without a member id commits from outside a group (a consumer
-//! using assign()), allowed while the group has no members.
+//! OffsetCommit (key 8): committed offsets, appended to the group's `__consumer_offsets`
+//! partition and answered once replicated (REQUEST_TIMED_OUT after
+//! `offsets.commit.timeout.ms`, NOT_COORDINATOR when the partition's leadership moved).
+//! Generation -1 without a member id commits from outside a group (a consumer using
+//! assign()), allowed while the group has no members. Runs on the blocking pool, which
+//! the wait for replication holds.
 
 use brook_protocol::messages::offset_commit_response::{
     OffsetCommitResponsePartition, OffsetCommitResponseTopic,

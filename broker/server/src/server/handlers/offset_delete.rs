@@ -1,5 +1,6 @@
 //! OffsetDelete (key 47): deletes a group's committed offsets for partitions it does not
-//! consume (GROUP_SUBSCRIBED_TO_TOPIC for those it does).
+//! consume (GROUP_SUBSCRIBED_TO_TOPIC for those it does); a group not coordinated here
+//! answers NOT_COORDINATOR (or COORDINATOR_LOAD_IN_PROGRESS).
 
 use brook_protocol::messages::offset_delete_response::{
     OffsetDeleteResponsePartition, OffsetDeleteResponseTopic,

@@ -1,5 +1,7 @@
 //! OffsetFetch (key 9): committed offsets of a group (v0-7) or of several groups (v8+);
-//! a null topic list (v2+) asks for everything the group committed.
+//! a null topic list (v2+) asks for everything the group committed. A group not
+//! coordinated here answers NOT_COORDINATOR (or COORDINATOR_LOAD_IN_PROGRESS): as the
+//! group's error (v8+), the response's (v2-7), or each asked partition's (v0-1), as Kafka.
 
 use brook_protocol::messages::offset_fetch_response::{
     OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions,
@@ -23,7 +25,10 @@ pub fn handle(broker: &Broker, req: OffsetFetchRequest, version: i16) -> OffsetF
                         .map(|t| (t.name.clone(), t.partition_indexes.clone()))
                         .collect()
                 });
-                let fetched = broker.groups.fetch_offsets(&g.group_id, topics);
+                let (fetched, error_code) = match broker.groups.fetch_offsets(&g.group_id, topics) {
+                    Ok(f) => (f, 0),
+                    Err(e) => (Vec::new(), e.code()),
+                };
                 OffsetFetchResponseGroup {
                     group_id: g.group_id.clone(),
                     topics: fetched
@@ -42,7 +47,7 @@ pub fn handle(broker: &Broker, req: OffsetFetchRequest, version: i16) -> OffsetF
                                 .collect(),
                         })
                         .collect(),
-                    error_code: 0,
+                    error_code,
                 }
             })
             .collect();
@@ -51,12 +56,41 @@ pub fn handle(broker: &Broker, req: OffsetFetchRequest, version: i16) -> OffsetF
             ..OffsetFetchResponse::default()
         };
     }
-    let topics = req.topics.as_ref().map(|ts| {
+    let asked: Option<Vec<(String, Vec<i32>)>> = req.topics.as_ref().map(|ts| {
         ts.iter()
             .map(|t| (t.name.clone(), t.partition_indexes.clone()))
             .collect()
     });
-    let fetched = broker.groups.fetch_offsets(&req.group_id, topics);
+    let (fetched, error) = match broker.groups.fetch_offsets(&req.group_id, asked.clone()) {
+        Ok(f) => (f, 0),
+        Err(e) if version < 2 => {
+            // No response-level error before v2: every asked partition carries it.
+            let each = asked
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(name, ps)| OffsetFetchResponseTopic {
+                    name,
+                    partitions: ps
+                        .into_iter()
+                        .map(|p| OffsetFetchResponsePartition {
+                            partition_index: p,
+                            committed_offset: -1,
+                            committed_leader_epoch: -1,
+                            metadata: Some(String::new()),
+                            error_code: e.code(),
+                        })
+                        .collect(),
+                })
+                .collect();
+            return OffsetFetchResponse {
+                throttle_time_ms: 0,
+                topics: each,
+                error_code: e.code(),
+                groups: Vec::new(),
+            };
+        }
+        Err(e) => (Vec::new(), e.code()),
+    };
     OffsetFetchResponse {
         throttle_time_ms: 0,
         topics: fetched
@@ -75,7 +109,7 @@ pub fn handle(broker: &Broker, req: OffsetFetchRequest, version: i16) -> OffsetF
                     .collect(),
             })
             .collect(),
-        error_code: 0,
+        error_code: error,
         groups: Vec::new(),
     }
 }

@@ -1,5 +1,5 @@
 //! SyncGroup (key 14): the leader hands in the assignment; every member waits for its
-//! share.
+//! share, which comes once the assignment is replicated.
 
 use std::sync::Arc;
 
