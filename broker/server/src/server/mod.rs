@@ -174,12 +174,28 @@ impl Broker {
             .start_maintenance(self.config.maintenance_interval)
     }
 
+    /// The controller id clients are told: the active controller when it is a live
+    /// broker, else a live broker (this one first), as KRaft brokers answer; clients only
+    /// need it to be a node they can reach (admin requests are forwarded).
+    pub fn live_controller_id(&self) -> i32 {
+        let image = self.controller.view().image();
+        let live = |id: i32| image.brokers.get(&id).is_some_and(|b| !b.fenced);
+        match self.controller.leader() {
+            Some(l) if live(l) => l,
+            _ if live(self.config.node_id) => self.config.node_id,
+            _ => image.live_brokers().next().map_or(-1, |b| b.id),
+        }
+    }
+
     /// Controlled shutdown: moves this broker's leaderships to other in-sync replicas,
     /// then stops the group coordinator, replication and the controller, and closes every
     /// log cleanly.
     pub fn close(&self) -> Result<(), LogError> {
         self.controller
             .shutdown_broker(std::time::Duration::from_secs(5));
+        // Step down here before stopping: the fence is applied, so this broker no longer
+        // leads anything and answers NOT_LEADER_OR_FOLLOWER until its listener closes.
+        self.replicas.reconcile();
         self.replicas.stop();
         self.groups.stop();
         let closed = self.logs.close();

@@ -448,13 +448,24 @@ impl Controller {
 
     /// One round of the active controller's duties: fence silent brokers, unfence ones
     /// heard again.
-    fn check_sessions(self: &Arc<Self>, fresh_leader: bool) {
+    ///
+    /// A fresh active controller gives every broker a full session from now, except the
+    /// node that was the active controller before (`suspect`): it lost the leadership,
+    /// most likely by dying, and gets three heartbeat intervals to show it is alive.
+    fn check_sessions(self: &Arc<Self>, fresh_leader: bool, suspect: Option<i32>) {
         let image = self.view.image();
         let now = Instant::now();
         let mut s = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
         if fresh_leader {
             // A new active controller gives every broker a full session from now.
             s.last_heartbeat = image.brokers.keys().map(|id| (*id, now)).collect();
+            let grace = self.config.heartbeat_interval * 3;
+            if let Some(old) = suspect.filter(|id| *id != self.config.node_id) {
+                let at = now
+                    .checked_sub(self.config.session_timeout.saturating_sub(grace))
+                    .unwrap_or(now);
+                s.last_heartbeat.insert(old, at);
+            }
             s.fenced_seen.clear();
             s.in_flight.clear();
         }
@@ -542,6 +553,8 @@ where
 /// controller's own duties.
 async fn duties(weak: std::sync::Weak<Controller>) {
     let mut was_active = false;
+    // The last active controller seen other than this node.
+    let mut last_leader: Option<i32> = None;
     let mut last_heartbeat = Instant::now() - Duration::from_secs(60);
     let mut last_rebalance = Instant::now();
     let mut peer: Option<(u64, Peer)> = None;
@@ -578,8 +591,12 @@ async fn duties(weak: std::sync::Weak<Controller>) {
             }
         }
         let active = this.is_active();
+        let current = this.leader();
+        if !active && current.is_some() && current != Some(this.config.node_id) {
+            last_leader = current;
+        }
         if active {
-            this.check_sessions(!was_active);
+            this.check_sessions(!was_active, last_leader);
             if !was_active {
                 last_rebalance = Instant::now();
             }

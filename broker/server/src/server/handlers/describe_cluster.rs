@@ -12,7 +12,7 @@ pub fn handle(broker: &Broker, req: DescribeClusterRequest) -> DescribeClusterRe
     let mut r = DescribeClusterResponse {
         endpoint_type: req.endpoint_type,
         cluster_id: broker.config.cluster_id.clone(),
-        controller_id: broker.controller.leader().unwrap_or(-1),
+        controller_id: broker.live_controller_id(),
         cluster_authorized_operations: i32::MIN,
         ..DescribeClusterResponse::default()
     };

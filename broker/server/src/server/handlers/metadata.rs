@@ -75,6 +75,7 @@ pub fn handle(broker: &Broker, req: MetadataRequest, version: i16) -> MetadataRe
             .collect(),
     };
     let image = broker.controller.view().image();
+    let controller_id = broker.live_controller_id();
     let brokers = image
         .live_brokers()
         .map(|b| MetadataResponseBroker {
@@ -88,7 +89,7 @@ pub fn handle(broker: &Broker, req: MetadataRequest, version: i16) -> MetadataRe
         throttle_time_ms: 0,
         brokers,
         cluster_id: Some(broker.config.cluster_id.clone()),
-        controller_id: broker.controller.leader().unwrap_or(-1),
+        controller_id,
         topics,
         cluster_authorized_operations: NO_OPERATIONS,
     }
