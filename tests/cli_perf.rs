@@ -284,9 +284,74 @@ fn errors_are_clear_and_exit_nonzero() {
 }
 
 #[test]
+fn cluster_compares_replication_factors_and_survives_a_leader_kill() {
+    let data = tempfile::tempdir().unwrap();
+    let out = run(brook()
+        .args(["perf", "cluster", "--data-dir"])
+        .arg(data.path())
+        .args([
+            "--num-records",
+            "2000",
+            "--message-size",
+            "100",
+            "--failovers",
+            "1",
+            "--failover-rate",
+            "500",
+            "--failover-lead",
+            "0.3",
+            "--failover-tail",
+            "0.3",
+            "--producer-config",
+            "linger.ms=1",
+        ]))
+    .success();
+    let f = figures(&out.stdout);
+    assert_eq!(f["workload"], "cluster");
+    assert_eq!(num(&f, "brokers"), 3.0);
+    assert_eq!(f["topics"], "perf-rf1,perf-rf3");
+    assert_eq!(num(&f, "partitions"), 3.0);
+    assert!(f["producer_config"].contains("acks=all"), "{f:?}");
+    for rf in ["rf1", "rf3"] {
+        assert_eq!(num(&f, &format!("{rf}_produce_records")), 2000.0);
+        assert_eq!(num(&f, &format!("{rf}_produce_errors")), 0.0);
+        assert!(num(&f, &format!("{rf}_produce_msgs_per_s")) > 0.0);
+        latencies_are_ordered(&f, &format!("{rf}_produce_latency"));
+        assert!(num(&f, &format!("{rf}_produce_mb_per_s_vs_loopback")) >= 0.0);
+    }
+    assert!(num(&f, "rf3_vs_rf1") > 0.0);
+    assert!(num(&f, "loopback_mb_per_s") > 0.0);
+
+    assert_eq!(num(&f, "failover_rounds"), 1.0);
+    let killed = num(&f, "failover_killed_node_1");
+    assert!((1.0..=3.0).contains(&killed), "{f:?}");
+    assert_ne!(num(&f, "failover_new_leader_1"), killed);
+    let failover = num(&f, "failover_ms_1");
+    assert!(failover > 0.0, "{f:?}");
+    assert!(num(&f, "metadata_failover_ms_1") > 0.0, "{f:?}");
+    assert!(num(&f, "failover_max_latency_ms_1") > 0.0, "{f:?}");
+    assert!(num(&f, "rejoin_ms_1") > 0.0, "{f:?}");
+    assert_eq!(num(&f, "failover_ms_max"), failover);
+    let acked = num(&f, "failover_acked_records");
+    assert!(acked > 0.0, "{f:?}");
+    assert_eq!(num(&f, "failover_failed_records"), 0.0);
+    assert_eq!(num(&f, "failover_lost_records"), 0.0);
+    assert!(num(&f, "failover_consumed_records") >= acked, "{f:?}");
+    assert!(
+        out.stdout
+            .contains("failover after kill -9 of the leader: "),
+        "{}",
+        out.stdout
+    );
+    // The nodes and their data are gone.
+    let left: Vec<_> = std::fs::read_dir(data.path()).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
 fn help_lists_the_tools() {
     let out = run(brook().args(["perf", "--help"])).success();
-    for tool in ["produce", "consume", "e2e"] {
+    for tool in ["produce", "consume", "e2e", "cluster"] {
         assert!(out.stdout.contains(tool), "{}", out.stdout);
     }
     let out = run(brook().args(["perf", "produce", "--help"])).success();
@@ -305,6 +370,18 @@ fn help_lists_the_tools() {
         "--producer-config",
         "--no-progress",
         "--json",
+    ] {
+        assert!(out.stdout.contains(flag), "{flag} missing:\n{}", out.stdout);
+    }
+    let out = run(brook().args(["perf", "cluster", "--help"])).success();
+    for flag in [
+        "--failovers",
+        "--failover-rate",
+        "--broker-config",
+        "--data-dir",
+        "--partitions",
+        "--producer-config",
+        "[default: 3]",
     ] {
         assert!(out.stdout.contains(flag), "{flag} missing:\n{}", out.stdout);
     }

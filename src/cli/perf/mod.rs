@@ -1,4 +1,4 @@
-//! `brook perf produce|consume|e2e`: a load generator modelled on the OpenMessaging
+//! `brook perf produce|consume|e2e|cluster`: a load generator modelled on the OpenMessaging
 //! Benchmark workloads, for Brook or any other Kafka-compatible broker.
 //!
 //! A workload is topics x partitions (`--topic`, `--topics N`, `--partitions N`; topics
@@ -22,6 +22,13 @@
 //! - `e2e` produces at `--rate` while consumers read from the end; each value carries its
 //!   intended send time in its first 8 bytes and the consumer records receive time minus
 //!   that: the end-to-end latency.
+//! - `cluster` starts a 3-node Brook cluster on loopback itself (child processes of this
+//!   executable, killed at the end) and measures replication: `acks=all` produce to
+//!   replication factor 1 and 3 in turns (`rf1_produce_msgs_per_s`,
+//!   `rf3_produce_msgs_per_s`, `rf3_vs_rf1`), then failover after `kill -9` of a
+//!   partition leader under a steady idempotent load (`failover_ms_<n>`,
+//!   `metadata_failover_ms_<n>`, `failover_ms_max`) and that no acknowledged record was
+//!   lost (`failover_lost_records`); see [`cluster`].
 //!
 //! Every figure is a `name: value` line on stdout (`produce_msgs_per_s: 812345`,
 //! `produce_mb_per_s: 793.3`, `e2e_latency_p99_ms: 1.234`, ...) after a summary line for
@@ -34,6 +41,7 @@
 //! message on stderr and exit code 1.
 
 mod baseline;
+mod cluster;
 mod consume;
 mod produce;
 mod report;
@@ -69,6 +77,10 @@ pub enum PerfCommand {
     Consume(ConsumeArgs),
     /// Produce at --rate and consume at the same time; print end-to-end latency.
     E2e(E2eArgs),
+    /// Start a 3-node cluster on loopback and measure replication: acks=all produce with
+    /// replication factor 3 versus 1, and failover time after kill -9 of a leader (with
+    /// no acknowledged record lost).
+    Cluster(cluster::ClusterArgs),
 }
 
 /// What every `brook perf` tool takes.
@@ -222,6 +234,7 @@ pub fn run(command: PerfCommand) -> anyhow::Result<()> {
             PerfCommand::Produce(a) => produce_tool(a).await,
             PerfCommand::Consume(a) => consume_tool(a).await,
             PerfCommand::E2e(a) => e2e_tool(a).await,
+            PerfCommand::Cluster(a) => cluster::cluster_tool(a).await,
         }
     });
     runtime.shutdown_timeout(Duration::from_secs(1));

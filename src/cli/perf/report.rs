@@ -58,6 +58,19 @@ impl Report {
         self.summary.push(line);
     }
 
+    /// Adds `other`'s figures, each name with `{prefix}_` before it, and its summary lines
+    /// with `{prefix}: ` before them.
+    pub fn append_prefixed(&mut self, prefix: &str, other: Report) {
+        self.summary
+            .extend(other.summary.into_iter().map(|l| format!("{prefix}: {l}")));
+        self.entries.extend(
+            other
+                .entries
+                .into_iter()
+                .map(|(n, v)| (format!("{prefix}_{n}"), v)),
+        );
+    }
+
     /// The value of a number already added.
     pub fn get(&self, name: &str) -> Option<f64> {
         self.entries.iter().rev().find_map(|(n, v)| match v {
@@ -171,5 +184,14 @@ mod tests {
         let mut empty = Report::default();
         empty.latency("x", &histogram());
         assert!(empty.render(false).contains("x_p99_ms: 0.000"));
+        let mut both = Report::default();
+        both.int("workload", 1);
+        both.append_prefixed("rf3", r);
+        let text = both.render(false);
+        assert!(
+            text.starts_with("rf3: 10 records sent\nworkload: 1\nrf3_topic: a\"b\n"),
+            "{text}"
+        );
+        assert_eq!(both.get("rf3_produce_records"), Some(10.0));
     }
 }
