@@ -34,10 +34,6 @@ impl BrokerConnection {
         }
     }
 
-    pub fn addr(&self) -> &str {
-        &self.addr
-    }
-
     /// Sends `body` at `version` and waits up to `timeout` for its response. Any failure
     /// closes the connection (the next call reconnects).
     pub async fn call(

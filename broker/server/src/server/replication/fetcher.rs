@@ -141,10 +141,6 @@ impl Fetchers {
         }
     }
 
-    pub fn contains(&self, tp: &TopicPartition) -> bool {
-        self.leader_of.contains_key(tp)
-    }
-
     pub fn stop_all(&mut self) {
         for (_, f) in self.by_leader.drain() {
             f.shared

@@ -169,14 +169,6 @@ impl ReplicaManager {
         })
     }
 
-    pub fn node_id(&self) -> i32 {
-        self.node_id
-    }
-
-    pub fn config(&self) -> &ReplicationConfig {
-        &self.config
-    }
-
     pub fn controller(&self) -> &Arc<Controller> {
         &self.controller
     }
