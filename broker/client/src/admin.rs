@@ -363,6 +363,18 @@ fn timeout_ms(d: Duration) -> i32 {
     i32::try_from(d.as_millis()).unwrap_or(i32::MAX)
 }
 
+/// Whether `e` says the controller node could not be reached (rather than that it refused
+/// the request): worth asking the metadata for the current controller and trying there.
+fn controller_unreachable(e: &ClientError) -> bool {
+    matches!(
+        e,
+        ClientError::Connect { .. }
+            | ClientError::ConnectTimeout { .. }
+            | ClientError::Disconnected { .. }
+            | ClientError::NoBroker(_)
+    ) || e.code() == Some(ErrorCode::NOT_CONTROLLER)
+}
+
 /// Kafka's admin client.
 #[derive(Debug, Clone)]
 pub struct Admin {
@@ -400,6 +412,35 @@ impl Admin {
         })
     }
 
+    /// Runs `call` on the controller the metadata names. When the controller cannot be
+    /// reached (it is stopping, or another node has taken over), the metadata is refreshed
+    /// and the call goes to the newly named controller, up to `retries` times, as Kafka's
+    /// admin client does. A call whose connection was lost after it was sent is retried
+    /// too, so it may see the effect of its first attempt (TOPIC_ALREADY_EXISTS).
+    async fn on_controller<T, F, Fut>(&self, mut call: F) -> Result<T, ClientError>
+    where
+        F: FnMut(Arc<dyn crate::Transport>) -> Fut,
+        Fut: std::future::Future<Output = Result<T, ClientError>>,
+    {
+        let mut attempt = 0;
+        loop {
+            let result = match self.cluster.controller().await {
+                Ok(controller) => call(controller).await,
+                Err(e) => Err(e),
+            };
+            match result {
+                Err(e) if attempt < self.config.retries && controller_unreachable(&e) => {
+                    attempt += 1;
+                    tokio::time::sleep(self.config.retry_backoff).await;
+                    self.cluster.mark_stale();
+                    // A failed refresh is answered by the next attempt's error.
+                    let _ = self.cluster.refresh().await;
+                }
+                r => return r,
+            }
+        }
+    }
+
     /// Creates topics (or, with `validate_only`, only checks that they could be created).
     pub async fn create_topics(
         &self,
@@ -427,10 +468,11 @@ impl Admin {
             timeout_ms: timeout_ms(self.config.operation_timeout),
             validate_only,
         };
-        let controller = self.cluster.controller().await?;
         let (_, r) = self
-            .cluster
-            .call_on(&controller, max::CREATE_TOPICS, req)
+            .on_controller(|c| {
+                let req = req.clone();
+                async move { self.cluster.call_on(&c, max::CREATE_TOPICS, req).await }
+            })
             .await?;
         self.cluster.mark_stale();
         Ok(r.topics
@@ -464,30 +506,36 @@ impl Admin {
 
     /// Deletes topics by name.
     pub async fn delete_topics(&self, names: &[&str]) -> Result<Results<String, ()>, ClientError> {
-        let controller = self.cluster.controller().await?;
-        let version = controller
-            .version_for(DeleteTopicsRequest::API_KEY, max::DELETE_TOPICS)
-            .ok_or(ClientError::UnsupportedVersion {
-                api: "DeleteTopics",
-                api_key: DeleteTopicsRequest::API_KEY,
-            })?;
         let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
-        let req = DeleteTopicsRequest {
-            topics: if version >= 6 {
-                names
-                    .iter()
-                    .map(|n| DeleteTopicState {
-                        name: Some(n.clone()),
-                        topic_id: Uuid::ZERO,
-                    })
-                    .collect()
-            } else {
-                Vec::new()
-            },
-            topic_names: if version >= 6 { Vec::new() } else { names },
-            timeout_ms: timeout_ms(self.config.operation_timeout),
-        };
-        let r = crate::transport::request_at(&*controller, version, req).await?;
+        let r = self
+            .on_controller(|controller| {
+                let names = names.clone();
+                async move {
+                    let version = controller
+                        .version_for(DeleteTopicsRequest::API_KEY, max::DELETE_TOPICS)
+                        .ok_or(ClientError::UnsupportedVersion {
+                            api: "DeleteTopics",
+                            api_key: DeleteTopicsRequest::API_KEY,
+                        })?;
+                    let req = DeleteTopicsRequest {
+                        topics: if version >= 6 {
+                            names
+                                .iter()
+                                .map(|n| DeleteTopicState {
+                                    name: Some(n.clone()),
+                                    topic_id: Uuid::ZERO,
+                                })
+                                .collect()
+                        } else {
+                            Vec::new()
+                        },
+                        topic_names: if version >= 6 { Vec::new() } else { names },
+                        timeout_ms: timeout_ms(self.config.operation_timeout),
+                    };
+                    crate::transport::request_at(&*controller, version, req).await
+                }
+            })
+            .await?;
         self.cluster.mark_stale();
         Ok(r.responses
             .into_iter()
@@ -550,10 +598,11 @@ impl Admin {
             timeout_ms: timeout_ms(self.config.operation_timeout),
             validate_only,
         };
-        let controller = self.cluster.controller().await?;
         let (_, r) = self
-            .cluster
-            .call_on(&controller, max::CREATE_PARTITIONS, req)
+            .on_controller(|c| {
+                let req = req.clone();
+                async move { self.cluster.call_on(&c, max::CREATE_PARTITIONS, req).await }
+            })
             .await?;
         self.cluster.mark_stale();
         Ok(r.results
