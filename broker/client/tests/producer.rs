@@ -725,6 +725,52 @@ async fn delivery_timeout_ends_retries() {
     p.close(Duration::from_secs(1)).await.unwrap();
 }
 
+/// Several requests for one partition drained together reach the connection in the order
+/// they were drained (they used to be spawned one task each, and tokio ran the last spawned
+/// first), so the broker sees every sequence in order and refuses none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelined_requests_reach_the_connection_in_drain_order() {
+    let scripted = Arc::new(Scripted {
+        versions: brook_client::ApiVersions {
+            ranges: vec![(0, 3, 11), (3, 0, 12), (22, 0, 5)],
+        },
+        script: std::sync::Mutex::new(Default::default()),
+        seen: std::sync::Mutex::new(Vec::new()),
+        next_offset: std::sync::atomic::AtomicI64::new(0),
+    });
+    let cluster =
+        brook_client::Cluster::new("fake:1", Arc::new(ScriptedConnector(scripted.clone())))
+            .unwrap();
+    let mut config = ProducerConfig::default();
+    // One record per batch, all queued before the first is sent, five requests at a time.
+    for (k, v) in [
+        ("batch.size", "1"),
+        ("linger.ms", "60000"),
+        ("max.in.flight.requests.per.connection", "5"),
+    ] {
+        config.set(k, v).unwrap();
+    }
+    let p = Producer::with_cluster(Arc::new(cluster), config).unwrap();
+    let n = 400;
+    let futures: Vec<_> = (0..n)
+        .map(|i| p.send(record("t", "k", &format!("v{i}"))))
+        .collect();
+    p.flush().await;
+    for (i, f) in futures.into_iter().enumerate() {
+        let m = f.await.unwrap_or_else(|e| panic!("record {i}: {e}"));
+        assert_eq!(m.offset, i as i64, "record {i}");
+    }
+    let sequences: Vec<i32> = scripted
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|h| h.base_sequence)
+        .collect();
+    assert_eq!(sequences, (0..n).collect::<Vec<i32>>());
+    p.close(Duration::from_secs(5)).await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn log_append_time_is_reported() {
     let (server, _dir) = start().await;

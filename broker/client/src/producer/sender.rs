@@ -39,9 +39,13 @@
 //!   again, still ahead of the batches created after them.
 
 use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
 
 use brook_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use brook_protocol::messages::{InitProducerIdRequest, ProduceRequest, RequestBody};
@@ -120,6 +124,9 @@ pub(crate) async fn run(shared: Arc<Shared>) {
     let max_age = Duration::from_millis(config.metadata_max_age_ms);
     let linger = Duration::from_millis(config.linger_ms);
     let mut last_refresh = Instant::now();
+    // One dispatcher per node, so that its requests are queued on its connection in the
+    // order they were drained. They end when this task returns and drops their senders.
+    let mut dispatchers: HashMap<i32, mpsc::UnboundedSender<Vec<ProducerBatch>>> = HashMap::new();
     loop {
         {
             let st = shared.lock();
@@ -260,7 +267,16 @@ pub(crate) async fn run(shared: Arc<Shared>) {
         shared.complete(done);
         let sent_any = !requests.is_empty();
         for (node, batches) in requests {
-            tokio::spawn(send_request(shared.clone(), node, batches));
+            let tx = dispatchers
+                .entry(node)
+                .or_insert_with(|| dispatcher(shared.clone(), node));
+            if let Err(mpsc::error::SendError(batches)) = tx.send(batches) {
+                // Its task ended (it only does when this loop drops the sender, or by a
+                // panic): start another.
+                let tx = dispatcher(shared.clone(), node);
+                let _ = tx.send(batches);
+                dispatchers.insert(node, tx);
+            }
         }
         if sent_any {
             continue;
@@ -373,19 +389,59 @@ enum Outcome {
 }
 
 /// Sends one Produce request to `node` and completes its batches.
-async fn send_request(shared: Arc<Shared>, node: i32, batches: Vec<ProducerBatch>) {
-    let outcomes = produce(&shared, node, &batches).await;
+/// Starts the task that sends the requests for `node`, in the order they arrive.
+///
+/// Spawning one task per request would let the runtime pick the order in which they first
+/// run (tokio runs the task spawned last first), and so the order in which they reach the
+/// connection: two requests for one partition could go out swapped, which the broker
+/// refuses with OUT_OF_ORDER_SEQUENCE_NUMBER under idempotence and which reorders records
+/// without it. The dispatcher opens the connection, then polls each request once itself,
+/// which queues it on the connection (the transport queues a request in its first poll,
+/// and waits for room in its queue in arrival order), and only then hands the wait for the
+/// response to a task of its own, so requests stay pipelined.
+fn dispatcher(shared: Arc<Shared>, node: i32) -> mpsc::UnboundedSender<Vec<ProducerBatch>> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Vec<ProducerBatch>>();
+    tokio::spawn(async move {
+        while let Some(batches) = rx.recv().await {
+            let transport = shared.cluster.transport(node).await;
+            let mut request = Box::pin(send_request(shared.clone(), node, transport, batches));
+            // Unconstrained: with its cooperative budget spent, tokio would have the queueing
+            // return Pending without queueing, and a later request could overtake this one.
+            let first = std::future::poll_fn(|cx| {
+                let mut once = tokio::task::unconstrained(request.as_mut());
+                Poll::Ready(std::pin::Pin::new(&mut once).poll(cx))
+            })
+            .await;
+            if first.is_pending() {
+                tokio::spawn(request);
+            }
+        }
+    });
+    tx
+}
+
+async fn send_request(
+    shared: Arc<Shared>,
+    node: i32,
+    transport: Result<Arc<dyn Transport>, ClientError>,
+    batches: Vec<ProducerBatch>,
+) {
+    let outcomes = produce(&shared, transport, &batches).await;
     finish(&shared, node, batches, outcomes);
 }
 
-async fn produce(shared: &Shared, node: i32, batches: &[ProducerBatch]) -> Vec<Outcome> {
+async fn produce(
+    shared: &Shared,
+    transport: Result<Arc<dyn Transport>, ClientError>,
+    batches: &[ProducerBatch],
+) -> Vec<Outcome> {
     let all = |e: ClientError| -> Vec<Outcome> {
         batches
             .iter()
             .map(|_| Outcome::Failed(clone_error(&e)))
             .collect()
     };
-    let transport = match shared.cluster.transport(node).await {
+    let transport = match transport {
         Ok(t) => t,
         Err(e) => return all(e),
     };
