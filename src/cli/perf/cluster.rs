@@ -22,8 +22,9 @@
 //!    ISR (`rejoin_ms_<n>`). At the end the topic is read back and every acknowledged
 //!    record must be there (`failover_lost_records: 0`, else the exit code is 1).
 //!    `failover_ms_max` and `metadata_failover_ms_max` are the worst rounds. The producer
-//!    keeps one request in flight unless `--producer-config` says otherwise: with more, a
-//!    retried or reordered batch would put a backlog, not the failover, into the figures.
+//!    keeps one request in flight unless `--producer-config` says otherwise: with more, the
+//!    batches in flight behind a retried one come back too, and that backlog, not the
+//!    failover, would go into the figures.
 //!
 //! The nodes are killed when the run ends, also on an error or Ctrl-C; their data
 //! directories (and `node-<n>.log`, each node's stderr) are removed unless `--keep-data`.

@@ -252,6 +252,20 @@ impl Topics {
             .cloned()
     }
 
+    /// Whether `name` exists and an append to it only writes to the page cache: its
+    /// `flush.messages` (the topic's own or the broker's default) asks for no fsync on
+    /// append.
+    pub fn appends_are_buffered(&self, name: &str) -> bool {
+        let topics = self.topics.read().unwrap_or_else(|e| e.into_inner());
+        let Some(t) = topics.get(name) else {
+            return false;
+        };
+        match t.configs.get("flush.messages") {
+            Some(v) => v.trim().parse::<i64>() == Ok(i64::MAX),
+            None => self.defaults.flush_messages == i64::MAX,
+        }
+    }
+
     pub fn by_id(&self, id: &[u8; 16]) -> Option<TopicMeta> {
         let topics = self.topics.read().unwrap_or_else(|e| e.into_inner());
         topics.values().find(|t| &t.id == id).cloned()

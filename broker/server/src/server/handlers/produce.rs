@@ -30,10 +30,14 @@ pub async fn handle_replicated(
     req: ProduceRequest,
 ) -> Result<ProduceResponse, String> {
     let timeout = std::time::Duration::from_millis(req.timeout_ms.max(0) as u64);
-    let b = broker.clone();
-    let (mut response, waits) = tokio::task::spawn_blocking(move || append(&b, req))
-        .await
-        .map_err(|e| format!("produce failed: {e}"))?;
+    let (mut response, waits) = if buffered(&broker, &req) {
+        append(&broker, req)
+    } else {
+        let b = broker.clone();
+        tokio::task::spawn_blocking(move || append(&b, req))
+            .await
+            .map_err(|e| format!("produce failed: {e}"))?
+    };
     for (t, p, tp, last, min_isr) in waits {
         let error = broker
             .replicas
@@ -51,6 +55,18 @@ pub async fn handle_replicated(
         }
     }
     Ok(response)
+}
+
+/// Whether appending `req` only writes to the page cache, which then happens on the
+/// request's own task: a hop to the blocking pool and back (two thread wake-ups) costs
+/// more than a buffered write of a batch. Appends that may wait (a topic to auto-create,
+/// which is a round through the controller; a log that fsyncs on append, `flush.messages`)
+/// go to the blocking pool. Segment rolls stay inline: their fsync runs on the log's
+/// background flusher.
+fn buffered(broker: &Broker, req: &ProduceRequest) -> bool {
+    req.topic_data
+        .iter()
+        .all(|t| broker.topics.appends_are_buffered(&t.name))
 }
 
 /// Appends without waiting for replication (`acks=0` and `acks=1`, and the first half of
@@ -183,6 +199,10 @@ fn append(broker: &Broker, req: ProduceRequest) -> (ProduceResponse, Vec<Wait>) 
 /// `acks=0`: append, answer nothing.
 pub async fn handle_no_ack(broker: Arc<Broker>, body: RequestBody) {
     if let RequestBody::Produce(req) = body {
-        let _ = tokio::task::spawn_blocking(move || handle(&broker, req)).await;
+        if buffered(&broker, &req) {
+            handle(&broker, req);
+        } else {
+            let _ = tokio::task::spawn_blocking(move || handle(&broker, req)).await;
+        }
     }
 }

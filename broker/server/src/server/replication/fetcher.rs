@@ -414,8 +414,20 @@ fn apply_fetched(
     if let Some(records) = p.records.filter(|r| !r.is_empty()) {
         let whole = whole_batches(&records);
         if whole > 0 {
-            let mut buf = BytesMut::from(&records[..whole]);
-            if let Err(e) = tokio::task::block_in_place(|| log.append_as_follower(&mut buf)) {
+            // The decoder gave the records a buffer of their own: append in it (offsets
+            // stay the leader's) instead of copying.
+            let mut buf = records
+                .try_into_mut()
+                .unwrap_or_else(|shared| BytesMut::from(&shared[..]));
+            buf.truncate(whole);
+            // A buffered append (no fsync per append) is cheaper than handing this worker
+            // over to another thread, which block_in_place does.
+            let appended = if log.config().flush_messages == i64::MAX {
+                log.append_as_follower(&mut buf)
+            } else {
+                tokio::task::block_in_place(|| log.append_as_follower(&mut buf))
+            };
+            if let Err(e) = appended {
                 tracing::warn!(%tp, error = %e, "appending fetched records failed");
                 // Reconcile with the leader again before going on.
                 follow.truncate_first = true;
