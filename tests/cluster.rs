@@ -21,6 +21,10 @@
 //!   registered and unfenced, and acknowledgements go on; after SIGCONT it catches up
 //!   and rejoins; its log equals the leader's. Under a heavy stream (some 8000 records a
 //!   second, `acks=all`) followers that fetch all along never leave the ISR.
+//! - `unclean.leader.election.enable`: a replication-factor-2 partition whose follower
+//!   fell out of the ISR loses its leader (kill -9); once the leader is fenced the topic
+//!   that enables unclean elections gets the follower as its leader, the one that does
+//!   not stays leaderless with the dead leader as the last in-sync replica.
 //! - A consumer group reading a topic while the broker that coordinates the group (and
 //!   leads a partition of the topic) is killed with -9: the group goes on, reads every
 //!   acknowledged record, never re-reads below a successful commit, and its commits are
@@ -767,6 +771,147 @@ fn create_topics_keeps_working_through_a_controlled_shutdown_of_the_active_contr
         failures.len(),
         cluster_support::first(&failures, 5)
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// c2. unclean leader election.
+
+/// The brokers node `id` lists as live (registered and unfenced).
+fn live_brokers(rt: &Runtime, cluster: &ProcCluster, id: i32) -> Result<Vec<i32>, String> {
+    let addr = cluster.addr(id);
+    rt.block_on(async {
+        let admin = Admin::connect(&addr, admin_config())
+            .await
+            .map_err(|e| e.to_string())?;
+        let d = admin.describe_cluster().await.map_err(|e| e.to_string())?;
+        Ok(d.brokers.iter().map(|b| b.node_id).collect())
+    })
+}
+
+/// A replication-factor-2 partition whose follower fell out of the ISR (paused past
+/// `replica.lag.time.max.ms`, not long enough to be fenced) loses its leader (kill -9) and
+/// gets the follower back: with `unclean.leader.election.enable=true` the follower becomes
+/// the leader once the old leader is fenced; without it the partition stays leaderless, as
+/// the follower may lack acknowledged records.
+fn unclean_election_case(unclean: bool) {
+    let rt = runtime();
+    let mut cluster = ProcCluster::start(&[
+        "replica.lag.time.max.ms=500",
+        "broker.session.timeout.ms=6000",
+    ]);
+    // Three topics, so that one has a follower that is not the active controller: pausing
+    // the controller would hold up the ISR change for the pause.
+    let controller = active_controller(&rt, &cluster).expect("an active controller");
+    let mut chosen = None;
+    for i in 0..3 {
+        let name = format!("t{i}");
+        let mut new_topic = NewTopic::new(&name, 1, 2);
+        if unclean {
+            new_topic = new_topic.config("unclean.leader.election.enable", "true");
+        }
+        let p = cluster.create_topic(&rt, new_topic).partitions[0].clone();
+        let leader = p.leader.expect("a leader");
+        let follower = *p.replicas.iter().find(|r| **r != leader).unwrap();
+        if chosen.is_none() && follower != controller {
+            chosen = Some((name, p, leader, follower));
+        }
+    }
+    let (topic, p, leader, follower) = chosen.expect("a follower that is not the controller");
+    let topic = topic.as_str();
+    let other = *cluster
+        .ids()
+        .iter()
+        .find(|id| !p.replicas.contains(id))
+        .unwrap();
+    let stream = Stream::start(
+        &rt,
+        producer_config(&cluster.bootstrap(), true, &[("linger.ms", "0")]),
+        topic,
+        1,
+        Duration::from_millis(5),
+    );
+    // Records flow before the pause, so the paused follower falls behind the log end.
+    stream.wait_acked_since(Instant::now(), 20, Duration::from_secs(15), || {
+        cluster.log_tail(leader, 20)
+    });
+    cluster.pause(follower);
+    // Within the session timeout, so that the pause does not fence it.
+    let shrunk = cluster_support::try_wait_for(Duration::from_secs(5), || {
+        let isr = cluster.topic_on(&rt, leader, topic)?.partitions[0]
+            .isr
+            .clone();
+        if isr == vec![leader] {
+            Ok(())
+        } else {
+            Err(format!("ISR {isr:?}"))
+        }
+    });
+    if let Err(e) = shrunk {
+        panic!(
+            "the paused follower {follower} still in the ISR of {topic} on the leader \
+             {leader}: {e}; {} records acknowledged; controller {controller}\n{}",
+            stream.acked(),
+            cluster.logs(30)
+        );
+    }
+    drop(stream);
+    cluster.kill(leader);
+    cluster.resume(follower);
+    // The old leader is fenced after its session (6 s).
+    wait_for(
+        Duration::from_secs(20),
+        &format!("the killed leader {leader} fenced"),
+        || {
+            let live = live_brokers(&rt, &cluster, other)?;
+            if live.contains(&leader) || !live.contains(&follower) {
+                return Err(format!("live brokers {live:?}"));
+            }
+            Ok(())
+        },
+    );
+    if unclean {
+        let t = wait_for(
+            Duration::from_secs(10),
+            &format!("the out-of-sync follower {follower} elected"),
+            || {
+                let t = cluster.topic_on(&rt, other, topic)?;
+                if t.partitions[0].leader == Some(follower) {
+                    Ok(t)
+                } else {
+                    Err(format!("{:?}", t.partitions[0]))
+                }
+            },
+        );
+        let now = &t.partitions[0];
+        assert!(now.leader_epoch > p.leader_epoch, "{now:?} after {p:?}");
+        assert_eq!(now.isr, vec![follower], "{now:?}");
+    } else {
+        // No leader, and none appears while the only in-sync replica stays dead.
+        for _ in 0..10 {
+            let t = cluster.topic_on(&rt, other, topic).unwrap();
+            let now = &t.partitions[0];
+            assert_eq!(
+                now.leader,
+                None,
+                "an out-of-sync replica was elected with unclean.leader.election.enable=false: \
+                 {now:?}\n{}",
+                cluster.logs(20)
+            );
+            assert_eq!(
+                now.isr,
+                vec![leader],
+                "the dead leader stays the last in sync"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+#[test]
+fn an_out_of_sync_replica_is_elected_only_where_unclean_election_is_enabled() {
+    let _serial = serial();
+    unclean_election_case(false);
+    unclean_election_case(true);
 }
 
 // ---------------------------------------------------------------------------------------

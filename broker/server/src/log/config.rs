@@ -127,6 +127,12 @@ pub struct LogConfig {
     /// `min.insync.replicas`: an `acks=all` produce needs this many in-sync replicas, or it
     /// is refused with NOT_ENOUGH_REPLICAS. One node is one replica. Default 1.
     pub min_insync_replicas: i32,
+    /// `unclean.leader.election.enable`: whether the controller may make a replica that is
+    /// not in sync the leader when no in-sync replica is live (accepting the loss of what
+    /// only the old leader had). Default false. Only the topic-level setting counts: the
+    /// controller's elections read the topic's configs from the metadata log, the same on
+    /// every node.
+    pub unclean_leader_election_enable: bool,
 }
 
 impl Default for LogConfig {
@@ -146,6 +152,7 @@ impl Default for LogConfig {
             flush_ms: i64::MAX,
             message_timestamp_type: TimestampType::CreateTime,
             min_insync_replicas: 1,
+            unclean_leader_election_enable: false,
         }
     }
 }
@@ -166,6 +173,7 @@ pub const LOG_CONFIG_KEYS: &[&str] = &[
     "flush.ms",
     "message.timestamp.type",
     "min.insync.replicas",
+    "unclean.leader.election.enable",
 ];
 
 impl LogConfig {
@@ -220,6 +228,13 @@ impl LogConfig {
             "flush.messages" => self.flush_messages = int(key, value, 1)?,
             "flush.ms" => self.flush_ms = int(key, value, 0)?,
             "min.insync.replicas" => self.min_insync_replicas = int32(key, value, 1)? as i32,
+            "unclean.leader.election.enable" => {
+                self.unclean_leader_election_enable = match value.trim() {
+                    v if v.eq_ignore_ascii_case("true") => true,
+                    v if v.eq_ignore_ascii_case("false") => false,
+                    _ => return Err(ConfigError::invalid(key, value, "expected true or false")),
+                }
+            }
             "message.timestamp.type" => {
                 self.message_timestamp_type = match value.trim() {
                     "CreateTime" => TimestampType::CreateTime,
@@ -277,6 +292,10 @@ impl LogConfig {
         m.insert("flush.messages", self.flush_messages.to_string());
         m.insert("flush.ms", self.flush_ms.to_string());
         m.insert("min.insync.replicas", self.min_insync_replicas.to_string());
+        m.insert(
+            "unclean.leader.election.enable",
+            self.unclean_leader_election_enable.to_string(),
+        );
         m.insert(
             "message.timestamp.type",
             match self.message_timestamp_type {
@@ -352,7 +371,16 @@ mod tests {
         c.set("retention.bytes", "12345").unwrap();
         c.set("message.timestamp.type", "LogAppendTime").unwrap();
         assert!(c.set("message.timestamp.type", "WallClock").is_err());
+        assert!(!c.unclean_leader_election_enable, "off by default");
+        c.set("unclean.leader.election.enable", "TRUE").unwrap();
+        assert!(c.unclean_leader_election_enable);
+        let err = c.set("unclean.leader.election.enable", "yes").unwrap_err();
+        assert!(
+            err.to_string().contains("unclean.leader.election.enable"),
+            "{err}"
+        );
         let map = c.to_map();
+        assert_eq!(map["unclean.leader.election.enable"], "true");
         assert_eq!(map.len(), LOG_CONFIG_KEYS.len());
         let back = LogConfig::from_overrides(map.iter().map(|(k, v)| (*k, v.as_str()))).unwrap();
         assert_eq!(back, c);

@@ -266,16 +266,22 @@ impl ClusterImage {
                     ),
                 }
             }
-            MetadataCommand::SetTopicConfigs { name, configs } => match self.topics.get_mut(name) {
-                Some(t) => {
-                    t.configs = configs.clone();
-                    CommandResult::Ok
+            MetadataCommand::SetTopicConfigs { name, configs } => {
+                let live: Vec<i32> = self.live_brokers().map(|b| b.id).collect();
+                match self.topics.get_mut(name) {
+                    Some(t) => {
+                        t.configs = configs.clone();
+                        // Enabling unclean elections elects leaderless partitions now, as
+                        // Kafka does.
+                        elect_leaderless(t, &live, None);
+                        CommandResult::Ok
+                    }
+                    None => CommandResult::refused(
+                        ErrorCode::UnknownTopicOrPartition,
+                        format!("topic `{name}` does not exist"),
+                    ),
                 }
-                None => CommandResult::refused(
-                    ErrorCode::UnknownTopicOrPartition,
-                    format!("topic `{name}` does not exist"),
-                ),
-            },
+            }
             MetadataCommand::AlterPartition {
                 topic,
                 partition,
@@ -467,20 +473,27 @@ impl ClusterImage {
     fn on_unfenced(&mut self, id: i32) {
         let live: Vec<i32> = self.live_brokers().map(|b| b.id).collect();
         for t in self.topics.values_mut() {
-            let unclean = t.unclean_allowed();
-            for p in &mut t.partitions {
-                if p.leader != NO_LEADER || !p.replicas.contains(&id) {
-                    continue;
-                }
-                if let Some(next) = elect(&p.replicas, &p.isr, &live, unclean) {
-                    if !p.isr.contains(&next) {
-                        p.isr = vec![next];
-                    }
-                    p.leader = next;
-                    p.leader_epoch += 1;
-                    p.partition_epoch += 1;
-                }
+            elect_leaderless(t, &live, Some(id));
+        }
+    }
+}
+
+/// Elects a leader for each partition of `t` that has none (of those `id` is a replica of,
+/// if given), where a replica can lead: in sync and live, or with unclean elections any
+/// live replica, which then is the whole ISR.
+fn elect_leaderless(t: &mut TopicImage, live: &[i32], id: Option<i32>) {
+    let unclean = t.unclean_allowed();
+    for p in &mut t.partitions {
+        if p.leader != NO_LEADER || id.is_some_and(|id| !p.replicas.contains(&id)) {
+            continue;
+        }
+        if let Some(next) = elect(&p.replicas, &p.isr, live, unclean) {
+            if !p.isr.contains(&next) {
+                p.isr = vec![next];
             }
+            p.leader = next;
+            p.leader_epoch += 1;
+            p.partition_epoch += 1;
         }
     }
 }
@@ -623,6 +636,29 @@ mod tests {
         image.apply(&MetadataCommand::UnfenceBroker { id: 2 });
         let p = image.partition("t", 0).unwrap();
         assert_eq!((p.leader, p.isr.clone()), (2, vec![2]));
+    }
+
+    #[test]
+    fn enabling_unclean_election_elects_a_leaderless_partition_at_once() {
+        let mut image = cluster();
+        for id in [2, 3, 1] {
+            image.apply(&MetadataCommand::FenceBroker { id });
+        }
+        image.apply(&MetadataCommand::UnfenceBroker { id: 3 });
+        let p = image.partition("t", 0).unwrap();
+        assert_eq!((p.leader, p.isr.clone()), (NO_LEADER, vec![1]));
+        let epoch = p.leader_epoch;
+        image.apply(&MetadataCommand::SetTopicConfigs {
+            name: "t".into(),
+            configs: [(
+                "unclean.leader.election.enable".to_string(),
+                "true".to_string(),
+            )]
+            .into(),
+        });
+        let p = image.partition("t", 0).unwrap();
+        assert_eq!((p.leader, p.isr.clone()), (3, vec![3]));
+        assert_eq!(p.leader_epoch, epoch + 1);
     }
 
     #[test]
