@@ -115,6 +115,33 @@ fn topics_create_list_describe_alter_delete() {
         .brook(&["topics", "alter", "orders"])
         .failure("nothing to alter");
 
+    // One broker: each partition's only replica already leads it.
+    let out = server
+        .brook(&["topics", "elect-leaders", "--topic", "orders"])
+        .success();
+    assert!(
+        out.stdout
+            .starts_with("Valid replica already elected for partitions orders-0"),
+        "{}",
+        out.stdout
+    );
+    let out = server
+        .brook(&["topics", "elect-leaders", "--all-topic-partitions"])
+        .success();
+    assert_eq!(out.stdout.trim(), "No partition needed an election.");
+    server
+        .brook(&[
+            "topics",
+            "elect-leaders",
+            "--election-type",
+            "unclean",
+            "--topic",
+            "orders",
+            "--partition",
+            "99",
+        ])
+        .failure("UNKNOWN_TOPIC_OR_PARTITION");
+
     let out = server.brook(&["topics", "delete", "orders"]).success();
     assert_eq!(out.stdout.trim(), "Deleted topic orders.");
     let out = server.brook(&["topics", "list"]).success();

@@ -25,6 +25,9 @@
 //!   fell out of the ISR loses its leader (kill -9); once the leader is fenced the topic
 //!   that enables unclean elections gets the follower as its leader, the one that does
 //!   not stays leaderless with the dead leader as the last in-sync replica.
+//! - ElectLeaders: after a controlled shutdown and restart of a partition's preferred
+//!   replica (automatic rebalancing off), a preferred election moves leadership back on
+//!   every node; asked again, ELECTION_NOT_NEEDED; unknown partitions are named as such.
 //! - A consumer group reading a topic while the broker that coordinates the group (and
 //!   leads a partition of the topic) is killed with -9: the group goes on, reads every
 //!   acknowledged record, never re-reads below a successful commit, and its commits are
@@ -41,8 +44,8 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use brook_client::{
-    Admin, Consumer, ConsumerConfig, ErrorCode, NewTopic, OffsetSpec, TcpConfig, TcpTransport,
-    TopicPartition, Transport,
+    Admin, Consumer, ConsumerConfig, ElectionType, ErrorCode, NewTopic, OffsetSpec, TcpConfig,
+    TcpTransport, TopicPartition, Transport,
 };
 use brook_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use brook_protocol::messages::produce_response::PartitionProduceResponse;
@@ -912,6 +915,93 @@ fn an_out_of_sync_replica_is_elected_only_where_unclean_election_is_enabled() {
     let _serial = serial();
     unclean_election_case(false);
     unclean_election_case(true);
+}
+
+// ---------------------------------------------------------------------------------------
+// c3. ElectLeaders.
+
+/// After a controlled shutdown and restart of a partition's preferred replica, another
+/// replica still leads (automatic rebalancing is off); ElectLeaders (preferred) moves
+/// leadership back, with a higher leader epoch, on every node; asked again it answers
+/// ELECTION_NOT_NEEDED, an unclean election of a partition that has a leader too, and an
+/// unknown partition UNKNOWN_TOPIC_OR_PARTITION.
+#[test]
+fn elect_leaders_moves_leadership_back_to_the_preferred_replica() {
+    let _serial = serial();
+    let rt = runtime();
+    let mut cluster = ProcCluster::start(&["auto.leader.rebalance.enable=false"]);
+    let topic = "elect";
+    let created = cluster.create_topic(&rt, NewTopic::new(topic, 1, 3));
+    let p = created.partitions[0].clone();
+    let preferred = p.replicas[0];
+    assert_eq!(p.leader, Some(preferred), "{p:?}");
+    let status = cluster.terminate(preferred);
+    let other = *cluster.up_ids().first().unwrap();
+    let moved = cluster_support::try_wait_for(Duration::from_secs(15), || {
+        let now = cluster.topic_on(&rt, other, topic)?.partitions[0].clone();
+        match now.leader {
+            Some(l) if l != preferred => Ok(()),
+            _ => Err(format!("{now:?}")),
+        }
+    });
+    if let Err(e) = moved {
+        panic!(
+            "leadership did not move off the stopped preferred replica {preferred} ({status:?}) \
+             as node {other} sees it: {e}\n{}",
+            cluster.logs(30)
+        );
+    }
+    cluster.restart(preferred);
+    cluster.wait_in_sync(&rt, topic, 3, Duration::from_secs(30));
+    let moved = cluster.topic_on(&rt, preferred, topic).unwrap().partitions[0].clone();
+    assert_ne!(moved.leader, Some(preferred), "{moved:?}");
+
+    let tp = TopicPartition::new(topic, 0);
+    let elect = |election, partitions: Option<&[TopicPartition]>| {
+        rt.block_on(async {
+            let admin = Admin::connect(&cluster.bootstrap(), admin_config())
+                .await
+                .unwrap();
+            admin.elect_leaders(election, partitions).await.unwrap()
+        })
+    };
+    let r = elect(ElectionType::Preferred, Some(std::slice::from_ref(&tp)));
+    assert!(r[&tp].is_ok(), "{r:?}");
+    for id in cluster.ids() {
+        wait_for(
+            Duration::from_secs(10),
+            &format!("node {id} names the preferred replica {preferred} leader"),
+            || {
+                let now = cluster.topic_on(&rt, id, topic)?.partitions[0].clone();
+                if now.leader == Some(preferred) && now.leader_epoch > moved.leader_epoch {
+                    Ok(())
+                } else {
+                    Err(format!("{now:?}"))
+                }
+            },
+        );
+    }
+    let r = elect(ElectionType::Preferred, Some(std::slice::from_ref(&tp)));
+    assert_eq!(
+        r[&tp].as_ref().unwrap_err().code,
+        ErrorCode::ELECTION_NOT_NEEDED,
+        "{r:?}"
+    );
+    let unknown = TopicPartition::new(topic, 7);
+    let r = elect(ElectionType::Unclean, Some(&[tp.clone(), unknown.clone()]));
+    assert_eq!(
+        r[&tp].as_ref().unwrap_err().code,
+        ErrorCode::ELECTION_NOT_NEEDED,
+        "{r:?}"
+    );
+    assert_eq!(
+        r[&unknown].as_ref().unwrap_err().code,
+        ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
+        "{r:?}"
+    );
+    // Every partition: nothing was due.
+    let r = elect(ElectionType::Preferred, None);
+    assert!(r.is_empty(), "{r:?}");
 }
 
 // ---------------------------------------------------------------------------------------

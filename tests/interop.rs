@@ -15,6 +15,8 @@
 //!   with acks=all, consume by partition assignment (no group), ListOffsets.
 //! - A restart on the same data directory, after SIGTERM and after SIGKILL, keeps everything
 //!   that was acknowledged, and appends go on from the recovered ends.
+//! - confluent-kafka (`tests/interop/confluent_elect_leaders.py`): AdminClient
+//!   elect_leaders, preferred and unclean, named partitions and all of them.
 //! - confluent-kafka (`tests/interop/confluent_roundtrip.py`): AdminClient CreateTopics with
 //!   configs (and TOPIC_ALREADY_EXISTS), DescribeConfigs with sources, DeleteRecords,
 //!   ListOffsets (earliest, latest, max-timestamp); an idempotent producer with lz4, zstd, gzip and snappy, 3000 keyed records
@@ -903,6 +905,25 @@ fn api_versions(addr: &str) -> Vec<(i16, i16, i16)> {
     (0..n)
         .map(|k| (i16_at(10 + 6 * k), i16_at(12 + 6 * k), i16_at(14 + 6 * k)))
         .collect()
+}
+
+#[test]
+fn confluent_kafka_elect_leaders() {
+    if !confluent_kafka_available() {
+        return;
+    }
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path(), &[]);
+    let summary = run_script(
+        &server,
+        &[&script("confluent_elect_leaders.py"), &server.addr, "el"],
+        Duration::from_secs(40),
+    );
+    assert_eq!(
+        summary.trim(),
+        r#"{"all": {}, "preferred": {"el-0": "ELECTION_NOT_NEEDED"}, "unclean_unknown": {"el-9": "UNKNOWN_TOPIC_OR_PART"}}"#,
+        "{summary}"
+    );
 }
 
 #[test]

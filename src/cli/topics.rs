@@ -1,10 +1,11 @@
-//! `brook topics create|list|describe|alter|delete`, like `kafka-topics.sh`.
+//! `brook topics create|list|describe|alter|delete`, like `kafka-topics.sh`, and
+//! `brook topics elect-leaders`, like `kafka-leader-election.sh`.
 
 use std::collections::BTreeMap;
 
 use anyhow::{anyhow, bail};
 use brook_client::admin::AlterConfigOp;
-use brook_client::{ConfigResource, ErrorCode, NewTopic};
+use brook_client::{ConfigResource, ElectionType, ErrorCode, NewTopic, TopicPartition};
 
 use super::{block_on, id_list, parse_key_value, topic_id, ConnectArgs, Session, Table};
 
@@ -65,6 +66,31 @@ pub enum TopicsCommand {
         #[command(flatten)]
         connect: ConnectArgs,
     },
+    /// Elect partition leaders, like `kafka-leader-election.sh`: `preferred` gives each
+    /// partition back to its first replica where that is live and in sync; `unclean` gives
+    /// a partition without a leader any live replica, in sync or not (what it lacks is lost).
+    ElectLeaders {
+        #[arg(long, value_enum, default_value = "preferred")]
+        election_type: ElectionKind,
+        /// The topic whose partitions to elect (all of them unless `--partition`).
+        #[arg(long, required_unless_present = "all_topic_partitions")]
+        topic: Option<String>,
+        /// A partition of `--topic`. May be repeated.
+        #[arg(long, requires = "topic")]
+        partition: Vec<i32>,
+        /// Every partition of every topic.
+        #[arg(long, conflicts_with = "topic")]
+        all_topic_partitions: bool,
+        #[command(flatten)]
+        connect: ConnectArgs,
+    },
+}
+
+/// `--election-type`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ElectionKind {
+    Preferred,
+    Unclean,
 }
 
 pub fn run(command: TopicsCommand) -> anyhow::Result<()> {
@@ -116,6 +142,16 @@ pub fn run(command: TopicsCommand) -> anyhow::Result<()> {
             TopicsCommand::Delete { names, connect } => {
                 let s = Session::connect(&connect).await?;
                 delete(&s, names).await
+            }
+            TopicsCommand::ElectLeaders {
+                election_type,
+                topic,
+                partition,
+                all_topic_partitions: _,
+                connect,
+            } => {
+                let s = Session::connect(&connect).await?;
+                elect_leaders(&s, election_type, topic, partition).await
             }
         }
     })
@@ -342,5 +378,78 @@ async fn delete(s: &Session, names: Vec<String>) -> anyhow::Result<()> {
         Ok(())
     } else {
         Err(anyhow!(failed.join("; ")))
+    }
+}
+
+async fn elect_leaders(
+    s: &Session,
+    kind: ElectionKind,
+    topic: Option<String>,
+    partitions: Vec<i32>,
+) -> anyhow::Result<()> {
+    let (election, label) = match kind {
+        ElectionKind::Preferred => (ElectionType::Preferred, "PREFERRED"),
+        ElectionKind::Unclean => (ElectionType::Unclean, "UNCLEAN"),
+    };
+    let wanted: Option<Vec<TopicPartition>> = match topic {
+        None => None,
+        Some(t) if !partitions.is_empty() => Some(
+            partitions
+                .iter()
+                .map(|p| TopicPartition::new(t.clone(), *p))
+                .collect(),
+        ),
+        Some(t) => {
+            let described = s
+                .admin
+                .describe_topics(&[t.as_str()])
+                .await
+                .map_err(|e| s.error(e))?;
+            match described.get(&t) {
+                Some(Ok(m)) => Some(
+                    m.partitions
+                        .iter()
+                        .map(|p| TopicPartition::new(t.clone(), p.partition))
+                        .collect(),
+                ),
+                Some(Err(e)) => bail!("cannot describe topic `{t}`: {e}"),
+                None => bail!("unknown topic `{t}`"),
+            }
+        }
+    };
+    let results = s
+        .admin
+        .elect_leaders(election, wanted.as_deref())
+        .await
+        .map_err(|e| s.error(e))?;
+    let mut elected = Vec::new();
+    let mut not_needed = Vec::new();
+    let mut failed = Vec::new();
+    for (tp, r) in &results {
+        match r {
+            Ok(()) => elected.push(tp.to_string()),
+            Err(e) if e.code == ErrorCode::ELECTION_NOT_NEEDED => not_needed.push(tp.to_string()),
+            Err(e) => failed.push(format!("{tp}: {e}")),
+        }
+    }
+    if !elected.is_empty() {
+        println!(
+            "Successfully completed leader election ({label}) for partitions {}",
+            elected.join(", ")
+        );
+    }
+    if !not_needed.is_empty() {
+        println!(
+            "Valid replica already elected for partitions {}",
+            not_needed.join(", ")
+        );
+    }
+    if results.is_empty() {
+        println!("No partition needed an election.");
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(anyhow!("leader election failed: {}", failed.join("; ")))
     }
 }

@@ -39,6 +39,7 @@ pub const APIS: &[&str] = &[
     "SaslAuthenticate",
     "CreatePartitions",
     "DeleteGroups",
+    "ElectLeaders",
     "IncrementalAlterConfigs",
     "OffsetDelete",
     "DescribeCluster",

@@ -19,6 +19,7 @@ use brook_protocol::messages::delete_records_request::{
 };
 use brook_protocol::messages::delete_topics_request::DeleteTopicState;
 use brook_protocol::messages::describe_configs_request::DescribeConfigsResource;
+use brook_protocol::messages::elect_leaders_request::TopicPartitions as ElectTopicPartitions;
 use brook_protocol::messages::incremental_alter_configs_request::{
     AlterConfigsResource, AlterableConfig,
 };
@@ -75,6 +76,15 @@ impl Default for AdminConfig {
             retries: 3,
         }
     }
+}
+
+/// Which leader [`Admin::elect_leaders`] elects (Kafka's `ElectionType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ElectionType {
+    /// The partition's first replica, if it is live and in sync.
+    Preferred,
+    /// For a partition without a leader: any live replica, in sync or not.
+    Unclean,
 }
 
 /// A topic to create.
@@ -357,6 +367,7 @@ mod max {
     /// v8+ batches groups in another layout; one group per request is enough here.
     pub const OFFSET_FETCH: i16 = 7;
     pub const DELETE_RECORDS: i16 = 2;
+    pub const ELECT_LEADERS: i16 = 2;
 }
 
 fn timeout_ms(d: Duration) -> i32 {
@@ -805,6 +816,68 @@ impl Admin {
             },
         )
         .await
+    }
+
+    /// Elects leaders, as `kafka-leader-election.sh` does: [`ElectionType::Preferred`]
+    /// makes each partition's first replica its leader again where it is live and in sync;
+    /// [`ElectionType::Unclean`] gives a partition without a leader any live replica, in
+    /// sync or not (what that replica lacks is lost). `None` means every partition, and
+    /// then the result lists only those an election was due for. Per partition:
+    /// ELECTION_NOT_NEEDED, PREFERRED_LEADER_NOT_AVAILABLE, ELIGIBLE_LEADERS_NOT_AVAILABLE or
+    /// UNKNOWN_TOPIC_OR_PARTITION where no leader was elected.
+    pub async fn elect_leaders(
+        &self,
+        election: ElectionType,
+        partitions: Option<&[TopicPartition]>,
+    ) -> Result<Results<TopicPartition, ()>, ClientError> {
+        let mut topics: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
+        for tp in partitions.unwrap_or_default() {
+            topics.entry(&tp.topic).or_default().push(tp.partition);
+        }
+        let topic_partitions: Option<Vec<ElectTopicPartitions>> = partitions.map(|_| {
+            topics
+                .iter()
+                .map(|(topic, partitions)| ElectTopicPartitions {
+                    topic: (*topic).to_owned(),
+                    partitions: partitions.clone(),
+                })
+                .collect()
+        });
+        let r = self
+            .on_controller(|controller| {
+                let topic_partitions = topic_partitions.clone();
+                async move {
+                    let version = controller
+                        .version_for(ElectLeadersRequest::API_KEY, max::ELECT_LEADERS)
+                        .filter(|v| election == ElectionType::Preferred || *v >= 1)
+                        .ok_or(ClientError::UnsupportedVersion {
+                            api: "ElectLeaders",
+                            api_key: ElectLeadersRequest::API_KEY,
+                        })?;
+                    let req = ElectLeadersRequest {
+                        election_type: match election {
+                            ElectionType::Preferred => 0,
+                            ElectionType::Unclean => 1,
+                        },
+                        topic_partitions,
+                        timeout_ms: timeout_ms(self.config.operation_timeout),
+                    };
+                    crate::transport::request_at(&*controller, version, req).await
+                }
+            })
+            .await?;
+        KafkaError::check(r.error_code, None)?;
+        self.cluster.mark_stale();
+        let mut out = BTreeMap::new();
+        for t in r.replica_election_results {
+            for p in t.partition_result {
+                out.insert(
+                    TopicPartition::new(t.topic.clone(), p.partition_id),
+                    KafkaError::check(p.error_code, p.error_message.as_deref()),
+                );
+            }
+        }
+        Ok(out)
     }
 
     /// Deletes the records of each partition below the given offset (-1: the high

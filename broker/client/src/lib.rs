@@ -43,7 +43,9 @@ pub mod error;
 pub mod tcp;
 pub mod transport;
 
-pub use admin::{Admin, AdminConfig, ConfigResource, NewTopic, OffsetSpec, TopicPartition};
+pub use admin::{
+    Admin, AdminConfig, ConfigResource, ElectionType, NewTopic, OffsetSpec, TopicPartition,
+};
 pub use cluster::{BrokerInfo, Cluster, Metadata, PartitionMetadata, TopicMetadata};
 pub use consumer::{Consumer, ConsumerConfig, ConsumerRecord};
 pub use error::{ClientError, ErrorCode, KafkaError};

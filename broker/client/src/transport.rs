@@ -162,6 +162,7 @@ api_requests![
     (CreateTopics, CreateTopicsRequest, CreateTopicsResponse),
     (DeleteTopics, DeleteTopicsRequest, DeleteTopicsResponse),
     (DeleteRecords, DeleteRecordsRequest, DeleteRecordsResponse),
+    (ElectLeaders, ElectLeadersRequest, ElectLeadersResponse),
     (
         InitProducerId,
         InitProducerIdRequest,

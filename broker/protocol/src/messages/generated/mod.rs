@@ -22,6 +22,8 @@ pub mod describe_configs_request;
 pub mod describe_configs_response;
 pub mod describe_groups_request;
 pub mod describe_groups_response;
+pub mod elect_leaders_request;
+pub mod elect_leaders_response;
 pub mod fetch_request;
 pub mod fetch_response;
 pub mod find_coordinator_request;
@@ -81,6 +83,8 @@ pub use describe_configs_request::DescribeConfigsRequest;
 pub use describe_configs_response::DescribeConfigsResponse;
 pub use describe_groups_request::DescribeGroupsRequest;
 pub use describe_groups_response::DescribeGroupsResponse;
+pub use elect_leaders_request::ElectLeadersRequest;
+pub use elect_leaders_response::ElectLeadersResponse;
 pub use fetch_request::FetchRequest;
 pub use fetch_response::FetchResponse;
 pub use find_coordinator_request::FindCoordinatorRequest;
@@ -177,6 +181,8 @@ macro_rules! all_messages {
             CreatePartitionsResponse,
             DeleteGroupsRequest,
             DeleteGroupsResponse,
+            ElectLeadersRequest,
+            ElectLeadersResponse,
             IncrementalAlterConfigsRequest,
             IncrementalAlterConfigsResponse,
             OffsetDeleteRequest,
@@ -371,6 +377,13 @@ pub const APIS: &[ApiInfo] = &[
         flexible_min: Some(2),
     },
     ApiInfo {
+        api_key: 43,
+        name: "ElectLeaders",
+        min_version: 0,
+        max_version: 2,
+        flexible_min: Some(2),
+    },
+    ApiInfo {
         api_key: 44,
         name: "IncrementalAlterConfigs",
         min_version: 0,
@@ -421,6 +434,7 @@ pub enum RequestBody {
     SaslAuthenticate(SaslAuthenticateRequest),
     CreatePartitions(CreatePartitionsRequest),
     DeleteGroups(DeleteGroupsRequest),
+    ElectLeaders(ElectLeadersRequest),
     IncrementalAlterConfigs(IncrementalAlterConfigsRequest),
     OffsetDelete(OffsetDeleteRequest),
     DescribeCluster(DescribeClusterRequest),
@@ -455,6 +469,7 @@ impl RequestBody {
             Self::SaslAuthenticate(_) => SaslAuthenticateRequest::API_KEY,
             Self::CreatePartitions(_) => CreatePartitionsRequest::API_KEY,
             Self::DeleteGroups(_) => DeleteGroupsRequest::API_KEY,
+            Self::ElectLeaders(_) => ElectLeadersRequest::API_KEY,
             Self::IncrementalAlterConfigs(_) => IncrementalAlterConfigsRequest::API_KEY,
             Self::OffsetDelete(_) => OffsetDeleteRequest::API_KEY,
             Self::DescribeCluster(_) => DescribeClusterRequest::API_KEY,
@@ -489,6 +504,7 @@ impl RequestBody {
             Self::SaslAuthenticate(m) => m.encode(version, out),
             Self::CreatePartitions(m) => m.encode(version, out),
             Self::DeleteGroups(m) => m.encode(version, out),
+            Self::ElectLeaders(m) => m.encode(version, out),
             Self::IncrementalAlterConfigs(m) => m.encode(version, out),
             Self::OffsetDelete(m) => m.encode(version, out),
             Self::DescribeCluster(m) => m.encode(version, out),
@@ -538,6 +554,7 @@ pub fn decode_request(
         37 => CreatePartitionsRequest::decode(&mut buf, api_version)
             .map(RequestBody::CreatePartitions),
         42 => DeleteGroupsRequest::decode(&mut buf, api_version).map(RequestBody::DeleteGroups),
+        43 => ElectLeadersRequest::decode(&mut buf, api_version).map(RequestBody::ElectLeaders),
         44 => IncrementalAlterConfigsRequest::decode(&mut buf, api_version)
             .map(RequestBody::IncrementalAlterConfigs),
         47 => OffsetDeleteRequest::decode(&mut buf, api_version).map(RequestBody::OffsetDelete),
@@ -576,6 +593,7 @@ pub enum ResponseBody {
     SaslAuthenticate(SaslAuthenticateResponse),
     CreatePartitions(CreatePartitionsResponse),
     DeleteGroups(DeleteGroupsResponse),
+    ElectLeaders(ElectLeadersResponse),
     IncrementalAlterConfigs(IncrementalAlterConfigsResponse),
     OffsetDelete(OffsetDeleteResponse),
     DescribeCluster(DescribeClusterResponse),
@@ -610,6 +628,7 @@ impl ResponseBody {
             Self::SaslAuthenticate(_) => SaslAuthenticateResponse::API_KEY,
             Self::CreatePartitions(_) => CreatePartitionsResponse::API_KEY,
             Self::DeleteGroups(_) => DeleteGroupsResponse::API_KEY,
+            Self::ElectLeaders(_) => ElectLeadersResponse::API_KEY,
             Self::IncrementalAlterConfigs(_) => IncrementalAlterConfigsResponse::API_KEY,
             Self::OffsetDelete(_) => OffsetDeleteResponse::API_KEY,
             Self::DescribeCluster(_) => DescribeClusterResponse::API_KEY,
@@ -644,6 +663,7 @@ impl ResponseBody {
             Self::SaslAuthenticate(m) => m.encode(version, out),
             Self::CreatePartitions(m) => m.encode(version, out),
             Self::DeleteGroups(m) => m.encode(version, out),
+            Self::ElectLeaders(m) => m.encode(version, out),
             Self::IncrementalAlterConfigs(m) => m.encode(version, out),
             Self::OffsetDelete(m) => m.encode(version, out),
             Self::DescribeCluster(m) => m.encode(version, out),
@@ -695,6 +715,7 @@ pub fn decode_response(
         37 => CreatePartitionsResponse::decode(&mut buf, api_version)
             .map(ResponseBody::CreatePartitions),
         42 => DeleteGroupsResponse::decode(&mut buf, api_version).map(ResponseBody::DeleteGroups),
+        43 => ElectLeadersResponse::decode(&mut buf, api_version).map(ResponseBody::ElectLeaders),
         44 => IncrementalAlterConfigsResponse::decode(&mut buf, api_version)
             .map(ResponseBody::IncrementalAlterConfigs),
         47 => OffsetDeleteResponse::decode(&mut buf, api_version).map(ResponseBody::OffsetDelete),

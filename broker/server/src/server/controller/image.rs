@@ -122,6 +122,13 @@ pub enum MetadataCommand {
     },
     /// Moves leadership back to each partition's first replica where it is in sync.
     ElectPreferredLeaders,
+    /// Kafka's ElectLeaders: for each named partition (every partition for `None`), a
+    /// preferred election (the first replica, if live and in sync) or, with `unclean`, an
+    /// election for a partition without a leader that may pick a live replica out of sync.
+    ElectLeaders {
+        unclean: bool,
+        partitions: Option<Vec<(String, i32)>>,
+    },
     /// Hands out `count` producer ids.
     AllocateProducerIds {
         count: i64,
@@ -141,6 +148,9 @@ pub enum CommandResult {
     Partition(PartitionState),
     /// The first id of an allocated producer-id block.
     ProducerIds(i64),
+    /// What ElectLeaders did per partition: (topic, partition, error code, message), code 0
+    /// where a leader was elected.
+    Elections(Vec<(String, i32, i16, Option<String>)>),
 }
 
 impl CommandResult {
@@ -316,12 +326,107 @@ impl ClusterImage {
                 }
                 CommandResult::Ok
             }
+            MetadataCommand::ElectLeaders {
+                unclean,
+                partitions,
+            } => CommandResult::Elections(self.elect_leaders(*unclean, partitions.as_deref())),
             MetadataCommand::AllocateProducerIds { count } => {
                 let start = self.next_producer_id;
                 self.next_producer_id = start.saturating_add((*count).max(1));
                 CommandResult::ProducerIds(start)
             }
         }
+    }
+
+    /// [`MetadataCommand::ElectLeaders`]. Named partitions each get a result; with `None`,
+    /// the partitions where an election was due (their preferred replica could lead but
+    /// does not, or, unclean, they have no leader) do.
+    fn elect_leaders(
+        &mut self,
+        unclean: bool,
+        partitions: Option<&[(String, i32)]>,
+    ) -> Vec<(String, i32, i16, Option<String>)> {
+        let live: Vec<i32> = self.live_brokers().map(|b| b.id).collect();
+        let named = partitions.is_some();
+        let wanted: Vec<(String, i32)> = match partitions {
+            Some(p) => p.to_vec(),
+            None => self
+                .topics
+                .values()
+                .flat_map(|t| (0..t.partitions.len() as i32).map(|i| (t.name.clone(), i)))
+                .collect(),
+        };
+        let mut results = Vec::new();
+        for (topic, index) in wanted {
+            let Some(p) = self
+                .topics
+                .get_mut(&topic)
+                .and_then(|t| t.partitions.get_mut(usize::try_from(index).ok()?))
+            else {
+                results.push((
+                    topic.clone(),
+                    index,
+                    ErrorCode::UnknownTopicOrPartition.code(),
+                    Some(format!("{topic}-{index} does not exist")),
+                ));
+                continue;
+            };
+            let outcome = if unclean {
+                if p.leader != NO_LEADER {
+                    Err((
+                        ErrorCode::ElectionNotNeeded,
+                        format!("it has a leader, {}", p.leader),
+                    ))
+                } else {
+                    match elect(&p.replicas, &p.isr, &live, true) {
+                        Some(next) => {
+                            if !p.isr.contains(&next) {
+                                p.isr = vec![next];
+                            }
+                            Ok(next)
+                        }
+                        None => Err((
+                            ErrorCode::EligibleLeadersNotAvailable,
+                            format!("none of its replicas {:?} is live", p.replicas),
+                        )),
+                    }
+                }
+            } else {
+                let preferred = p.replicas.first().copied().unwrap_or(NO_LEADER);
+                if p.leader == preferred {
+                    Err((
+                        ErrorCode::ElectionNotNeeded,
+                        format!("its preferred replica {preferred} leads it"),
+                    ))
+                } else if !p.isr.contains(&preferred) || !live.contains(&preferred) {
+                    Err((
+                        ErrorCode::PreferredLeaderNotAvailable,
+                        format!("its preferred replica {preferred} is not live and in sync"),
+                    ))
+                } else {
+                    Ok(preferred)
+                }
+            };
+            match outcome {
+                Ok(leader) => {
+                    p.leader = leader;
+                    p.leader_epoch += 1;
+                    p.partition_epoch += 1;
+                    results.push((topic, index, 0, None));
+                }
+                // Without names, only the partitions an election was due for are reported.
+                Err((ErrorCode::ElectionNotNeeded, _)) if !named => {}
+                Err((ErrorCode::PreferredLeaderNotAvailable, _)) if !named && !unclean => {}
+                Err((ErrorCode::EligibleLeadersNotAvailable, _)) if !named => {}
+                Err((code, message)) => results.push((
+                    topic.clone(),
+                    index,
+                    code.code(),
+                    Some(format!("{topic}-{index}: {message}")),
+                )),
+            }
+        }
+        results
     }
 
     fn check_assignment(&self, assignment: &[Vec<i32>]) -> Result<(), CommandResult> {
@@ -636,6 +741,81 @@ mod tests {
         image.apply(&MetadataCommand::UnfenceBroker { id: 2 });
         let p = image.partition("t", 0).unwrap();
         assert_eq!((p.leader, p.isr.clone()), (2, vec![2]));
+    }
+
+    #[test]
+    fn elect_leaders_preferred_and_unclean_per_partition() {
+        let mut image = cluster();
+        let t0 = || Some(vec![("t".to_string(), 0)]);
+        // The preferred replica already leads.
+        let r = image.apply(&MetadataCommand::ElectLeaders {
+            unclean: false,
+            partitions: t0(),
+        });
+        assert!(
+            matches!(&r, CommandResult::Elections(e) if e.len() == 1 && e[0].2 == ErrorCode::ElectionNotNeeded.code()),
+            "{r:?}"
+        );
+        // It is fenced: leadership moves; while it is away no preferred election can happen.
+        image.apply(&MetadataCommand::FenceBroker { id: 1 });
+        assert_eq!(image.partition("t", 0).unwrap().leader, 2);
+        let r = image.apply(&MetadataCommand::ElectLeaders {
+            unclean: false,
+            partitions: t0(),
+        });
+        assert!(
+            matches!(&r, CommandResult::Elections(e) if e[0].2 == ErrorCode::PreferredLeaderNotAvailable.code()),
+            "{r:?}"
+        );
+        // Back and in sync: the election moves leadership back, with a new epoch.
+        image.apply(&MetadataCommand::UnfenceBroker { id: 1 });
+        let p = image.partition("t", 0).unwrap().clone();
+        image.apply(&MetadataCommand::AlterPartition {
+            topic: "t".into(),
+            partition: 0,
+            leader: 2,
+            leader_epoch: p.leader_epoch,
+            partition_epoch: p.partition_epoch,
+            isr: vec![2, 3, 1],
+        });
+        let before = image.partition("t", 0).unwrap().leader_epoch;
+        let r = image.apply(&MetadataCommand::ElectLeaders {
+            unclean: false,
+            partitions: None,
+        });
+        assert_eq!(
+            r,
+            CommandResult::Elections(vec![("t".to_string(), 0, 0, None)])
+        );
+        let p = image.partition("t", 0).unwrap();
+        assert_eq!((p.leader, p.leader_epoch), (1, before + 1));
+        // Unclean: not needed with a leader; unknown partitions are named as such.
+        let r = image.apply(&MetadataCommand::ElectLeaders {
+            unclean: true,
+            partitions: Some(vec![("t".to_string(), 0), ("t".to_string(), 9)]),
+        });
+        let CommandResult::Elections(e) = r else {
+            panic!("{r:?}")
+        };
+        assert_eq!(e[0].2, ErrorCode::ElectionNotNeeded.code());
+        assert_eq!(e[1].2, ErrorCode::UnknownTopicOrPartition.code());
+        // Leaderless with only an out-of-sync replica live: an unclean election picks it,
+        // even where the topic does not enable unclean elections itself.
+        for id in [2, 3, 1] {
+            image.apply(&MetadataCommand::FenceBroker { id });
+        }
+        image.apply(&MetadataCommand::UnfenceBroker { id: 3 });
+        assert_eq!(image.partition("t", 0).unwrap().leader, NO_LEADER);
+        let r = image.apply(&MetadataCommand::ElectLeaders {
+            unclean: true,
+            partitions: t0(),
+        });
+        assert_eq!(
+            r,
+            CommandResult::Elections(vec![("t".to_string(), 0, 0, None)])
+        );
+        let p = image.partition("t", 0).unwrap();
+        assert_eq!((p.leader, p.isr.clone()), (3, vec![3]));
     }
 
     #[test]

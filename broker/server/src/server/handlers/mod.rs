@@ -11,6 +11,7 @@ pub mod delete_topics;
 pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_groups;
+pub mod elect_leaders;
 pub mod fetch;
 pub mod find_coordinator;
 pub mod heartbeat;
@@ -33,11 +34,11 @@ use std::sync::Arc;
 use brook_protocol::messages::{
     AlterConfigsRequest, ApiVersionsRequest, CreatePartitionsRequest, CreateTopicsRequest,
     DeleteGroupsRequest, DeleteRecordsRequest, DeleteTopicsRequest, DescribeClusterRequest,
-    DescribeConfigsRequest, DescribeGroupsRequest, FetchRequest, FindCoordinatorRequest,
-    HeartbeatRequest, IncrementalAlterConfigsRequest, InitProducerIdRequest, JoinGroupRequest,
-    LeaveGroupRequest, ListGroupsRequest, ListOffsetsRequest, MetadataRequest, OffsetCommitRequest,
-    OffsetDeleteRequest, OffsetFetchRequest, OffsetForLeaderEpochRequest, ProduceRequest,
-    RequestBody, SyncGroupRequest,
+    DescribeConfigsRequest, DescribeGroupsRequest, ElectLeadersRequest, FetchRequest,
+    FindCoordinatorRequest, HeartbeatRequest, IncrementalAlterConfigsRequest,
+    InitProducerIdRequest, JoinGroupRequest, LeaveGroupRequest, ListGroupsRequest,
+    ListOffsetsRequest, MetadataRequest, OffsetCommitRequest, OffsetDeleteRequest,
+    OffsetFetchRequest, OffsetForLeaderEpochRequest, ProduceRequest, RequestBody, SyncGroupRequest,
 };
 
 use super::Broker;
@@ -54,6 +55,7 @@ pub const SUPPORTED: &[(i16, i16, i16)] = &[
     (DeleteTopicsRequest::API_KEY, 1, 6),
     (CreatePartitionsRequest::API_KEY, 0, 3),
     (DescribeClusterRequest::API_KEY, 0, 1),
+    (ElectLeadersRequest::API_KEY, 0, 2),
     (DescribeConfigsRequest::API_KEY, 1, 4),
     (AlterConfigsRequest::API_KEY, 0, 2),
     (IncrementalAlterConfigsRequest::API_KEY, 0, 1),
@@ -155,6 +157,9 @@ pub async fn handle(
             }
             RequestBody::CreatePartitions(req) => {
                 create_partitions::handle(&broker, req).encode(version, &mut out)
+            }
+            RequestBody::ElectLeaders(req) => {
+                elect_leaders::handle(&broker, req).encode(version, &mut out)
             }
             RequestBody::DescribeCluster(req) => {
                 describe_cluster::handle(&broker, req).encode(version, &mut out)
