@@ -59,7 +59,7 @@ fn all() -> Vec<(&'static str, (i16, i16), Check)> {
 #[test]
 fn every_message_round_trips_at_every_version() {
     let all = all();
-    assert_eq!(all.len(), 58);
+    assert_eq!(all.len(), 60);
     let mut failures = Vec::new();
     for (name, (lo, hi), check) in &all {
         for version in *lo..=*hi {
@@ -121,7 +121,7 @@ fn header_versions_follow_flexibility() {
 
 #[test]
 fn api_table_matches_the_types() {
-    assert_eq!(APIS.len(), 28);
+    assert_eq!(APIS.len(), 29);
     let mut keys: Vec<i16> = APIS.iter().map(|a| a.api_key).collect();
     keys.dedup();
     assert_eq!(keys.len(), APIS.len(), "sorted and unique");
