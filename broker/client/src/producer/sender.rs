@@ -8,7 +8,9 @@
 //!   Produce requests in flight (pipelined on one connection, which the broker answers in
 //!   order), each at most `max.request.size` bytes (one batch per partition), at the
 //!   highest Produce version both sides speak (up to v11), with `acks` and
-//!   `request.timeout.ms`. So a partition has up to that many batches in flight.
+//!   `request.timeout.ms`. So a partition has up to that many batches in flight. A task
+//!   per node ([`dispatcher`]) queues its requests on the connection in the order they were
+//!   drained.
 //! - **Order**: a batch put back for a retry waits until nothing else of its partition is
 //!   in flight and then goes out alone, ahead of the batches created after it; the
 //!   batches that were in flight behind it come back too (with idempotence the broker
@@ -388,7 +390,6 @@ enum Outcome {
     Failed(ClientError),
 }
 
-/// Sends one Produce request to `node` and completes its batches.
 /// Starts the task that sends the requests for `node`, in the order they arrive.
 ///
 /// Spawning one task per request would let the runtime pick the order in which they first
@@ -420,6 +421,8 @@ fn dispatcher(shared: Arc<Shared>, node: i32) -> mpsc::UnboundedSender<Vec<Produ
     tx
 }
 
+/// Sends one Produce request to `node` (over `transport`, or failing with its error) and
+/// completes its batches.
 async fn send_request(
     shared: Arc<Shared>,
     node: i32,

@@ -1690,6 +1690,17 @@ impl Log {
                 });
             }
             if offset >= st.log_end_offset {
+                let leo = st.log_end_offset;
+                drop(st);
+                // Nothing to cut, but an epoch entry may start at the log end: this node
+                // was elected leader and appended nothing before another took over. Left in
+                // place it would make the new leader's batches of an older epoch look
+                // stale to the follower append, so it goes, as in Kafka.
+                let mut epochs = lock(&self.inner.epochs).clone();
+                if epochs.truncate_from_end(leo) {
+                    self.persist_epochs(&epochs)?;
+                    *lock(&self.inner.epochs) = epochs;
+                }
                 return Ok(());
             }
             let Some((_, floor)) = st.segments.range(..=offset).next_back() else {

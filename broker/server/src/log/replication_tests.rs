@@ -418,6 +418,36 @@ fn follower_append_refuses_gaps_overlaps_and_stale_epochs_and_writes_nothing() {
     assert_eq!(log.log_end_offset(), 5);
 }
 
+/// A node elected leader for epoch 1 that wrote nothing before the next leader, whose log
+/// goes on in epoch 0 from there, took over: the follower's truncation to its log end drops
+/// the empty epoch (it is not in the leader's history), so the leader's epoch-0 batches are
+/// taken, and the drop survives reopening. (Before, the follower refused them as stale for
+/// ever.)
+#[test]
+fn truncation_at_the_log_end_drops_an_epoch_without_batches() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(0);
+    let log = open(dir.path(), LogConfig::default(), &clock);
+    log.append_as_follower(&mut leader_batch(0, 0, 3)).unwrap();
+    assert!(log.assign_leader_epoch(1).unwrap());
+    assert_eq!(log.epoch_entries(), vec![(0, 0), (1, 3)]);
+    match log.append_as_follower(&mut leader_batch(3, 0, 2)) {
+        Err(LogError::InvalidRecords { reason, .. }) => assert!(reason.contains("stale")),
+        other => panic!("expected a stale epoch before the truncation, got {other:?}"),
+    }
+    // OffsetForLeaderEpoch(1) on the new leader answers (0, 5): the follower's own end of
+    // epoch 0 is 3, its log end.
+    log.truncate_to(3).unwrap();
+    assert_eq!(log.epoch_entries(), vec![(0, 0)]);
+    assert_eq!(log.log_end_offset(), 3);
+    log.append_as_follower(&mut leader_batch(3, 0, 2)).unwrap();
+    assert_eq!(log.log_end_offset(), 5);
+    log.close().unwrap();
+    let log = open(dir.path(), LogConfig::default(), &clock);
+    assert_eq!(log.epoch_entries(), vec![(0, 0)]);
+    assert_eq!(log.log_end_offset(), 5);
+}
+
 #[test]
 fn follower_of_a_compacted_log_takes_gaps_but_never_goes_back() {
     let dir = tempfile::tempdir().unwrap();

@@ -307,11 +307,13 @@ async fn truncate_divergent(
                 };
                 if target < leo {
                     tracing::info!(%tp, from = leo, to = target, "truncating a divergent tail");
-                    if let Err(e) = tokio::task::block_in_place(|| log.truncate_to(target)) {
-                        tracing::error!(%tp, error = %e, "truncation failed");
-                        follow.backoff_until = Some(Instant::now() + config.fetch_backoff);
-                        return;
-                    }
+                }
+                // Also at the log end: it drops an epoch this node started but wrote
+                // nothing in, which the leader's log does not have.
+                if let Err(e) = tokio::task::block_in_place(|| log.truncate_to(target)) {
+                    tracing::error!(%tp, error = %e, "truncation failed");
+                    follow.backoff_until = Some(Instant::now() + config.fetch_backoff);
+                    return;
                 }
                 follow.truncate_first = false;
             });
