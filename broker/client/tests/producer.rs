@@ -606,6 +606,22 @@ impl brook_client::Transport for Scripted {
 #[derive(Debug)]
 struct ScriptedConnector(Arc<Scripted>);
 
+/// A [`Scripted`] broker answering Produce with `script`'s codes, and a cluster view of it.
+fn scripted(script: impl IntoIterator<Item = i16>) -> (Arc<Scripted>, brook_client::Cluster) {
+    let scripted = Arc::new(Scripted {
+        versions: brook_client::ApiVersions {
+            ranges: vec![(0, 3, 11), (3, 0, 12), (22, 0, 5)],
+        },
+        script: std::sync::Mutex::new(script.into_iter().collect()),
+        seen: std::sync::Mutex::new(Vec::new()),
+        next_offset: std::sync::atomic::AtomicI64::new(0),
+    });
+    let cluster =
+        brook_client::Cluster::new("fake:1", Arc::new(ScriptedConnector(scripted.clone())))
+            .unwrap();
+    (scripted, cluster)
+}
+
 impl brook_client::Connector for ScriptedConnector {
     fn connect<'a>(
         &'a self,
@@ -620,18 +636,8 @@ impl brook_client::Connector for ScriptedConnector {
 
 #[tokio::test]
 async fn sequence_errors_bump_the_epoch_and_duplicates_succeed() {
-    let scripted = Arc::new(Scripted {
-        versions: brook_client::ApiVersions {
-            ranges: vec![(0, 3, 11), (3, 0, 12), (22, 0, 5)],
-        },
-        // OUT_OF_ORDER_SEQUENCE_NUMBER, then DUPLICATE_SEQUENCE_NUMBER, then success.
-        script: std::sync::Mutex::new([45, 46].into_iter().collect()),
-        seen: std::sync::Mutex::new(Vec::new()),
-        next_offset: std::sync::atomic::AtomicI64::new(0),
-    });
-    let cluster =
-        brook_client::Cluster::new("fake:1", Arc::new(ScriptedConnector(scripted.clone())))
-            .unwrap();
+    // OUT_OF_ORDER_SEQUENCE_NUMBER, then DUPLICATE_SEQUENCE_NUMBER, then success.
+    let (scripted, cluster) = scripted([45, 46]);
     let p = Producer::with_cluster(Arc::new(cluster), ProducerConfig::default()).unwrap();
 
     let e = p.send(record("t", "a", "1")).await.unwrap_err();
@@ -659,18 +665,8 @@ async fn sequence_errors_bump_the_epoch_and_duplicates_succeed() {
 
 #[tokio::test]
 async fn retriable_errors_resend_the_same_batch() {
-    let scripted = Arc::new(Scripted {
-        versions: brook_client::ApiVersions {
-            ranges: vec![(0, 3, 11), (3, 0, 12), (22, 0, 5)],
-        },
-        // NOT_LEADER_OR_FOLLOWER, then LEADER_NOT_AVAILABLE, then success.
-        script: std::sync::Mutex::new([6, 5].into_iter().collect()),
-        seen: std::sync::Mutex::new(Vec::new()),
-        next_offset: std::sync::atomic::AtomicI64::new(0),
-    });
-    let cluster =
-        brook_client::Cluster::new("fake:1", Arc::new(ScriptedConnector(scripted.clone())))
-            .unwrap();
+    // NOT_LEADER_OR_FOLLOWER, then LEADER_NOT_AVAILABLE, then success.
+    let (scripted, cluster) = scripted([6, 5]);
     let mut config = ProducerConfig::default();
     config.set("retry.backoff.ms", "10").unwrap();
     let p = Producer::with_cluster(Arc::new(cluster), config).unwrap();
@@ -693,18 +689,8 @@ async fn retriable_errors_resend_the_same_batch() {
 
 #[tokio::test]
 async fn delivery_timeout_ends_retries() {
-    let scripted = Arc::new(Scripted {
-        versions: brook_client::ApiVersions {
-            ranges: vec![(0, 3, 11), (3, 0, 12), (22, 0, 5)],
-        },
-        // NOT_ENOUGH_REPLICAS (retriable) for ever.
-        script: std::sync::Mutex::new(std::iter::repeat_n(19, 10_000).collect()),
-        seen: std::sync::Mutex::new(Vec::new()),
-        next_offset: std::sync::atomic::AtomicI64::new(0),
-    });
-    let cluster =
-        brook_client::Cluster::new("fake:1", Arc::new(ScriptedConnector(scripted.clone())))
-            .unwrap();
+    // NOT_ENOUGH_REPLICAS (retriable) for ever.
+    let (scripted, cluster) = scripted(std::iter::repeat_n(19, 10_000));
     let mut config = ProducerConfig::default();
     for (k, v) in [
         ("retry.backoff.ms", "10"),
@@ -730,17 +716,7 @@ async fn delivery_timeout_ends_retries() {
 /// first), so the broker sees every sequence in order and refuses none.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pipelined_requests_reach_the_connection_in_drain_order() {
-    let scripted = Arc::new(Scripted {
-        versions: brook_client::ApiVersions {
-            ranges: vec![(0, 3, 11), (3, 0, 12), (22, 0, 5)],
-        },
-        script: std::sync::Mutex::new(Default::default()),
-        seen: std::sync::Mutex::new(Vec::new()),
-        next_offset: std::sync::atomic::AtomicI64::new(0),
-    });
-    let cluster =
-        brook_client::Cluster::new("fake:1", Arc::new(ScriptedConnector(scripted.clone())))
-            .unwrap();
+    let (scripted, cluster) = scripted(std::iter::empty());
     let mut config = ProducerConfig::default();
     // One record per batch, all queued before the first is sent, five requests at a time.
     for (k, v) in [
