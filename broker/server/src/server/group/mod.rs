@@ -656,15 +656,15 @@ impl GroupCoordinator {
         }
         let place = self.place(group)?;
         let replicas = self.replicas.get().ok_or(ErrorCode::NotCoordinator)?;
-        let (log, epoch) = replicas
-            .leader_log(&place.tp, -1)
+        let leading = replicas
+            .leading(&place.tp, -1)
             .map_err(|_| ErrorCode::NotCoordinator)?;
+        let (log, epoch, isr) = (leading.log.clone(), leading.epoch, leading.isr_len);
         if epoch != place.epoch {
             // Led again in a new epoch: the groups are reloaded before they are written.
             return Err(ErrorCode::NotCoordinator);
         }
         let min_isr = log.config().min_insync_replicas.max(1) as usize;
-        let isr = replicas.isr_len(&place.tp);
         if isr < min_isr {
             tracing::warn!(tp = %place.tp, isr, min_isr, "too few in-sync replicas to write");
             return Err(ErrorCode::CoordinatorNotAvailable);
@@ -682,7 +682,7 @@ impl GroupCoordinator {
                 _ => ErrorCode::CoordinatorNotAvailable,
             }
         })?;
-        replicas.after_leader_append(&place.tp);
+        leading.appended(replicas);
         Ok(Some(Appended {
             tp: place.tp,
             last_offset: info.last_offset,

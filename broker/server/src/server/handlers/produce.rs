@@ -121,15 +121,15 @@ fn append(broker: &Broker, req: ProduceRequest) -> (ProduceResponse, Vec<Wait>) 
                         return r;
                     }
                     let tp = TopicPartition::new(topic.name.clone(), p.index);
-                    let (log, epoch) = match broker.replicas.leader_log(&tp, -1) {
+                    let leading = match broker.replicas.leading(&tp, -1) {
                         Ok(led) => led,
                         Err(e) => {
                             r.error_code = e.code().code();
                             return r;
                         }
                     };
+                    let (log, epoch, isr) = (&leading.log, leading.epoch, leading.isr_len);
                     let min_isr = log.config().min_insync_replicas.max(1) as usize;
-                    let isr = broker.replicas.isr_len(&tp);
                     if acks == -1 && isr < min_isr {
                         r.error_code = ErrorCode::NotEnoughReplicas.code();
                         r.error_message = Some(format!(
@@ -153,7 +153,7 @@ fn append(broker: &Broker, req: ProduceRequest) -> (ProduceResponse, Vec<Wait>) 
                             // A duplicate (a retried batch) carries its original, older
                             // offsets.
                             if !info.duplicate {
-                                broker.replicas.after_leader_append(&tp);
+                                leading.appended(&broker.replicas);
                                 appended = true;
                             }
                             if acks == -1 {

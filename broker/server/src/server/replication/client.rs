@@ -97,11 +97,21 @@ impl BrokerConnection {
             .ok()
             .filter(|l| (4..=MAX_RESPONSE).contains(l))
             .ok_or_else(|| format!("{} sent a response frame of {len} bytes", self.addr))?;
-        let mut buf = vec![0u8; len];
-        stream
-            .read_exact(&mut buf)
+        // Grown as the bytes arrive: a peer that announces a large frame and sends little
+        // costs no more memory than it sent.
+        let mut buf = Vec::with_capacity(len.min(1 << 20));
+        (&mut *stream)
+            .take(len as u64)
+            .read_to_end(&mut buf)
             .await
             .map_err(|e| format!("{}: {e}", self.addr))?;
+        if buf.len() != len {
+            return Err(format!(
+                "{} closed the connection {} bytes into a response frame of {len}",
+                self.addr,
+                buf.len()
+            ));
+        }
         let header_version = response_header_version(api_key, version)
             .ok_or_else(|| format!("API {api_key} v{version} is unknown"))?;
         let mut rest = &buf[..];

@@ -84,6 +84,23 @@ pub struct Replica {
     role: Mutex<Role>,
 }
 
+/// A partition led here, as [`ReplicaManager::leading`] found it.
+#[derive(Debug)]
+pub struct Leading {
+    pub log: Log,
+    pub epoch: i32,
+    pub isr_len: usize,
+    replica: Arc<Replica>,
+}
+
+impl Leading {
+    /// After an append as leader: the high watermark may move (with an ISR of one it
+    /// does at once).
+    pub fn appended(&self, manager: &ReplicaManager) {
+        manager.advance_hw(&self.replica);
+    }
+}
+
 /// Why a produce or fetch may not be served here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NotServed {
@@ -229,24 +246,34 @@ impl ReplicaManager {
     /// The log of a partition this broker leads, checked against the client's view of the
     /// leader epoch (`-1`: unchecked).
     pub fn leader_log(&self, tp: &TopicPartition, epoch: i32) -> Result<(Log, i32), NotServed> {
+        self.leading(tp, epoch).map(|l| (l.log, l.epoch))
+    }
+
+    /// [`leader_log`](Self::leader_log) for a writer: one lookup gives the log, the epoch,
+    /// the ISR size (for `min.insync.replicas`) and what [`Leading::appended`] needs.
+    pub fn leading(&self, tp: &TopicPartition, epoch: i32) -> Result<Leading, NotServed> {
         let r = self.replica(tp).ok_or(NotServed::UnknownPartition)?;
         let role = r.role.lock().unwrap_or_else(|e| e.into_inner());
         if role.state.leader != self.node_id {
             return Err(NotServed::NotLeader);
         }
         check_epoch(role.state.leader_epoch, epoch)?;
-        Ok((r.log.clone(), role.state.leader_epoch))
-    }
-
-    /// The ISR size of a partition led here.
-    pub fn isr_len(&self, tp: &TopicPartition) -> usize {
-        self.replica(tp).map_or(0, |r| {
-            r.role
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .state
-                .isr
-                .len()
+        let (epoch, isr_len) = (role.state.leader_epoch, role.state.isr.len());
+        drop(role);
+        // The applied metadata may have moved the leadership already, before `reconcile`
+        // updated the role: from then on this node takes no more writes.
+        let image = self.controller.view().image();
+        if image
+            .partition(&tp.topic, tp.partition)
+            .is_none_or(|p| p.leader != self.node_id)
+        {
+            return Err(NotServed::NotLeader);
+        }
+        Ok(Leading {
+            log: r.log.clone(),
+            epoch,
+            isr_len,
+            replica: r,
         })
     }
 
@@ -282,13 +309,6 @@ impl ReplicaManager {
             if tokio::time::timeout_at(deadline, changed).await.is_err() {
                 return ErrorCode::RequestTimedOut;
             }
-        }
-    }
-
-    /// After an append as leader: the high watermark may move (a lone ISR).
-    pub fn after_leader_append(&self, tp: &TopicPartition) {
-        if let Some(r) = self.replica(tp) {
-            self.advance_hw(&r);
         }
     }
 
